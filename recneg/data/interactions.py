@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Sequence
@@ -256,6 +257,8 @@ class Interactions:
         if sp.issparse(matrix):
             m = matrix
         elif isinstance(matrix, np.ndarray):
+            if matrix.ndim != 2:
+                raise ValueError(f"matrix must be 2-D (users x items), got {matrix.ndim}-D")
             m = sp.csr_matrix(matrix)
         else:
             raise TypeError(
@@ -458,6 +461,9 @@ class Interactions:
     def save(self, path: str | os.PathLike) -> None:
         """Save to an ``.npz`` file atomically (temp file, then rename)."""
         path = Path(path)
+        for name, ids in (("user_ids", self.user_ids), ("item_ids", self.item_ids)):
+            if ids.dtype == object:
+                raise TypeError(f"{name} mix types or are not numbers/strings; map them to str or int before saving")
         arrays: dict[str, np.ndarray] = dict(
             data=self.csr.data, indices=self.indices, indptr=self.indptr, shape=np.array(self.shape, dtype=np.int64),
             user_ids=self.user_ids, item_ids=self.item_ids,
@@ -473,12 +479,12 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no Interactions file at {path}")
         try:
-            with np.load(path, allow_pickle=True) as z:
+            with np.load(path, allow_pickle=False) as z:
                 csr = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
                 csr.has_sorted_indices = True
                 ts = z["timestamps"] if "timestamps" in z.files else None
                 return cls(csr, z["user_ids"], z["item_ids"], ts)
-        except (KeyError, ValueError, OSError) as e:
+        except (KeyError, ValueError, OSError, pickle.UnpicklingError) as e:
             raise ValueError(f"{path} is not a valid recneg Interactions file ({e})") from e
 
     def to_dataframe(self) -> pd.DataFrame:
