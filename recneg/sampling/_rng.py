@@ -47,3 +47,26 @@ def seed_states(seed: int | None, n: int) -> np.ndarray:
     st = (st[0::2] << np.uint64(32)) | st[1::2]
     st[st == 0] = np.uint64(0x9E3779B97F4A7C15)
     return st[:n].copy()
+
+
+_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_SM_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_SM_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+
+
+@njit(cache=True, inline="always")
+def row_state(base: np.uint64, row: np.int64) -> np.uint64:
+    """A non-zero xorshift state for work item ``row`` derived from a per-call ``base``.
+
+    splitmix64 of ``base + (row + 1) * golden``: rows get independent streams, so a
+    kernel's output depends only on ``base`` and never on the number of threads.
+    """
+    z = base + np.uint64(row + 1) * _SM_GAMMA
+    z = (z ^ (z >> _S30)) * _SM_M1
+    z = (z ^ (z >> np.uint64(27))) * _SM_M2
+    z = z ^ (z >> _S31)
+    if z == np.uint64(0):
+        z = _SM_GAMMA
+    return z

@@ -1,0 +1,638 @@
+"""Proposal negative sampling with exact exclusion of seen items.
+
+:class:`NegativeSampler` draws ``k`` negatives per (user, positive) pair from a
+proposal ``p`` (popularity^alpha by default) and returns, for every draw, the
+log-probability under the distribution that was *actually* sampled:
+
+* ``exclude_seen=False``: ``log q_j = log p_j``;
+* ``exclude_seen=True``: the proposal truncated to the items the user has not
+  seen (and not the row's positive) and renormalised,
+  ``log q_j = log p_j - log(1 - sum_{i in seen(u) + {pos}} p_i)``.
+
+Exclusion is exact: a draw that hits a seen item is redrawn, never skipped or
+left in. Light users (seen mass <= ``heavy_threshold``) use rejection against the
+sorted CSR row (expected <= 1 / (1 - threshold) trials, capped); heavy users and
+the rare row that exhausts the cap draw from the complement directly by bisecting
+the cumulative mass of the unseen items (O(log V log row) per draw, no O(V) work,
+no unbounded loop).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+from ._rng import rng_next, rng_uniform, row_state
+from .alias import AliasTable, alias_draw
+from .distributions import custom, popularity
+from .exclusion import is_seen
+from .schedules import Schedule, as_schedule
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+logger = logging.getLogger(__name__)
+
+_MAX_REJECT = 64  # rejection trials per draw before the complement fallback
+_EXACT_NORM_BELOW = 1e-6  # recompute unseen mass by summation when 1 - seen mass is this small
+
+
+@dataclass
+class NegativeBatch:
+    """Negatives for a batch of B rows.
+
+    Attributes:
+        items: int64 (B, k) item indices (numpy array or torch tensor).
+        log_q: float32 (B, k), log-probability of each draw under the distribution sampled.
+        valid: bool (B, k), False marks entries to ignore (accidental hits, exhausted users,
+            WARP rows without a violator); None means every entry is valid.
+        trials: int64 (B,) WARP trial counts (only from :class:`WarpSampler`), else None.
+        scores: float (B, k) scores of the returned negatives (hard samplers only), else None.
+    """
+
+    items: Any
+    log_q: Any
+    valid: Any = None
+    trials: Any = None
+    scores: Any = None
+
+    def __iter__(self):
+        return iter((self.items, self.log_q, self.valid))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def as_csr(train: Any, name: str = "train") -> sp.csr_matrix:
+    """A users x items CSR matrix with sorted indices, merged duplicates, no explicit zeros.
+
+    Accepts a :class:`recneg.data.Interactions` (anything with a ``.csr``) or a 2-D scipy
+    sparse matrix/array. The result's ``indptr`` is int64 and ``indices`` int32.
+    """
+    if hasattr(train, "csr") and not sp.issparse(train):
+        m = train.csr
+    else:
+        m = train
+    if isinstance(m, np.ndarray) or hasattr(m, "__array__") and not sp.issparse(m):
+        raise TypeError(
+            f"{name} must be an Interactions or a scipy.sparse matrix (users x items), got a dense "
+            f"{type(m).__name__}; wrap it with scipy.sparse.csr_matrix(...)"
+        )
+    if not sp.issparse(m):
+        raise TypeError(
+            f"{name} must be an Interactions or a scipy.sparse matrix (users x items), got {type(m).__name__}"
+        )
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items), got a {m.ndim}-D sparse array of shape {m.shape}")
+    n_users, n_items = m.shape
+    if n_users == 0 or n_items == 0:
+        raise ValueError(f"{name} has shape {m.shape}: need at least one user and one item")
+    m = sp.csr_matrix(m, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    m.indptr = m.indptr.astype(np.int64, copy=False)
+    m.indices = m.indices.astype(np.int32, copy=False)
+    return m
+
+
+def check_ids(ids: Any, n: int, name: str, length: int | None = None) -> np.ndarray:
+    """Validate an integer id array (1-D, in [0, n)); returns int64."""
+    a = np.asarray(ids)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D integer array, got shape {a.shape}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer indices, got dtype {a.dtype}; cast with .astype(np.int64)")
+    a = a.astype(np.int64, copy=False)
+    if length is not None and a.shape[0] != length:
+        raise ValueError(f"{name} has length {a.shape[0]} but users has length {length}; pass one per row")
+    if a.size:
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} contains {bad}, out of range [0, {n}); map ids to indices first")
+    return a
+
+
+# --------------------------------------------------------------------------- numba kernels
+
+
+@njit(cache=True)
+def _row_stats(indptr, indices, p):
+    """Per-user seen mass, exact unseen mass, number of seen positive-weight items, and
+    the within-row inclusive prefix sums of p (aligned with ``indices``)."""
+    n_users = indptr.shape[0] - 1
+    n_items = p.shape[0]
+    seen_mass = np.zeros(n_users)
+    unseen = np.zeros(n_users)
+    npos_seen = np.zeros(n_users, dtype=np.int64)
+    seen_cum = np.empty(indices.shape[0])
+    total = 0.0
+    for i in range(n_items):
+        total += p[i]
+    for u in range(n_users):
+        acc = 0.0
+        c = 0
+        for t in range(indptr[u], indptr[u + 1]):
+            w = p[indices[t]]
+            acc += w
+            if w > 0:
+                c += 1
+            seen_cum[t] = acc
+        seen_mass[u] = acc
+        npos_seen[u] = c
+        rest = total - acc
+        if rest < _EXACT_NORM_BELOW:
+            rest = 0.0
+            for i in range(n_items):
+                if not is_seen(indptr, indices, u, i):
+                    rest += p[i]
+        unseen[u] = rest
+    return seen_mass, unseen, npos_seen, seen_cum
+
+
+@njit(cache=True, inline="always")
+def _seen_upto(indptr, indices, seen_cum, u, j):
+    """Sum of p over the items of row u with index <= j."""
+    lo = indptr[u]
+    hi = indptr[u + 1]
+    start = lo
+    while lo < hi:  # first position with indices > j
+        mid = (lo + hi) >> 1
+        if indices[mid] <= j:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo > start:
+        return seen_cum[lo - 1]
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, j):
+    """Mass of the unseen items (not in row u, not ``extra``) with index <= j."""
+    f = cum[j + 1] - _seen_upto(indptr, indices, seen_cum, u, j)
+    if extra >= 0 and extra <= j:
+        f -= p[extra]
+    return f
+
+
+@njit(cache=True)
+def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
+    """One draw from p restricted to items outside row u and != extra, for a uniform r.
+
+    Bisects the unseen cumulative mass; a landing on an excluded or zero-weight item
+    (possible only through rounding) moves to the nearest valid item. Returns -1 if
+    there is no valid item.
+    """
+    n = p.shape[0]
+    z = _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, n - 1)
+    t = r * z
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, mid) > t:
+            hi = mid
+        else:
+            lo = mid + 1
+    j = lo
+    if p[j] > 0 and j != extra and not is_seen(indptr, indices, u, j):
+        return j
+    for d in range(1, n):
+        a = j + d
+        if a < n and p[a] > 0 and a != extra and not is_seen(indptr, indices, u, a):
+            return a
+        b = j - d
+        if b >= 0 and p[b] > 0 and b != extra and not is_seen(indptr, indices, u, b):
+            return b
+        if a >= n and b < 0:
+            break
+    return -1
+
+
+@njit(cache=True, parallel=True)
+def _sample_exclusive(
+    users, pos, k, base, prob, alias, p, log_p, cum, indptr, indices, seen_cum,
+    seen_mass, unseen, npos_seen, npos_total, heavy_threshold,
+):
+    """k negatives per row with exact exclusion. status[b]: 0 ok, 1 exhausted user."""
+    B = users.shape[0]
+    items = np.zeros((B, k), dtype=np.int64)
+    log_q = np.zeros((B, k), dtype=np.float32)
+    status = np.zeros(B, dtype=np.int8)
+    for b in prange(B):
+        u = users[b]
+        s = row_state(base, b)
+        extra = -1
+        if pos.shape[0] > 0:
+            q = pos[b]
+            if not is_seen(indptr, indices, u, q):
+                extra = q
+        mass = seen_mass[u]
+        norm = unseen[u]
+        nvalid = npos_total - npos_seen[u]
+        if extra >= 0:
+            mass += p[extra]
+            norm -= p[extra]
+            if p[extra] > 0:
+                nvalid -= 1
+        if nvalid <= 0:
+            status[b] = 1
+            continue
+        if norm < _EXACT_NORM_BELOW:  # recompute without cancellation
+            norm = 0.0
+            for i in range(p.shape[0]):
+                if i != extra and not is_seen(indptr, indices, u, i):
+                    norm += p[i]
+        log_norm = np.log(norm)
+        heavy = mass > heavy_threshold
+        for c in range(k):
+            j = -1
+            if not heavy:
+                for _t in range(_MAX_REJECT):
+                    s = rng_next(s)
+                    cand = alias_draw(prob, alias, rng_uniform(s))
+                    if cand != extra and not is_seen(indptr, indices, u, cand):
+                        j = cand
+                        break
+            if j < 0:
+                s = rng_next(s)
+                j = _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s))
+            items[b, c] = j
+            log_q[b, c] = log_p[j] - log_norm
+    return items, log_q, status
+
+
+@njit(cache=True, parallel=True)
+def _sample_plain(n_rows, k, base, prob, alias, log_p):
+    """k i.i.d. proposal draws per row (no exclusion)."""
+    items = np.empty((n_rows, k), dtype=np.int64)
+    log_q = np.empty((n_rows, k), dtype=np.float32)
+    for b in prange(n_rows):
+        s = row_state(base, b)
+        for c in range(k):
+            s = rng_next(s)
+            j = alias_draw(prob, alias, rng_uniform(s))
+            items[b, c] = j
+            log_q[b, c] = log_p[j]
+    return items, log_q
+
+
+@njit(cache=True)
+def _complement_many(users, extras, rs, cum, p, indptr, indices, seen_cum):
+    out = np.empty(users.shape[0], dtype=np.int64)
+    for t in range(users.shape[0]):
+        out[t] = _complement_draw(cum, p, indptr, indices, seen_cum, users[t], extras[t], rs[t])
+    return out
+
+
+# --------------------------------------------------------------------------- sampler
+
+
+class NegativeSampler:
+    """k proposal negatives per (user, positive) with exact exclusion and exact log-probabilities.
+
+    Args:
+        train: Interactions or scipy sparse matrix (n_users x n_items); its non-zeros are
+            the "seen" items and, when ``weights`` is None, give the popularity counts
+            (number of training users per item).
+        k: negatives per row, an int >= 1 or a :class:`~recneg.sampling.schedules.Schedule`
+            (rounded, evaluated at the step given to :meth:`set_step`).
+        alpha: popularity exponent for the default proposal ``count ** alpha``
+            (see :func:`recneg.sampling.distributions.popularity`).
+        weights: float (n_items,) proposal weights overriding popularity^alpha.
+        exclude_seen: redraw items the user has in ``train`` (and the row's positive).
+        seed: int seed; same seed, same sequence of calls -> same draws.
+        heavy_threshold: users whose seen mass exceeds this draw from the complement directly.
+        on_exhausted: ``"raise"`` (ValueError naming the users who have seen every item with
+            non-zero weight) or ``"mask"`` (their rows get ``valid=False``, ``items=0``, ``log_q=0``).
+        device: torch device for :meth:`sample_torch` outputs.
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        k: int | Schedule = 5,
+        alpha: float = 0.75,
+        weights: np.ndarray | None = None,
+        exclude_seen: bool = True,
+        seed: int | None = None,
+        heavy_threshold: float = 0.5,
+        on_exhausted: str = "raise",
+        device: "str | torch.device" = "cpu",
+    ) -> None:
+        self.csr = as_csr(train)
+        self.n_users, self.n_items = self.csr.shape
+        self.k_schedule = as_schedule(k, "k")
+        self._step = 0
+        if int(round(self.k_schedule(0))) < 1:
+            raise ValueError(f"k must be >= 1, got {k!r}")
+        if on_exhausted not in ("raise", "mask"):
+            raise ValueError(f"on_exhausted must be 'raise' or 'mask', got {on_exhausted!r}")
+        if not (0.0 < float(heavy_threshold) < 1.0):
+            raise ValueError(f"heavy_threshold must be in (0, 1), got {heavy_threshold!r}")
+        self.on_exhausted = on_exhausted
+        self.heavy_threshold = float(heavy_threshold)
+        self.exclude_seen = bool(exclude_seen)
+        self.alpha = float(alpha)
+        if weights is None:
+            counts = np.bincount(self.csr.indices, minlength=self.n_items)
+            w = popularity(counts, alpha=alpha)
+        else:
+            w = custom(weights)
+            if w.shape[0] != self.n_items:
+                raise ValueError(
+                    f"weights has {w.shape[0]} entries but train has {self.n_items} items; give one weight per item"
+                )
+        self.table = AliasTable(w)
+        self.p = self.table.p
+        self.log_p = self.table.log_p
+        self.cum = np.concatenate(([0.0], np.cumsum(self.p)))
+        self.indptr = self.csr.indptr
+        self.indices = self.csr.indices
+        self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum = _row_stats(self.indptr, self.indices, self.p)
+        self.npos_total = int(np.count_nonzero(self.p > 0))
+        self.exhausted_users = np.flatnonzero(self.npos_seen >= self.npos_total)
+        if self.exclude_seen and self.exhausted_users.size:
+            logger.warning(
+                "%d user(s) have seen every item with non-zero proposal weight (e.g. %s)",
+                self.exhausted_users.size, self.exhausted_users[:5].tolist(),
+            )
+        self._rng = np.random.default_rng(seed)
+        self.device = device
+        self._torch: dict | None = None
+
+    # ------------------------------------------------------------------ schedule
+    @property
+    def k(self) -> int:
+        """Current number of negatives per row."""
+        return max(1, int(round(self.k_schedule(self._step))))
+
+    def set_step(self, step: int) -> None:
+        """Set the training step/epoch at which schedules are evaluated."""
+        self._step = int(step)
+
+    # ------------------------------------------------------------------ numpy / numba
+    def _base(self) -> np.uint64:
+        return np.uint64(self._rng.integers(0, 2**63 - 1, dtype=np.int64))
+
+    def log_norm(self, users: np.ndarray) -> np.ndarray:
+        """float64 (B,): log of the unseen proposal mass of each user (0 when not excluding)."""
+        users = check_ids(users, self.n_users, "users")
+        if not self.exclude_seen:
+            return np.zeros(users.shape[0])
+        with np.errstate(divide="ignore"):
+            return np.log(self.unseen_mass[users])
+
+    def sample(self, users: Any, pos_items: Any = None, k: int | None = None, *, _base: np.uint64 | None = None) -> NegativeBatch:
+        """Draw negatives.
+
+        Args:
+            users: int (B,) user indices.
+            pos_items: int (B,) positive item per row, or None. With exclusion the positive is
+                excluded too (included in the truncation); without exclusion, draws equal to the
+                positive are flagged ``valid=False``.
+            k: negatives per row (default: the current ``self.k``).
+
+        Returns:
+            :class:`NegativeBatch` with numpy ``items`` int64 (B, k), ``log_q`` float32 (B, k)
+            and ``valid`` bool (B, k) or None (all valid).
+        """
+        users = check_ids(users, self.n_users, "users")
+        B = users.shape[0]
+        pos = None if pos_items is None else check_ids(pos_items, self.n_items, "pos_items", length=B)
+        k = self.k if k is None else int(k)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        base = self._base() if _base is None else _base
+        if not self.exclude_seen:
+            items, log_q = _sample_plain(B, k, base, self.table.prob, self.table.alias, self.log_p)
+            valid = None if pos is None else items != pos[:, None]
+            return NegativeBatch(items, log_q, valid)
+        pos_arr = np.empty(0, dtype=np.int64) if pos is None else pos
+        items, log_q, status = _sample_exclusive(
+            users, pos_arr, k, base, self.table.prob, self.table.alias, self.p, self.log_p, self.cum,
+            self.indptr, self.indices, self.seen_cum, self.seen_mass, self.unseen_mass, self.npos_seen,
+            self.npos_total, self.heavy_threshold,
+        )
+        return NegativeBatch(items, log_q, self._handle_status(users, status, k))
+
+    def _handle_status(self, users: np.ndarray, status: np.ndarray, k: int) -> np.ndarray | None:
+        bad = np.flatnonzero(status)
+        if self.on_exhausted == "raise":
+            if bad.size:
+                names = np.unique(users[bad])
+                raise ValueError(
+                    f"user(s) {names[:10].tolist()}{' ...' if names.size > 10 else ''} have seen every item with "
+                    f"non-zero proposal weight (counting the row's positive), so no negative exists; drop them "
+                    f"or pass on_exhausted='mask'"
+                )
+            return None
+        valid = np.ones((users.shape[0], k), dtype=bool)
+        valid[bad] = False
+        return valid
+
+    # ------------------------------------------------------------------ torch
+    def _torch_state(self, device: "torch.device") -> dict:
+        import torch
+
+        if self._torch is None or self._torch["device"] != device:
+            f64 = dict(dtype=torch.float64, device=device)
+            indptr = torch.as_tensor(self.indptr, dtype=torch.int64, device=device)
+            rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), indptr[1:] - indptr[:-1])
+            self._torch = dict(
+                device=device,
+                table=self.table.to_torch(device),
+                p=torch.as_tensor(self.p, **f64),
+                log_p=torch.as_tensor(self.log_p, dtype=torch.float32, device=device),
+                cum=torch.as_tensor(self.cum, **f64),
+                indptr=indptr,
+                keys=rows * self.n_items + torch.as_tensor(self.indices, dtype=torch.int64, device=device),
+                seen_cum=torch.as_tensor(self.seen_cum, **f64),
+                seen_mass=torch.as_tensor(self.seen_mass, **f64),
+                unseen=torch.as_tensor(self.unseen_mass, **f64),
+                nvalid=torch.as_tensor(self.npos_total - self.npos_seen, dtype=torch.int64, device=device),
+            )
+        return self._torch
+
+    def sample_torch(
+        self,
+        users: "torch.Tensor",
+        pos_items: "torch.Tensor | None" = None,
+        generator: "torch.Generator | None" = None,
+        k: int | None = None,
+        backend: str = "auto",
+    ) -> NegativeBatch:
+        """Like :meth:`sample` for torch inputs; returns tensors on the sampler's ``device``.
+
+        ``backend="auto"`` uses the numba kernels when the device is CPU and the pure-torch
+        path (alias draws + vectorised rejection rounds + vectorised complement bisection)
+        otherwise; ``backend="torch"`` forces the torch path (e.g. to test it on CPU).
+        Randomness comes from ``generator`` when given (it must live on the sampler's device
+        for the torch path), else from the sampler's seed.
+        """
+        import torch
+
+        device = torch.device(self.device)
+        if backend not in ("auto", "torch", "numba"):
+            raise ValueError(f"backend must be 'auto', 'torch' or 'numba', got {backend!r}")
+        if not isinstance(users, torch.Tensor):
+            raise TypeError(f"users must be a torch.Tensor of item indices, got {type(users).__name__}; use sample() for numpy")
+        if pos_items is not None and not isinstance(pos_items, torch.Tensor):
+            raise TypeError(f"pos_items must be a torch.Tensor or None, got {type(pos_items).__name__}")
+        use_torch = backend == "torch" or (backend == "auto" and device.type != "cpu")
+        if not use_torch:
+            base = None
+            if generator is not None:
+                base = np.uint64(int(torch.randint(0, 2**62, (1,), generator=generator).item()))
+            nb = self.sample(
+                users.detach().cpu().numpy(),
+                None if pos_items is None else pos_items.detach().cpu().numpy(),
+                k=k, _base=base,
+            )
+            return NegativeBatch(
+                torch.from_numpy(nb.items).to(device),
+                torch.from_numpy(nb.log_q).to(device),
+                None if nb.valid is None else torch.from_numpy(nb.valid).to(device),
+            )
+        return self._sample_torch_native(users, pos_items, generator, k, device)
+
+    def _is_seen_t(self, st: dict, u: "torch.Tensor", items: "torch.Tensor") -> "torch.Tensor":
+        import torch
+
+        keys = st["keys"]
+        if keys.numel() == 0:
+            return torch.zeros_like(items, dtype=torch.bool)
+        q = u * self.n_items + items
+        pos = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
+        return keys[pos] == q
+
+    def _unseen_cdf_t(self, st: dict, u, extra, j):
+        import torch
+
+        keys = st["keys"]
+        q = torch.searchsorted(keys, u * self.n_items + j, right=True)
+        start = st["indptr"][u]
+        seen = torch.where(q > start, st["seen_cum"][(q - 1).clamp(min=0)], torch.zeros((), dtype=torch.float64, device=j.device)) \
+            if keys.numel() else torch.zeros_like(j, dtype=torch.float64)
+        f = st["cum"][j + 1] - seen
+        has_extra = (extra >= 0) & (extra <= j)
+        return f - torch.where(has_extra, st["p"][extra.clamp(min=0)], torch.zeros((), dtype=torch.float64, device=j.device))
+
+    def _sample_torch_native(self, users, pos_items, generator, k, device) -> NegativeBatch:
+        import torch
+
+        st = self._torch_state(device)
+        u = users.to(device=device, dtype=torch.int64).reshape(-1)
+        B = u.shape[0]
+        if B and (int(u.min()) < 0 or int(u.max()) >= self.n_users):
+            raise ValueError(f"users contains ids out of range [0, {self.n_users})")
+        pos = None
+        if pos_items is not None:
+            pos = pos_items.to(device=device, dtype=torch.int64).reshape(-1)
+            if pos.shape[0] != B:
+                raise ValueError(f"pos_items has length {pos.shape[0]} but users has length {B}")
+            if B and (int(pos.min()) < 0 or int(pos.max()) >= self.n_items):
+                raise ValueError(f"pos_items contains ids out of range [0, {self.n_items})")
+        k = self.k if k is None else int(k)
+        table = st["table"]
+        items = table.sample((B, k), generator=generator)
+        if not self.exclude_seen:
+            log_q = st["log_p"][items]
+            valid = None if pos is None else items != pos[:, None]
+            return NegativeBatch(items, log_q, valid)
+        if pos is None:
+            extra = torch.full((B,), -1, dtype=torch.int64, device=device)
+        else:
+            extra = torch.where(self._is_seen_t(st, u, pos), torch.full_like(pos, -1), pos)
+        has_extra = extra >= 0
+        p_extra = torch.where(has_extra, st["p"][extra.clamp(min=0)], torch.zeros((), dtype=torch.float64, device=device))
+        mass = st["seen_mass"][u] + p_extra
+        norm = st["unseen"][u] - p_extra
+        nvalid = st["nvalid"][u] - (has_extra & (p_extra > 0)).long()
+        exhausted = nvalid <= 0
+        heavy = (mass > self.heavy_threshold) & ~exhausted
+        light = ~heavy & ~exhausted
+        uu = u[:, None].expand(B, k)
+        ee = extra[:, None].expand(B, k)
+
+        def hits(it):
+            return (self._is_seen_t(st, uu, it) | (it == ee)) & light[:, None]
+
+        hit = hits(items)
+        for _ in range(16):
+            if not bool(hit.any()):
+                break
+            items = torch.where(hit, table.sample((B, k), generator=generator), items)
+            hit = hits(items)
+        todo = hit | heavy[:, None]
+        if bool(todo.any()):
+            iu, ie = uu[todo], ee[todo]
+            j = self._complement_t(st, iu, ie, generator)
+            items = items.masked_scatter(todo, j)
+        # norm below the cancellation limit: recompute exactly on the host (rare)
+        tiny = (norm < _EXACT_NORM_BELOW) & ~exhausted
+        if bool(tiny.any()):
+            idx = torch.nonzero(tiny).flatten()
+            for b in idx.tolist():
+                uu_b, e_b = int(u[b]), int(extra[b])
+                mask = np.ones(self.n_items, dtype=bool)
+                mask[self.indices[self.indptr[uu_b]:self.indptr[uu_b + 1]]] = False
+                if e_b >= 0:
+                    mask[e_b] = False
+                norm[b] = float(self.p[mask].sum())
+        log_q = (st["log_p"][items].double() - torch.log(norm.clamp(min=1e-300))[:, None]).float()
+        valid = None
+        if bool(exhausted.any()):
+            if self.on_exhausted == "raise":
+                names = torch.unique(u[exhausted]).cpu().numpy()
+                raise ValueError(
+                    f"user(s) {names[:10].tolist()} have seen every item with non-zero proposal weight "
+                    f"(counting the row's positive), so no negative exists; drop them or pass on_exhausted='mask'"
+                )
+            valid = (~exhausted)[:, None].expand(B, k).clone()
+            items = items.masked_fill(~valid, 0)
+            log_q = log_q.masked_fill(~valid, 0.0)
+        elif self.on_exhausted == "mask":
+            valid = torch.ones((B, k), dtype=torch.bool, device=device)
+        return NegativeBatch(items, log_q, valid)
+
+    def _complement_t(self, st, u, extra, generator):
+        """Vectorised complement draws on the device by bisection of the unseen CDF."""
+        import torch
+
+        n = self.n_items
+        dev = u.device
+        z = self._unseen_cdf_t(st, u, extra, torch.full_like(u, n - 1))
+        t = torch.rand(u.shape, dtype=torch.float64, device=dev, generator=generator) * z
+        lo = torch.zeros_like(u)
+        hi = torch.full_like(u, n - 1)
+        for _ in range(int(np.ceil(np.log2(max(n, 2)))) + 1):
+            mid = (lo + hi) // 2
+            go_left = self._unseen_cdf_t(st, u, extra, mid) > t
+            hi = torch.where(go_left, mid, hi)
+            lo = torch.where(go_left, lo, torch.minimum(mid + 1, hi))
+        j = lo
+        bad = self._is_seen_t(st, u, j) | (st["p"][j] <= 0) | (j == extra)
+        if bool(bad.any()):  # rounding landed on an excluded item: fix those few on the host
+            bi = torch.nonzero(bad).flatten()
+            fix = _complement_many(
+                u[bi].cpu().numpy(), extra[bi].cpu().numpy(), t[bi].cpu().numpy() / np.maximum(z[bi].cpu().numpy(), 1e-300),
+                self.cum, self.p, self.indptr, self.indices, self.seen_cum,
+            )
+            j = j.clone()
+            j[bi] = torch.as_tensor(fix, dtype=torch.int64, device=dev)
+        return j
+
+    def __repr__(self) -> str:
+        return (
+            f"NegativeSampler(n_users={self.n_users}, n_items={self.n_items}, k={self.k}, "
+            f"alpha={self.alpha}, exclude_seen={self.exclude_seen})"
+        )
