@@ -1,0 +1,425 @@
+"""Skip-gram / CBOW with negative sampling: the numba CPU kernel.
+
+word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
+
+* ``syn0`` (input vectors) and ``syn1neg`` (output vectors) are float32 (V, d).
+* Skip-gram pair (centre ``w``, context ``c``): ``l1 = syn0[c]``; for the target
+  ``w`` (label 1) and each negative ``n`` (label 0):
+  ``g = (label - sigmoid(l1 . syn1neg[t])) * lr``; ``neu1e += g * syn1neg[t]``;
+  ``syn1neg[t] += g * l1`` (in that order); finally ``syn0[c] += neu1e``.
+* Shared negatives (pWord2Vec, Ji et al. 2016): one set of k negatives per centre
+  word, used by all its context words. With contexts ``C`` (m, d) and targets
+  ``T`` (k+1, d): ``G = (labels - sigmoid(C T^T)) * lr`` (m, k+1);
+  ``syn0[ctx] += G T``; ``syn1neg[targets] += G^T C`` (both from the old values).
+* CBOW: ``h = mean(syn0[ctx])``; per target as above with ``l1 = h``; every
+  context word then receives the full ``neu1e`` (word2vec C convention: the error
+  is not divided by the context size).
+* Subsampling: token ``w`` is kept with probability ``keep_prob[w]``, decided per
+  epoch in the kernel; windows are taken over the kept tokens.
+* Dynamic window: effective size uniform in 1..window per centre word.
+* Negatives come from an alias table (popularity**ns_exponent); a negative equal to
+  the target is redrawn (up to 8 times, then skipped).
+* The learning rate decays linearly with the fraction of raw words processed.
+
+Parallelism is Hogwild: ``prange`` over work chunks (whole sentences), one RNG
+state per chunk, so a run with one thread is exactly reproducible.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..sampling._rng import rng_next, rng_uniform, seed_states
+from ..sampling.alias import alias_draw
+
+logger = logging.getLogger(__name__)
+
+_MAX_REDRAW = 8
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _softplus(x: float) -> float:
+    """log(1 + exp(x)) without overflow."""
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, fastmath=True)
+def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, compute_loss):
+    """Classic skip-gram update for one (centre, context) pair; returns its loss (0 if not computed).
+
+    Args:
+        syn0, syn1neg: float32 (V, d), updated in place.
+        neu1e: float32 (d,) scratch buffer.
+        context: index whose input vector ``syn0[context]`` is trained.
+        centre: the positive target (output vector ``syn1neg[centre]``).
+        negatives: int array, the first ``n_neg`` entries are used.
+        lr: float32 learning rate.
+    """
+    d = syn0.shape[1]
+    lr = np.float32(lr)
+    for j in range(d):
+        neu1e[j] = 0.0
+    loss = 0.0
+    for t in range(n_neg + 1):
+        if t == 0:
+            target = centre
+            label = np.float32(1.0)
+        else:
+            target = negatives[t - 1]
+            label = np.float32(0.0)
+        f = np.float32(0.0)
+        for j in range(d):
+            f += syn0[context, j] * syn1neg[target, j]
+        if compute_loss:
+            loss += _softplus(-f) if t == 0 else _softplus(f)
+        g = np.float32((label - np.float32(_sigmoid(f))) * lr)
+        for j in range(d):
+            neu1e[j] += g * syn1neg[target, j]
+        for j in range(d):
+            syn1neg[target, j] += g * syn0[context, j]
+    for j in range(d):
+        syn0[context, j] += neu1e[j]
+    return loss
+
+
+@njit(cache=True, fastmath=True)
+def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, compute_loss):
+    """Skip-gram update of one centre word with shared negatives; returns the loss.
+
+    Args:
+        G: float32 (>= n_ctx, >= n_tg) scratch; E: float32 (>= n_ctx, d) scratch.
+        contexts: int array, first ``n_ctx`` entries are the context words.
+        targets: int array, ``targets[0]`` is the centre word (label 1), the next
+            ``n_tg - 1`` are negatives (label 0).
+    """
+    d = syn0.shape[1]
+    lr = np.float32(lr)
+    loss = 0.0
+    for a in range(n_ctx):
+        c = contexts[a]
+        for t in range(n_tg):
+            tg = targets[t]
+            f = np.float32(0.0)
+            for j in range(d):
+                f += syn0[c, j] * syn1neg[tg, j]
+            if compute_loss:
+                loss += _softplus(-f) if t == 0 else _softplus(f)
+            label = np.float32(1.0) if t == 0 else np.float32(0.0)
+            G[a, t] = (label - np.float32(_sigmoid(f))) * lr
+    for a in range(n_ctx):
+        for j in range(d):
+            E[a, j] = 0.0
+        for t in range(n_tg):
+            g = G[a, t]
+            tg = targets[t]
+            for j in range(d):
+                E[a, j] += g * syn1neg[tg, j]
+    for t in range(n_tg):
+        tg = targets[t]
+        for a in range(n_ctx):
+            g = G[a, t]
+            c = contexts[a]
+            for j in range(d):
+                syn1neg[tg, j] += g * syn0[c, j]
+    for a in range(n_ctx):
+        c = contexts[a]
+        for j in range(d):
+            syn0[c, j] += E[a, j]
+    return loss
+
+
+@njit(cache=True, fastmath=True)
+def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss):
+    """CBOW update (mean of context) for one centre word; returns the loss.
+
+    Args:
+        neu1, neu1e: float32 (d,) scratch buffers.
+        contexts: first ``n_ctx`` entries are the context words (n_ctx >= 1).
+        negatives: first ``n_neg`` entries are the negatives.
+    """
+    d = syn0.shape[1]
+    lr = np.float32(lr)
+    for j in range(d):
+        neu1[j] = 0.0
+        neu1e[j] = 0.0
+    for a in range(n_ctx):
+        c = contexts[a]
+        for j in range(d):
+            neu1[j] += syn0[c, j]
+    inv = np.float32(1.0 / n_ctx)
+    for j in range(d):
+        neu1[j] *= inv
+    loss = 0.0
+    for t in range(n_neg + 1):
+        if t == 0:
+            target = centre
+            label = np.float32(1.0)
+        else:
+            target = negatives[t - 1]
+            label = np.float32(0.0)
+        f = np.float32(0.0)
+        for j in range(d):
+            f += neu1[j] * syn1neg[target, j]
+        if compute_loss:
+            loss += _softplus(-f) if t == 0 else _softplus(f)
+        g = np.float32((label - np.float32(_sigmoid(f))) * lr)
+        for j in range(d):
+            neu1e[j] += g * syn1neg[target, j]
+        for j in range(d):
+            syn1neg[target, j] += g * neu1[j]
+    for a in range(n_ctx):
+        c = contexts[a]
+        for j in range(d):
+            syn0[c, j] += neu1e[j]
+    return loss
+
+
+@njit(cache=True, inline="always")
+def _draw_negatives(neg, k, avoid, prob, alias, s):
+    """Fill neg[:k'] with alias draws != avoid; returns (k', state)."""
+    n = 0
+    for _ in range(k):
+        x = avoid
+        for _r in range(_MAX_REDRAW):
+            s = rng_next(s)
+            x = alias_draw(prob, alias, rng_uniform(s))
+            if x != avoid:
+                break
+        if x != avoid:
+            neg[n] = x
+            n += 1
+    return n, s
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def train_chunks(
+    syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, neg_prob, neg_alias, states,
+    window, negative, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
+    out_loss, out_pairs, out_words,
+):
+    """Train over chunks ``c0 .. c1-1`` in parallel (one chunk per prange iteration).
+
+    Args:
+        syn0, syn1neg: float32 (V, d), updated in place (Hogwild).
+        tokens: int32 (N,); offsets: int64 (S+1,) sentence boundaries.
+        chunk_bounds: int64 (n_chunks+1,), sentence index ranges of the chunks.
+        keep_prob: float32 (V,) subsampling keep probabilities (1 = always keep).
+        neg_prob, neg_alias: alias table (float64, int32) of the negative distribution.
+        states: uint64 (n_chunks,), per-chunk RNG states, advanced in place.
+        window: max window; sg: 1 skip-gram, 0 CBOW; shared: shared negatives (sg only);
+        dynamic: 1 = effective window uniform in 1..window, 0 = always ``window``.
+        alpha, min_alpha: learning-rate schedule ends; the rate at a token is
+            ``alpha - (alpha - min_alpha) * (frac0 + frac_span * pos / chunk_words)``.
+        out_loss, out_pairs, out_words: float64 / int64 / int64 (n_chunks,) per-chunk
+            loss sum, number of positive pairs (sg) or centre words (cbow), raw words.
+    """
+    d = syn0.shape[1]
+    maxw = 2 * window
+    for ci in prange(c1 - c0):
+        ch = c0 + ci
+        s = states[ch]
+        s_beg = chunk_bounds[ch]
+        s_end = chunk_bounds[ch + 1]
+        w_beg = offsets[s_beg]
+        chunk_words = offsets[s_end] - w_beg
+        maxlen = 0
+        for si in range(s_beg, s_end):
+            ln = offsets[si + 1] - offsets[si]
+            if ln > maxlen:
+                maxlen = ln
+        sen = np.empty(maxlen, dtype=np.int32)
+        neg = np.empty(max(negative, 1), dtype=np.int64)
+        targets = np.empty(negative + 1, dtype=np.int64)
+        ctx = np.empty(max(maxw, 1), dtype=np.int64)
+        neu1 = np.empty(d, dtype=np.float32)
+        neu1e = np.empty(d, dtype=np.float32)
+        G = np.empty((max(maxw, 1), negative + 1), dtype=np.float32)
+        E = np.empty((max(maxw, 1), d), dtype=np.float32)
+        loss = 0.0
+        pairs = 0
+        for si in range(s_beg, s_end):
+            a0 = offsets[si]
+            a1 = offsets[si + 1]
+            frac = frac0 + frac_span * (a0 - w_beg) / max(chunk_words, 1)
+            lr = alpha - (alpha - min_alpha) * frac
+            if lr < min_alpha:
+                lr = min_alpha
+            lr32 = np.float32(lr)
+            n = 0
+            for p in range(a0, a1):
+                w = tokens[p]
+                kp = keep_prob[w]
+                if kp < 1.0:
+                    s = rng_next(s)
+                    if rng_uniform(s) >= kp:
+                        continue
+                sen[n] = w
+                n += 1
+            for i in range(n):
+                w = sen[i]
+                b = window
+                if dynamic:
+                    s = rng_next(s)
+                    b = 1 + int(rng_uniform(s) * window)
+                    if b > window:
+                        b = window
+                lo = i - b
+                if lo < 0:
+                    lo = 0
+                hi = i + b + 1
+                if hi > n:
+                    hi = n
+                if sg and not shared:
+                    for j in range(lo, hi):
+                        if j == i:
+                            continue
+                        nn, s = _draw_negatives(neg, negative, w, neg_prob, neg_alias, s)
+                        loss += sg_pair_update(syn0, syn1neg, neu1e, sen[j], w, neg, nn, lr32, compute_loss)
+                        pairs += 1
+                else:
+                    nc = 0
+                    for j in range(lo, hi):
+                        if j != i:
+                            ctx[nc] = sen[j]
+                            nc += 1
+                    if nc == 0:
+                        continue
+                    nn, s = _draw_negatives(neg, negative, w, neg_prob, neg_alias, s)
+                    if sg:
+                        targets[0] = w
+                        for t in range(nn):
+                            targets[t + 1] = neg[t]
+                        loss += sg_shared_update(syn0, syn1neg, G, E, ctx, nc, targets, nn + 1, lr32, compute_loss)
+                        pairs += nc
+                    else:
+                        loss += cbow_update(syn0, syn1neg, neu1, neu1e, ctx, nc, w, neg, nn, lr32, compute_loss)
+                        pairs += 1
+        states[ch] = s
+        out_loss[ch] = loss
+        out_pairs[ch] = pairs
+        out_words[ch] = chunk_words
+
+
+def chunk_bounds(offsets: np.ndarray, n_chunks: int) -> np.ndarray:
+    """Split sentences into ``n_chunks`` contiguous groups of roughly equal token count.
+
+    Returns:
+        int64 (n_chunks + 1,) sentence indices (some chunks may be empty).
+    """
+    n_tok = int(offsets[-1])
+    targets = np.linspace(0, n_tok, int(n_chunks) + 1)
+    b = np.searchsorted(offsets, targets, side="left").astype(np.int64)
+    b[0] = 0
+    b[-1] = offsets.shape[0] - 1
+    return np.maximum.accumulate(np.minimum(b, offsets.shape[0] - 1))
+
+
+def train_embeddings(
+    syn0: np.ndarray,
+    syn1neg: np.ndarray,
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    keep_prob: np.ndarray,
+    table,
+    *,
+    window: int,
+    negative: int,
+    sg: bool,
+    shared_negatives: bool = False,
+    dynamic_window: bool = True,
+    alpha: float = 0.025,
+    min_alpha: float = 1e-4,
+    epochs: int = 5,
+    workers: int = 2,
+    seed: int = 1,
+    backend: str = "numba",
+    device: str = "cpu",
+    batch_size: int = 4096,
+    callbacks=(),
+    compute_loss: bool = False,
+    progress: bool = True,
+    raw_words: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Run SGNS / CBOW training for ``epochs`` passes over an encoded corpus.
+
+    Args:
+        syn0, syn1neg: float32 (V, d) initial input / output vectors (updated in place for numba).
+        tokens: int32 (N,); offsets: int64 (S+1,).
+        keep_prob: float32 (V,); table: :class:`AliasTable` of the negative distribution.
+        backend: "numba" (CPU, Hogwild over ``workers`` threads) or "torch" (``device``).
+        callbacks: callables ``fn(epoch, loss)`` run after each epoch (loss = mean per pair).
+        raw_words: words per epoch shown by the progress bar (defaults to N).
+
+    Returns:
+        (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
+    """
+    import numba
+    from tqdm.auto import tqdm
+
+    compute_loss = bool(compute_loss or callbacks)
+    n_tok = int(tokens.shape[0])
+    losses: list[float] = []
+    bar = tqdm(total=n_tok * epochs, unit="word", unit_scale=True, disable=not progress,
+               desc="sgns" if sg else "cbow", leave=False)
+    if backend == "torch":
+        from .skipgram_torch import TorchSkipGram
+
+        tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
+                           dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed)
+        for ep in range(epochs):
+            loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
+            losses.append(loss if compute_loss else float("nan"))
+            logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
+            for cb in callbacks:
+                cb(ep, loss)
+        bar.close()
+        return tr.syn0.cpu().numpy(), tr.syn1neg.cpu().numpy(), losses
+    if backend != "numba":
+        raise ValueError(f"backend must be 'numba' or 'torch', got {backend!r}")
+    nthreads = max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
+    # waves of `nthreads` chunks: one chunk per thread per wave; the rate schedule
+    # advances wave by wave, so it tracks global progress as word2vec's shared counter does
+    n_waves = int(max(1, min(32, n_tok // max(1, 50000 * nthreads))))
+    n_chunks = n_waves * nthreads
+    bounds = chunk_bounds(offsets, n_chunks)
+    states = seed_states(seed, n_chunks)
+    out_loss = np.zeros(n_chunks, dtype=np.float64)
+    out_pairs = np.zeros(n_chunks, dtype=np.int64)
+    out_words = np.zeros(n_chunks, dtype=np.int64)
+    old_threads = numba.get_num_threads()
+    numba.set_num_threads(nthreads)
+    try:
+        for ep in range(epochs):
+            out_loss[:] = 0.0
+            out_pairs[:] = 0
+            for wv in range(n_waves):
+                c0, c1 = wv * nthreads, (wv + 1) * nthreads
+                frac0 = (ep + wv / n_waves) / epochs
+                train_chunks(syn0, syn1neg, tokens, offsets, bounds, c0, c1, keep_prob, table.prob, table.alias,
+                             states, int(window), int(negative), int(bool(sg)), int(bool(shared_negatives)),
+                             int(bool(dynamic_window)), float(alpha), float(min_alpha), float(frac0),
+                             float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words)
+                bar.update(int(out_words[c0:c1].sum()))
+            loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
+            losses.append(loss)
+            logger.info("epoch %d/%d: %d pairs, loss %.4f", ep + 1, epochs, int(out_pairs.sum()), loss)
+            for cb in callbacks:
+                cb(ep, loss)
+    finally:
+        numba.set_num_threads(old_threads)
+        bar.close()
+    return syn0, syn1neg, losses
+

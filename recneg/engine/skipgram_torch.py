@@ -1,0 +1,212 @@
+"""Skip-gram / CBOW with negative sampling: the torch kernel (CUDA or CPU).
+
+Same math as :mod:`recneg.engine.skipgram`, batched: a batch of B skip-gram
+pairs (or B CBOW centre words) is computed from the current parameters and the
+updates are scattered with ``index_add_`` (a minibatch of simultaneous SGD steps;
+with B = 1 it is exactly the sequential per-pair update of the numba kernel).
+
+Per epoch, subsampling, dynamic windows and pair generation run as tensor ops on
+the device, over segments of the corpus so memory stays bounded.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor,
+            negatives: torch.Tensor, lr: float | torch.Tensor, neg_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One batched skip-gram step.
+
+    Args:
+        syn0, syn1neg: float32 (V, d), updated in place.
+        contexts, centres: int64 (B,); the pair trains ``syn0[contexts]`` to predict ``centres``.
+        negatives: int64 (B, k).
+        lr: scalar or float32 (B,) learning rates.
+        neg_mask: optional bool (B, k), False = skip that negative.
+
+    Returns:
+        float32 (B,) loss of each pair (before the update).
+    """
+    l1 = syn0[contexts]                                          # (B, d)
+    tg = torch.cat([centres[:, None], negatives], dim=1)         # (B, k+1)
+    w = syn1neg[tg]                                              # (B, k+1, d)
+    f = torch.einsum("bd,bkd->bk", l1, w)
+    labels = torch.zeros_like(f)
+    labels[:, 0] = 1.0
+    sign = 1.0 - 2.0 * labels                                    # -1 for positive, +1 for negatives
+    loss_terms = torch.nn.functional.softplus(sign * f)
+    lr_t = torch.as_tensor(lr, dtype=f.dtype, device=f.device)
+    if lr_t.ndim == 1:
+        lr_t = lr_t[:, None]
+    g = (labels - torch.sigmoid(f)) * lr_t
+    if neg_mask is not None:
+        keep = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)
+        g = g * keep
+        loss_terms = loss_terms * keep
+    neu1e = torch.einsum("bk,bkd->bd", g, w)
+    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * l1[:, None, :]).reshape(-1, l1.shape[1]))
+    syn0.index_add_(0, contexts, neu1e)
+    return loss_terms.sum(1)
+
+
+def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, ctx_mask: torch.Tensor,
+              centres: torch.Tensor, negatives: torch.Tensor, lr: float | torch.Tensor,
+              neg_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """One batched CBOW step (mean of context; each context word gets the full error).
+
+    Args:
+        contexts: int64 (B, m) padded context indices; ctx_mask: bool (B, m), True = real.
+        centres: int64 (B,); negatives: int64 (B, k); lr: scalar or (B,).
+
+    Returns:
+        float32 (B,) loss per centre word.
+    """
+    m = ctx_mask.to(syn0.dtype)
+    cnt = m.sum(1).clamp_min(1.0)
+    safe_ctx = torch.where(ctx_mask, contexts, torch.zeros_like(contexts))
+    h = (syn0[safe_ctx] * m[:, :, None]).sum(1) / cnt[:, None]  # (B, d)
+    tg = torch.cat([centres[:, None], negatives], dim=1)
+    w = syn1neg[tg]
+    f = torch.einsum("bd,bkd->bk", h, w)
+    labels = torch.zeros_like(f)
+    labels[:, 0] = 1.0
+    loss_terms = torch.nn.functional.softplus((1.0 - 2.0 * labels) * f)
+    lr_t = torch.as_tensor(lr, dtype=f.dtype, device=f.device)
+    if lr_t.ndim == 1:
+        lr_t = lr_t[:, None]
+    g = (labels - torch.sigmoid(f)) * lr_t
+    if neg_mask is not None:
+        keep = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)
+        g = g * keep
+        loss_terms = loss_terms * keep
+    neu1e = torch.einsum("bk,bkd->bd", g, w)
+    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    upd = (neu1e[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
+    syn0.index_add_(0, safe_ctx.reshape(-1), upd)
+    return loss_terms.sum(1)
+
+
+def _draw_negatives(table, centres: torch.Tensor, k: int, generator: torch.Generator | None,
+                    max_redraw: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, k) negatives != centre (redrawn up to ``max_redraw`` times) and the validity mask."""
+    neg = table.sample((centres.shape[0], k), generator=generator)
+    for _ in range(max_redraw):
+        bad = neg == centres[:, None]
+        if not bool(bad.any()):
+            break
+        redraw = table.sample((centres.shape[0], k), generator=generator)
+        neg = torch.where(bad, redraw, neg)
+    return neg, neg != centres[:, None]
+
+
+class TorchSkipGram:
+    """Trains syn0 / syn1neg on a device with batched steps.
+
+    Args:
+        syn0, syn1neg: float32 (V, d) numpy arrays (copied to ``device``).
+        tokens: int32 (N,); offsets: int64 (S+1,) sentence boundaries.
+        keep_prob: float32 (V,) subsampling keep probabilities.
+        table: a :class:`recneg.sampling.alias.AliasTable` of the negative distribution.
+        batch_size: pairs (sg) or centre words (cbow) per step.
+        segment_tokens: corpus tokens turned into pairs at a time.
+    """
+
+    def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray, tokens: np.ndarray, offsets: np.ndarray,
+                 keep_prob: np.ndarray, table, window: int, negative: int, sg: bool, dynamic: bool = True,
+                 device: str | torch.device = "cpu", batch_size: int = 4096, segment_tokens: int = 1 << 20,
+                 seed: int = 1) -> None:
+        self.device = torch.device(device)
+        self.syn0 = torch.as_tensor(syn0, dtype=torch.float32).to(self.device).clone()
+        self.syn1neg = torch.as_tensor(syn1neg, dtype=torch.float32).to(self.device).clone()
+        self.tokens = torch.as_tensor(tokens.astype(np.int64), device=self.device)
+        sent = np.repeat(np.arange(offsets.shape[0] - 1, dtype=np.int64), np.diff(offsets))
+        self.sent = torch.as_tensor(sent, device=self.device)
+        self.keep_prob = torch.as_tensor(keep_prob, dtype=torch.float32, device=self.device)
+        self.table = table.to_torch(self.device)
+        self.window, self.negative, self.sg, self.dynamic = int(window), int(negative), bool(sg), bool(dynamic)
+        self.batch_size, self.segment_tokens = int(batch_size), int(segment_tokens)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(int(seed))
+
+    def _windows(self, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tok = self.tokens[lo:hi]
+        sen = self.sent[lo:hi]
+        r = torch.rand(tok.shape[0], device=self.device, generator=self.gen)
+        keep = r < self.keep_prob[tok]
+        tok, sen = tok[keep], sen[keep]
+        n = tok.shape[0]
+        if self.dynamic:
+            b = torch.randint(1, self.window + 1, (n,), device=self.device, generator=self.gen)
+        else:
+            b = torch.full((n,), self.window, device=self.device, dtype=torch.int64)
+        return tok, sen, b
+
+    def _sg_pairs(self, tok, sen, b) -> tuple[torch.Tensor, torch.Tensor]:
+        n = tok.shape[0]
+        cen, ctx = [], []
+        idx = torch.arange(n, device=self.device)
+        for o in range(1, self.window + 1):
+            if o >= n:
+                break
+            same = sen[:-o] == sen[o:]
+            right = same & (b[:-o] >= o)       # centre i, context i+o
+            left = same & (b[o:] >= o)         # centre i+o, context i
+            i_r = idx[:-o][right]
+            cen.append(i_r)
+            ctx.append(i_r + o)
+            i_l = idx[:-o][left]
+            cen.append(i_l + o)
+            ctx.append(i_l)
+        if not cen:
+            e = torch.zeros(0, dtype=torch.int64, device=self.device)
+            return e, e
+        c = torch.cat(cen)
+        x = torch.cat(ctx)
+        order = torch.argsort(c, stable=True)
+        return tok[c[order]], tok[x[order]]
+
+    def _cbow_ctx(self, tok, sen, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = tok.shape[0]
+        offs = torch.cat([torch.arange(-self.window, 0), torch.arange(1, self.window + 1)]).to(self.device)
+        pos = torch.arange(n, device=self.device)[:, None] + offs[None, :]
+        inside = (pos >= 0) & (pos < n)
+        posc = pos.clamp(0, max(n - 1, 0))
+        mask = inside & (sen[posc] == sen[:, None]) & (offs.abs()[None, :] <= b[:, None])
+        has = mask.any(1)
+        return tok[has], tok[posc[has]], mask[has]
+
+    def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
+                    progress: Callable[[int], None] | None = None) -> float:
+        """One pass; returns the mean loss per pair (sg) or per centre word (cbow)."""
+        n_tok = self.tokens.shape[0]
+        total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        n_items = 0
+        for lo in range(0, n_tok, self.segment_tokens):
+            hi = min(lo + self.segment_tokens, n_tok)
+            tok, sen, b = self._windows(lo, hi)
+            if self.sg:
+                cen, ctx = self._sg_pairs(tok, sen, b)
+                m = cen.shape[0]
+            else:
+                cen, ctxm, mask = self._cbow_ctx(tok, sen, b)
+                m = cen.shape[0]
+            for s in range(0, m, self.batch_size):
+                e = min(s + self.batch_size, m)
+                frac = (epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok) / epochs
+                lr = max(min_alpha, alpha - (alpha - min_alpha) * frac)
+                negs, nmask = _draw_negatives(self.table, cen[s:e], self.negative, self.gen)
+                if self.sg:
+                    loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask)
+                else:
+                    loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask)
+                total_loss += loss.sum(dtype=torch.float64)
+            n_items += m
+            if progress is not None:
+                progress(hi - lo)
+        return float(total_loss) / max(n_items, 1)

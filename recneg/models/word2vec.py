@@ -1,0 +1,274 @@
+"""Word2Vec (skip-gram / CBOW with negative sampling), gensim-shaped.
+
+>>> model = Word2Vec(corpus_file="text8.gz", vector_size=100, sg=1, workers=2)
+>>> model.wv.most_similar("king")
+
+Training runs the numba Hogwild kernel of :mod:`recneg.engine.skipgram` on CPU,
+or the batched torch kernel on ``device`` (e.g. "cuda"). Negatives come from a
+popularity**ns_exponent alias table (:mod:`recneg.sampling`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..engine.skipgram import train_embeddings
+from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
+from ..sampling.alias import AliasTable
+from ..sampling.distributions import popularity
+
+logger = logging.getLogger(__name__)
+
+_FORMAT = "recneg-word2vec-1"
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def _check_float(name: str, value, low: float | None = None, strict: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (v < low or (strict and v == low)):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
+    return v
+
+
+class SkipGramBase:
+    """Shared parameter handling and training for Word2Vec and Item2Vec."""
+
+    def _set_params(self, vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
+                    workers, seed, device, shared_negatives, batch_size, backend=None) -> None:
+        self.vector_size = _check_int("vector_size", vector_size, 1)
+        self.window = _check_int("window", window, 1)
+        self.sample = _check_float("sample", sample, 0.0)
+        if sg not in (0, 1, True, False):
+            raise ValueError(f"sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
+        self.sg = int(sg)
+        self.negative = _check_int("negative", negative, 0)
+        self.ns_exponent = _check_float("ns_exponent", ns_exponent)
+        self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
+        self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
+        if self.min_alpha > self.alpha:
+            raise ValueError(f"min_alpha ({min_alpha}) must be <= alpha ({alpha})")
+        self.epochs = _check_int("epochs", epochs, 1)
+        self.workers = _check_int("workers", workers, 1)
+        self.seed = int(seed)
+        self.device = str(device)
+        if shared_negatives == "auto":
+            shared_negatives = bool(self.sg)
+        self.shared_negatives = bool(shared_negatives)
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        if backend is None:
+            backend = "numba" if self.device == "cpu" else "torch"
+        if backend not in ("numba", "torch"):
+            raise ValueError(f"backend must be None (auto), 'numba' or 'torch', got {backend!r}")
+        if backend == "numba" and self.device != "cpu":
+            raise ValueError(f"the numba backend runs on CPU only; use device='cpu' or backend='torch' (got {device!r})")
+        self.backend = backend
+
+    def _init_weights(self, n: int) -> None:
+        rng = np.random.default_rng(self.seed)
+        d = self.vector_size
+        self.syn0 = ((rng.random((n, d), dtype=np.float32) - np.float32(0.5)) / np.float32(d)).astype(np.float32)
+        self.syn1neg = np.zeros((n, d), dtype=np.float32)
+
+    def _train_corpus(self, corpus: EncodedCorpus, counts: np.ndarray, epochs: int, callbacks, compute_loss,
+                      progress, dynamic_window: bool = True, window: int | None = None,
+                      neg_weights: np.ndarray | None = None, keep_prob: np.ndarray | None = None) -> list[float]:
+        if corpus.n_tokens == 0:
+            raise ValueError("nothing to train on: the encoded corpus has no tokens")
+        weights = popularity(counts, self.ns_exponent) if neg_weights is None else neg_weights
+        table = AliasTable(weights)
+        if keep_prob is None:
+            keep_prob = Vocab(index_to_key=[""] * len(counts), counts=counts,
+                              key_to_index={"": 0}).keep_probs(self.sample)
+        syn0, syn1, losses = train_embeddings(
+            self.syn0, self.syn1neg, corpus.tokens, corpus.offsets, keep_prob, table,
+            window=self.window if window is None else window, negative=self.negative, sg=bool(self.sg),
+            shared_negatives=self.shared_negatives, dynamic_window=dynamic_window, alpha=self.alpha,
+            min_alpha=self.min_alpha, epochs=epochs, workers=self.workers, seed=self.seed, backend=self.backend,
+            device=self.device, batch_size=self.batch_size, callbacks=tuple(callbacks), compute_loss=compute_loss,
+            progress=progress,
+        )
+        self.syn0, self.syn1neg = np.ascontiguousarray(syn0), np.ascontiguousarray(syn1)
+        return losses
+
+
+class Word2Vec(SkipGramBase):
+    """Word embeddings by skip-gram (``sg=1``) or CBOW (``sg=0``) with negative sampling.
+
+    Args:
+        sentences: restartable iterable of token lists; or
+        corpus_file: path to a text file (one sentence per line or text8-style single line; .gz ok).
+        vector_size: embedding dimension d.
+        window: maximum window; the effective window is uniform in 1..window.
+        min_count, max_vocab: vocabulary pruning (max_vocab keeps the most frequent).
+        sample: subsampling threshold t (0 = off).
+        sg: 1 skip-gram, 0 CBOW (mean of context).
+        negative: negatives per positive; ns_exponent: exponent of the unigram negative distribution.
+        alpha, min_alpha: linear learning-rate schedule over all epochs.
+        epochs: passes; workers: CPU threads (Hogwild); seed: RNG seed (workers=1 is reproducible).
+        device: "cpu" (numba kernel) or a torch device such as "cuda" (torch kernel).
+        backend: None (numba on "cpu", torch elsewhere), "numba" or "torch" (torch also runs on CPU).
+        batch_size: torch backend only: pairs (sg) or centre words (cbow) per batched step.
+        shared_negatives: skip-gram only: one set of negatives per centre word shared by its
+            context words (pWord2Vec); "auto" = on for sg=1.
+        callbacks: callables ``fn(epoch, loss)`` after each epoch (loss = mean SGNS loss per pair).
+        progress: show a tqdm progress bar.
+
+    Attributes:
+        wv: :class:`~recneg.models.keyedvectors.KeyedVectors` of the input vectors.
+        syn1neg: float32 (V, d) output vectors.
+    """
+
+    def __init__(
+        self,
+        sentences: Iterable[Sequence[str]] | None = None,
+        corpus_file: str | os.PathLike | None = None,
+        vector_size: int = 100,
+        window: int = 5,
+        min_count: int = 5,
+        max_vocab: int | None = None,
+        sample: float = 1e-3,
+        sg: int = 1,
+        negative: int = 5,
+        ns_exponent: float = 0.75,
+        alpha: float = 0.025,
+        min_alpha: float = 1e-4,
+        epochs: int = 5,
+        workers: int = 2,
+        seed: int = 1,
+        device: str = "cpu",
+        shared_negatives: bool | str = "auto",
+        callbacks: Sequence[Callable[[int, float], None]] = (),
+        progress: bool = True,
+        compute_loss: bool = False,
+        batch_size: int = 4096,
+        backend: str | None = None,
+    ) -> None:
+        self._set_params(vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
+                         workers, seed, device, shared_negatives, batch_size, backend)
+        self.min_count = _check_int("min_count", min_count, 1)
+        if max_vocab is not None:
+            _check_int("max_vocab", max_vocab, 1)
+        self.max_vocab = max_vocab
+        self.callbacks = tuple(callbacks)
+        self.progress = bool(progress)
+        self.compute_loss = bool(compute_loss)
+        self.vocab: Vocab | None = None
+        self._corpus: EncodedCorpus | None = None
+        self.losses: list[float] = []
+        self.syn0 = np.zeros((0, self.vector_size), dtype=np.float32)
+        self.syn1neg = np.zeros((0, self.vector_size), dtype=np.float32)
+        self._wv = None
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences=sentences, corpus_file=corpus_file)
+            self.train()
+
+    # ------------------------------------------------------------------ training
+    def build_vocab(self, sentences: Iterable[Sequence[str]] | None = None,
+                    corpus_file: str | os.PathLike | None = None) -> "Word2Vec":
+        """Scan the corpus once: build the vocabulary, encode the corpus and initialise weights."""
+        self.vocab, self._corpus = build_vocab(sentences, corpus_file, min_count=self.min_count,
+                                               max_vocab=self.max_vocab)
+        self._init_weights(len(self.vocab))
+        self._wv = None
+        return self
+
+    def train(self, sentences: Iterable[Sequence[str]] | None = None, corpus_file: str | os.PathLike | None = None,
+              epochs: int | None = None, callbacks: Sequence[Callable[[int, float], None]] | None = None) -> list[float]:
+        """Train on the corpus given to :meth:`build_vocab` (or on new text, encoded with the
+        existing vocabulary). Returns the per-epoch losses (NaN when not computed)."""
+        if self.vocab is None:
+            raise ValueError("no vocabulary: call build_vocab(sentences or corpus_file) first, "
+                             "or pass the corpus to Word2Vec(...)")
+        if sentences is not None or corpus_file is not None:
+            corpus = encode_corpus(self.vocab, sentences, corpus_file)
+        else:
+            corpus = self._corpus
+        if corpus is None:
+            raise ValueError("no corpus to train on: pass sentences= or corpus_file=")
+        epochs = self.epochs if epochs is None else _check_int("epochs", epochs, 1)
+        cbs = self.callbacks if callbacks is None else tuple(callbacks)
+        keep = self.vocab.keep_probs(self.sample)
+        losses = self._train_corpus(corpus, self.vocab.counts, epochs, cbs, self.compute_loss, self.progress,
+                                    keep_prob=keep)
+        self.losses.extend(losses)
+        self._wv = None
+        return losses
+
+    # ------------------------------------------------------------------ access
+    @property
+    def wv(self):
+        """:class:`KeyedVectors` over the trained input vectors (shares memory with ``syn0``)."""
+        if self.vocab is None:
+            raise ValueError("the model has no vocabulary yet: train it first")
+        if self._wv is None:
+            from .keyedvectors import KeyedVectors
+
+            self._wv = KeyedVectors(self.syn0, list(self.vocab.index_to_key), counts=self.vocab.counts)
+        return self._wv
+
+    def __repr__(self) -> str:
+        n = 0 if self.vocab is None else len(self.vocab)
+        return f"Word2Vec(vocab={n}, vector_size={self.vector_size}, sg={self.sg}, window={self.window})"
+
+    # ------------------------------------------------------------------ persistence
+    def _params(self) -> dict:
+        keys = ["vector_size", "window", "min_count", "max_vocab", "sample", "sg", "negative", "ns_exponent",
+                "alpha", "min_alpha", "epochs", "workers", "seed", "device", "shared_negatives", "batch_size",
+                "backend"]
+        return {k: getattr(self, k) for k in keys}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save vocabulary, weights and parameters to one ``.npz`` file, atomically."""
+        if self.vocab is None:
+            raise ValueError("nothing to save: the model has no vocabulary; train it first")
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    format=np.array(_FORMAT),
+                    params=np.array(json.dumps(self._params())),
+                    syn0=self.syn0,
+                    syn1neg=self.syn1neg,
+                    counts=self.vocab.counts,
+                    keys=np.array(self.vocab.index_to_key, dtype=str),
+                    losses=np.asarray(self.losses, dtype=np.float64),
+                )
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Word2Vec":
+        """Load a model written by :meth:`save` (training can continue)."""
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            if "format" not in z.files or str(z["format"]) != _FORMAT:
+                raise ValueError(f"{os.fspath(path)!r} is not a recneg Word2Vec file (saved by Word2Vec.save)")
+            params = json.loads(str(z["params"]))
+            model = cls(progress=False, **params)
+            model.vocab = Vocab(index_to_key=[str(k) for k in z["keys"]], counts=z["counts"])
+            model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
+            model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
+            model.losses = list(z["losses"])
+        return model
