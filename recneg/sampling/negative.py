@@ -217,6 +217,52 @@ def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
     return -1
 
 
+@njit(cache=True, inline="always")
+def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum):
+    """One draw for user u excluding its row and ``extra``; returns (item, new rng state)."""
+    j = -1
+    if not heavy:
+        for _t in range(_MAX_REJECT):
+            s = rng_next(s)
+            cand = alias_draw(prob, alias, rng_uniform(s))
+            if cand != extra and not is_seen(indptr, indices, u, cand):
+                j = cand
+                break
+    if j < 0:
+        s = rng_next(s)
+        j = _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s))
+    return j, s
+
+
+@njit(cache=True, inline="always")
+def _row_setup(u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos_total, heavy_threshold):
+    """Per-row exclusion set-up: (extra excluded positive or -1, heavy?, log unseen mass, ok).
+
+    ``ok`` is False when the user has no valid negative left.
+    """
+    extra = -1
+    if pos.shape[0] > 0:
+        q = pos[b]
+        if not is_seen(indptr, indices, u, q):
+            extra = q
+    mass = seen_mass[u]
+    norm = unseen[u]
+    nvalid = npos_total - npos_seen[u]
+    if extra >= 0:
+        mass += p[extra]
+        norm -= p[extra]
+        if p[extra] > 0:
+            nvalid -= 1
+    if nvalid <= 0:
+        return extra, False, 0.0, False
+    if norm < _EXACT_NORM_BELOW:  # recompute without cancellation
+        norm = 0.0
+        for i in range(p.shape[0]):
+            if i != extra and not is_seen(indptr, indices, u, i):
+                norm += p[i]
+    return extra, mass > heavy_threshold, np.log(norm), True
+
+
 @njit(cache=True, parallel=True)
 def _sample_exclusive(
     users, pos, k, base, prob, alias, p, log_p, cum, indptr, indices, seen_cum,
@@ -230,41 +276,14 @@ def _sample_exclusive(
     for b in prange(B):
         u = users[b]
         s = row_state(base, b)
-        extra = -1
-        if pos.shape[0] > 0:
-            q = pos[b]
-            if not is_seen(indptr, indices, u, q):
-                extra = q
-        mass = seen_mass[u]
-        norm = unseen[u]
-        nvalid = npos_total - npos_seen[u]
-        if extra >= 0:
-            mass += p[extra]
-            norm -= p[extra]
-            if p[extra] > 0:
-                nvalid -= 1
-        if nvalid <= 0:
+        extra, heavy, log_norm, ok = _row_setup(
+            u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos_total, heavy_threshold
+        )
+        if not ok:
             status[b] = 1
             continue
-        if norm < _EXACT_NORM_BELOW:  # recompute without cancellation
-            norm = 0.0
-            for i in range(p.shape[0]):
-                if i != extra and not is_seen(indptr, indices, u, i):
-                    norm += p[i]
-        log_norm = np.log(norm)
-        heavy = mass > heavy_threshold
         for c in range(k):
-            j = -1
-            if not heavy:
-                for _t in range(_MAX_REJECT):
-                    s = rng_next(s)
-                    cand = alias_draw(prob, alias, rng_uniform(s))
-                    if cand != extra and not is_seen(indptr, indices, u, cand):
-                        j = cand
-                        break
-            if j < 0:
-                s = rng_next(s)
-                j = _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s))
+            j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum)
             items[b, c] = j
             log_q[b, c] = log_p[j] - log_norm
     return items, log_q, status

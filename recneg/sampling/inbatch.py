@@ -1,0 +1,197 @@
+"""In-batch and mixed negatives.
+
+In-batch (Yi et al., RecSys 2019): row ``i``'s negatives are the batch's positives;
+column ``j`` of the (B, B) output is ``pos_items[j]``. An item enters a batch in
+proportion to its training frequency, so its sampling log-probability is
+``log q_j = log(count_j / total)`` (the logQ / sampling-bias correction subtracts it
+from the logit). The mask flags accidental hits: ``pos_items[j] == pos_items[i]``
+(which includes the diagonal, the row's own positive) and, with ``mask_seen``,
+items that user ``i`` has in the training matrix.
+
+Mixed (Yang et al., WWW 2020): the in-batch block concatenated with ``k`` proposal
+draws per row from a :class:`~recneg.sampling.negative.NegativeSampler`, each with
+the log-probability of its own source.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numba import njit, prange
+
+from .exclusion import is_seen
+from .negative import NegativeBatch, NegativeSampler, as_csr, check_ids
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+logger = logging.getLogger(__name__)
+
+
+@njit(cache=True, parallel=True)
+def _seen_matrix(indptr, indices, users, items):
+    """bool (B, B): out[i, j] = items[j] is in user users[i]'s row."""
+    B = users.shape[0]
+    out = np.zeros((B, items.shape[0]), dtype=np.bool_)
+    for i in prange(B):
+        u = users[i]
+        for j in range(items.shape[0]):
+            out[i, j] = is_seen(indptr, indices, u, items[j])
+    return out
+
+
+class InBatchSampler:
+    """Negatives = the other positives of the batch, with frequency log-probabilities.
+
+    Args:
+        train: Interactions or scipy sparse matrix (users x items); gives the item counts
+            (training users per item) and, with ``mask_seen``, the seen sets.
+        item_counts: int/float (n_items,) counts to use instead of ``train``'s.
+        mask_seen: also mask items the row's user has seen in ``train``.
+        device: torch device for :meth:`sample_torch` outputs.
+
+    Items with a zero count get count 1 in ``log_q`` (so it stays finite); ``total`` is the
+    sum of the given counts.
+    """
+
+    def __init__(
+        self,
+        train: Any = None,
+        item_counts: np.ndarray | None = None,
+        mask_seen: bool = False,
+        device: "str | torch.device" = "cpu",
+    ) -> None:
+        self.csr = None if train is None else as_csr(train)
+        if item_counts is None:
+            if self.csr is None:
+                raise ValueError("InBatchSampler needs train or item_counts to compute item frequencies")
+            counts = np.bincount(self.csr.indices, minlength=self.csr.shape[1]).astype(np.float64)
+        else:
+            counts = np.asarray(item_counts, dtype=np.float64)
+            if counts.ndim != 1 or counts.size == 0:
+                raise ValueError(f"item_counts must be a non-empty 1-D array, got shape {counts.shape}")
+            if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+                raise ValueError("item_counts must be finite and >= 0")
+            if self.csr is not None and counts.size != self.csr.shape[1]:
+                raise ValueError(f"item_counts has {counts.size} entries but train has {self.csr.shape[1]} items")
+        total = counts.sum()
+        if total <= 0:
+            raise ValueError("item_counts sum to zero: no frequency to correct with")
+        if mask_seen and self.csr is None:
+            raise ValueError("mask_seen=True needs train (the seen sets); pass train=...")
+        self.counts = counts
+        self.n_items = counts.size
+        self.n_users = None if self.csr is None else self.csr.shape[0]
+        self.log_q_items = np.log(np.maximum(counts, 1.0) / total).astype(np.float32)
+        self.mask_seen = bool(mask_seen)
+        self.device = device
+        self._torch: dict | None = None
+
+    def sample(self, users: Any, pos_items: Any) -> NegativeBatch:
+        """In-batch negatives for numpy input.
+
+        Args:
+            users: int (B,) user indices (used only with ``mask_seen``).
+            pos_items: int (B,) the batch's positive items.
+
+        Returns:
+            NegativeBatch with ``items`` int64 (B, B) (a read-only broadcast view of
+            ``pos_items``), ``log_q`` float32 (B, B) (broadcast view) and ``valid`` bool (B, B).
+        """
+        pos = check_ids(pos_items, self.n_items, "pos_items")
+        B = pos.shape[0]
+        valid = pos[None, :] != pos[:, None]
+        if self.mask_seen:
+            u = check_ids(users, self.n_users, "users")
+            if u.shape[0] != B:
+                raise ValueError(f"users has length {u.shape[0]} but pos_items has length {B}")
+            valid &= ~_seen_matrix(self.csr.indptr, self.csr.indices, u, pos)
+        items = np.broadcast_to(pos[None, :], (B, B))
+        log_q = np.broadcast_to(self.log_q_items[pos][None, :], (B, B))
+        return NegativeBatch(items, log_q, valid)
+
+    def sample_torch(self, users: "torch.Tensor | None", pos_items: "torch.Tensor", generator: Any = None) -> NegativeBatch:
+        """In-batch negatives as tensors on the sampler's device (``items``/``log_q`` are expanded views)."""
+        import torch
+
+        device = torch.device(self.device)
+        if not isinstance(pos_items, torch.Tensor):
+            raise TypeError(f"pos_items must be a torch.Tensor, got {type(pos_items).__name__}")
+        if self._torch is None or self._torch["device"] != device:
+            self._torch = dict(device=device, log_q=torch.as_tensor(self.log_q_items, device=device))
+            if self.csr is not None:
+                indptr = torch.as_tensor(self.csr.indptr, dtype=torch.int64, device=device)
+                rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), indptr[1:] - indptr[:-1])
+                self._torch["keys"] = rows * self.n_items + torch.as_tensor(self.csr.indices, dtype=torch.int64, device=device)
+        pos = pos_items.to(device=device, dtype=torch.int64).reshape(-1)
+        B = pos.shape[0]
+        if B and (int(pos.min()) < 0 or int(pos.max()) >= self.n_items):
+            raise ValueError(f"pos_items contains ids out of range [0, {self.n_items})")
+        valid = pos[None, :] != pos[:, None]
+        if self.mask_seen:
+            if not isinstance(users, torch.Tensor):
+                raise TypeError("users must be a torch.Tensor when mask_seen=True")
+            u = users.to(device=device, dtype=torch.int64).reshape(-1)
+            if u.shape[0] != B:
+                raise ValueError(f"users has length {u.shape[0]} but pos_items has length {B}")
+            if B and (int(u.min()) < 0 or int(u.max()) >= self.n_users):
+                raise ValueError(f"users contains ids out of range [0, {self.n_users})")
+            keys = self._torch["keys"]
+            if keys.numel():
+                q = u[:, None] * self.n_items + pos[None, :]
+                at = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
+                valid &= keys[at] != q
+        return NegativeBatch(pos[None, :].expand(B, B), self._torch["log_q"][pos][None, :].expand(B, B), valid)
+
+
+class MixedSampler:
+    """Mixed negatives: in-batch (B columns) followed by ``proposal.k`` proposal draws per row.
+
+    Args:
+        inbatch: an :class:`InBatchSampler`.
+        proposal: a :class:`NegativeSampler` (e.g. uniform ``alpha=0`` as in Yang et al.).
+
+    Outputs have shape (B, B + k); ``log_q`` is each column's own source log-probability
+    (in-batch frequency, or the proposal's exact truncated log-probability); ``valid`` is
+    the in-batch mask next to the proposal mask (all True when the proposal returns None).
+    """
+
+    def __init__(self, inbatch: InBatchSampler, proposal: NegativeSampler) -> None:
+        if not isinstance(inbatch, InBatchSampler):
+            raise TypeError(f"inbatch must be an InBatchSampler, got {type(inbatch).__name__}")
+        if not hasattr(proposal, "sample"):
+            raise TypeError(f"proposal must be a NegativeSampler, got {type(proposal).__name__}")
+        if getattr(proposal, "n_items", inbatch.n_items) != inbatch.n_items:
+            raise ValueError(f"inbatch has {inbatch.n_items} items but proposal has {proposal.n_items}")
+        self.inbatch = inbatch
+        self.proposal = proposal
+
+    def set_step(self, step: int) -> None:
+        """Forward the training step to the proposal's schedules."""
+        self.proposal.set_step(step)
+
+    def sample(self, users: Any, pos_items: Any) -> NegativeBatch:
+        """numpy: ``items`` int64 (B, B + k), ``log_q`` float32, ``valid`` bool."""
+        a = self.inbatch.sample(users, pos_items)
+        b = self.proposal.sample(users, pos_items)
+        vb = np.ones(b.items.shape, dtype=bool) if b.valid is None else b.valid
+        return NegativeBatch(
+            np.concatenate([a.items, b.items], axis=1),
+            np.concatenate([a.log_q, b.log_q], axis=1),
+            np.concatenate([a.valid, vb], axis=1),
+        )
+
+    def sample_torch(self, users: "torch.Tensor", pos_items: "torch.Tensor", generator: Any = None) -> NegativeBatch:
+        """torch version of :meth:`sample`."""
+        import torch
+
+        a = self.inbatch.sample_torch(users, pos_items)
+        b = self.proposal.sample_torch(users, pos_items, generator=generator)
+        b_items = b.items.to(a.items.device)
+        vb = torch.ones(b_items.shape, dtype=torch.bool, device=b_items.device) if b.valid is None else b.valid.to(b_items.device)
+        return NegativeBatch(
+            torch.cat([a.items, b_items], dim=1),
+            torch.cat([a.log_q, b.log_q.to(b_items.device)], dim=1),
+            torch.cat([a.valid, vb], dim=1),
+        )
