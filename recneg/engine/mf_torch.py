@@ -1,0 +1,342 @@
+"""Torch losses and negative drawing for matrix factorisation (device-agnostic).
+
+Every loss takes scores of one positive per row and of N negatives per row:
+
+* ``pos``: (B,) scores s(u_b, i_b);
+* ``neg``: (B, N) scores s(u_b, j) of the negatives of row b (shared negatives
+  give the same N items to every row, per-example negatives differ per row);
+* ``valid``: (B, N) bool, False for negatives that must not count (seen items,
+  accidental hits, failed draws);
+
+and returns the mean loss over rows (float scalar tensor). Rows without any
+valid negative contribute only their positive term.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "bpr_loss",
+    "bce_loss",
+    "sampled_softmax_loss",
+    "ccl_loss",
+    "SeenIndex",
+    "draw_per_example",
+    "shared_valid_mask",
+]
+
+
+def _mean_rows(x: torch.Tensor) -> torch.Tensor:
+    return x.mean() if x.numel() else x.sum()
+
+
+def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
+             neg_log_q: torch.Tensor | None = None) -> torch.Tensor:
+    """Pairwise BPR: ``sum_j w_bj * softplus(s_bj - s_b)`` per row, mean over rows.
+
+    Weights ``w_bj`` are uniform over the valid negatives of row b, or, with
+    ``neg_log_q`` (shape (N,) or (B, N)), self-normalised importance weights
+    ``w_bj ∝ 1 / q_j`` that turn negatives drawn from q (e.g. in-batch, i.e.
+    popularity) into an estimate of the uniform-negative BPR loss.
+    """
+    pair = F.softplus(neg - pos.unsqueeze(1))
+    if valid is None:
+        valid = torch.ones_like(pair, dtype=torch.bool)
+    if neg_log_q is None:
+        logits = torch.zeros_like(pair)
+    else:
+        logits = -neg_log_q.expand_as(pair).to(pair.dtype)
+    logits = logits.masked_fill(~valid, -math.inf)
+    has = valid.any(dim=1, keepdim=True)
+    w = torch.softmax(logits.masked_fill(~has, 0.0), dim=1)
+    w = torch.where(valid, w, torch.zeros_like(w))
+    return _mean_rows((w * pair).sum(dim=1))
+
+
+def bce_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
+             negative_weight: float = 1.0) -> torch.Tensor:
+    """Binary cross-entropy (NCE-style): ``-log s(pos) - w * sum_j log s(-neg_j)``, mean over rows."""
+    term = F.softplus(neg)
+    if valid is not None:
+        term = torch.where(valid, term, torch.zeros_like(term))
+    return _mean_rows(F.softplus(-pos) + negative_weight * term.sum(dim=1))
+
+
+def sampled_softmax_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
+                         pos_log_q: torch.Tensor | None = None, neg_log_q: torch.Tensor | None = None,
+                         temperature: float = 1.0) -> torch.Tensor:
+    """Sampled softmax with logQ correction (Yi et al. 2019).
+
+    Logits are ``s / temperature - log q`` for the positive and each negative
+    (``pos_log_q`` (B,), ``neg_log_q`` (N,) or (B, N): log-probabilities of the
+    proposal; None = no correction); invalid negatives are masked to -inf.
+    Loss per row: ``-log softmax(logits)[positive]``.
+    """
+    lp = pos / temperature
+    ln = neg / temperature
+    if pos_log_q is not None:
+        lp = lp - pos_log_q.to(lp.dtype)
+    if neg_log_q is not None:
+        ln = ln - neg_log_q.expand_as(ln).to(ln.dtype)
+    if valid is not None:
+        ln = ln.masked_fill(~valid, -math.inf)
+    logits = torch.cat([lp.unsqueeze(1), ln], dim=1)
+    return _mean_rows(torch.logsumexp(logits, dim=1) - lp)
+
+
+def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
+             margin: float = 0.9, negative_weight: float = 150.0) -> torch.Tensor:
+    """Cosine contrastive loss (SimpleX, Mao et al. 2021) on cosine scores.
+
+    Per row: ``(1 - pos) + negative_weight * mean_j relu(neg_j - margin)``, the mean
+    taken over the row's valid negatives.
+    """
+    term = F.relu(neg - margin)
+    if valid is None:
+        cnt = torch.full_like(pos, float(neg.shape[1]))
+    else:
+        term = torch.where(valid, term, torch.zeros_like(term))
+        cnt = valid.sum(dim=1).clamp(min=1).to(pos.dtype)
+    return _mean_rows((1.0 - pos) + negative_weight * term.sum(dim=1) / cnt)
+
+
+class SeenIndex:
+    """The training CSR on a device, for vectorised "has user u seen item j" tests.
+
+    Args:
+        indptr: int64 (n_users + 1,); indices: int (nnz,), sorted within rows.
+        n_items: number of columns.
+    """
+
+    def __init__(self, indptr, indices, n_items: int, device: torch.device | str = "cpu") -> None:
+        dev = torch.device(device)
+        self.indptr = torch.as_tensor(indptr, dtype=torch.int64, device=dev)
+        self.indices = torch.as_tensor(indices, dtype=torch.int64, device=dev)
+        self.n_items = int(n_items)
+        rows = torch.repeat_interleave(torch.arange(self.indptr.numel() - 1, device=dev),
+                                       self.indptr[1:] - self.indptr[:-1])
+        self.keys = rows * self.n_items + self.indices  # sorted: rows ascending, items sorted per row
+
+    def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Bool tensor (broadcast shape): True where ``items`` is in ``users``' row. O(log nnz) each."""
+        q = users * self.n_items + items
+        pos = torch.searchsorted(self.keys, q.reshape(-1)).clamp_(max=self.keys.numel() - 1)
+        return (self.keys[pos] == q.reshape(-1)).reshape(q.shape)
+
+    def rows_of(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """All (row position in ``users``, item) pairs seen by ``users``: two int64 (M,) tensors."""
+        start = self.indptr[users]
+        lens = self.indptr[users + 1] - start
+        b = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), lens)
+        first = torch.cumsum(lens, 0) - lens
+        off = torch.arange(b.numel(), device=users.device) - first[b]
+        return b, self.indices[start[b] + off]
+
+
+def shared_valid_mask(users: torch.Tensor, pos: torch.Tensor, negs: torch.Tensor,
+                      seen: SeenIndex | None) -> torch.Tensor:
+    """(B, N) validity of shared negatives ``negs`` (N,) for each row (user, pos).
+
+    Always masks accidental hits ``negs == pos``; with ``seen`` it also masks every
+    item the row's user has in the training data. Cost O(B*N + M log N), M the
+    batch users' total history length (no B*N binary searches).
+    """
+    valid = negs.unsqueeze(0) != pos.unsqueeze(1)
+    if seen is None:
+        return valid
+    b, items = seen.rows_of(users)
+    if items.numel() == 0:
+        return valid
+    srt, perm = torch.sort(negs)
+    lo = torch.searchsorted(srt, items)
+    hi = torch.searchsorted(srt, items, right=True)
+    cnt = hi - lo
+    hit = cnt > 0
+    if bool(hit.any()):
+        b, lo, cnt = b[hit], lo[hit], cnt[hit]
+        rb = torch.repeat_interleave(b, cnt)
+        first = torch.cumsum(cnt, 0) - cnt
+        k = torch.arange(rb.numel(), device=negs.device) - torch.repeat_interleave(first, cnt)
+        cols = perm[torch.repeat_interleave(lo, cnt) + k]
+        valid[rb, cols] = False
+    return valid
+
+
+def draw_per_example(users: torch.Tensor, shape: tuple[int, ...], draw, seen: SeenIndex | None,
+                     max_tries: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw negatives of ``shape`` = (B, ...) for rows ``users`` (B,), redrawing seen ones.
+
+    Args:
+        draw: callable ``n -> int64 tensor (n,)`` of i.i.d. proposal draws.
+        seen: exclusion index, or None to keep every draw.
+        max_tries: total draws allowed per slot.
+
+    Returns:
+        (items int64 ``shape``, valid bool ``shape``); a slot is invalid when all
+        its ``max_tries`` draws were seen items.
+    """
+    n = 1
+    for s in shape:
+        n *= int(s)
+    items = draw(n).reshape(shape)
+    if seen is None:
+        return items, torch.ones(shape, dtype=torch.bool, device=items.device)
+    ub = users.reshape((-1,) + (1,) * (len(shape) - 1)).expand(shape)
+    bad = seen.contains(ub, items)
+    tries = 1
+    while tries < max_tries and bool(bad.any()):
+        idx = bad.nonzero(as_tuple=True)
+        new = draw(idx[0].numel())
+        items[idx] = new
+        bad[idx] = seen.contains(ub[idx], new)
+        tries += 1
+    return items, ~bad
+
+
+class TorchTrainer:
+    """Mini-batch trainer of one MF model on torch (lazy Adam over sparse embedding gradients).
+
+    ``cfg`` is any object with the attributes of :class:`recneg.models.mf.MatrixFactorization`
+    (factors, loss, negatives, share_negatives, in_batch, alpha, exclude_seen, hard,
+    dns_candidates, logq, score, lr, reg, batch_size, device, seed, margin,
+    negative_weight, temperature, use_bias, max_tries) and its float32 arrays
+    ``_U`` (n_users, d), ``_V`` (n_items, d), ``_b`` (n_items,) as initial values;
+    :meth:`sync` copies the trained values back into those arrays.
+
+    Calling the trainer with an epoch number runs one epoch and returns the mean loss.
+    """
+
+    def __init__(self, cfg, X, weights, counts) -> None:
+        import numpy as np
+
+        from ..sampling.alias import TorchAliasTable
+
+        self.cfg = cfg
+        dev = torch.device(cfg.device)
+        self.dev = dev
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(0 if cfg.seed is None else int(cfg.seed))
+        n_users, n_items = X.shape
+        self.n_items = n_items
+        self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=True).to(dev)
+        self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=True).to(dev)
+        with torch.no_grad():
+            self.U.weight.copy_(torch.from_numpy(cfg._U))
+            self.V.weight.copy_(torch.from_numpy(cfg._V))
+        params = list(self.U.parameters()) + list(self.V.parameters())
+        self.b = None
+        if cfg.use_bias:
+            self.b = torch.nn.Embedding(n_items, 1, sparse=True).to(dev)
+            with torch.no_grad():
+                self.b.weight.zero_()
+            params += list(self.b.parameters())
+        self.opt = torch.optim.SparseAdam(params, lr=cfg.lr)
+        coo = X.tocoo()
+        self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
+        self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
+        self.seen = SeenIndex(X.indptr, X.indices, n_items, dev) if cfg.exclude_seen else None
+        if cfg.alpha == 0.0:
+            self.table = None
+            self.log_q = torch.full((n_items,), -math.log(n_items), dtype=torch.float32, device=dev)
+        else:
+            self.table = TorchAliasTable.from_weights(weights, device=dev)
+            self.log_q = self.table.log_p
+        c = np.asarray(counts, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
+
+    def _draw(self, n: int) -> torch.Tensor:
+        if self.table is None:
+            return torch.randint(0, self.n_items, (n,), generator=self.gen, device=self.dev)
+        return self.table.sample(n, generator=self.gen)
+
+    def _score(self, ue: torch.Tensor, ve: torch.Tensor, items: torch.Tensor, shared: bool) -> torch.Tensor:
+        if shared:
+            s = ue @ ve.T
+        elif ve.dim() == 3:
+            s = torch.einsum("bd,bkd->bk", ue, ve)
+        else:
+            s = (ue * ve).sum(-1)
+        if self.b is not None:
+            bias = self.b(items).squeeze(-1)
+            s = s + (bias.unsqueeze(0) if shared else bias)
+        return s
+
+    def batch_loss(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """Loss of one batch of positive pairs (u, i), both int64 (B,)."""
+        cfg = self.cfg
+        ue = self.U(u)
+        ie = self.V(i)
+        cosine = cfg.score == "cosine"
+        uq = F.normalize(ue, dim=-1) if cosine else ue
+        iq = F.normalize(ie, dim=-1) if cosine else ie
+        pos = self._score(uq, iq, i, shared=False)
+        neg_log_q = None
+        if cfg.in_batch or cfg.share_negatives:
+            negs = i if cfg.in_batch else self._draw(cfg.negatives)
+            valid = shared_valid_mask(u, i, negs, self.seen)
+            ne = ie if cfg.in_batch else self.V(negs)
+            nq = F.normalize(ne, dim=-1) if cosine else ne
+            neg = self._score(uq, nq, negs, shared=True)
+            if cfg.logq:
+                neg_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[negs]
+            pos_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[i] if cfg.logq else None
+        else:
+            k = cfg.negatives
+            if cfg.hard == "dns":
+                m = cfg.dns_candidates
+                cand, cvalid = draw_per_example(u, (u.numel(), k, m), self._draw, self.seen, cfg.max_tries)
+                with torch.no_grad():
+                    cs = torch.einsum("bd,bkmd->bkm", uq, self.V.weight[cand])
+                    if self.b is not None:
+                        cs = cs + self.b.weight[cand, 0]
+                    cs = cs.masked_fill(~cvalid, -math.inf)
+                    best = cs.argmax(dim=2, keepdim=True)
+                negs = torch.gather(cand, 2, best).squeeze(2)
+                valid = torch.gather(cvalid, 2, best).squeeze(2)
+            else:
+                negs, valid = draw_per_example(u, (u.numel(), k), self._draw, self.seen, cfg.max_tries)
+            valid = valid & (negs != i.unsqueeze(1))
+            ne = self.V(negs)
+            nq = F.normalize(ne, dim=-1) if cosine else ne
+            neg = self._score(uq, nq, negs, shared=False)
+            pos_log_q = None
+        if cfg.loss == "bpr":
+            loss = bpr_loss(pos, neg, valid, neg_log_q if cfg.in_batch else None)
+        elif cfg.loss == "bce":
+            loss = bce_loss(pos, neg, valid, cfg.negative_weight)
+        elif cfg.loss == "softmax":
+            loss = sampled_softmax_loss(pos, neg, valid, pos_log_q, neg_log_q, cfg.temperature)
+        else:
+            loss = ccl_loss(pos, neg, valid, cfg.margin, cfg.negative_weight)
+        if cfg.reg > 0:
+            r = (ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean()
+                 + ne.pow(2).sum(-1).mean())
+            loss = loss + 0.5 * cfg.reg * r
+        return loss
+
+    def __call__(self, epoch: int) -> float:
+        cfg = self.cfg
+        n = self.pu.numel()
+        perm = torch.randperm(n, generator=self.gen, device=self.dev)
+        total = torch.zeros((), dtype=torch.float64, device=self.dev)
+        steps = 0
+        for s in range(0, n, cfg.batch_size):
+            idx = perm[s:s + cfg.batch_size]
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.batch_loss(self.pu[idx], self.pi[idx])
+            loss.backward()
+            self.opt.step()
+            total += loss.detach()
+            steps += 1
+        return float(total) / max(steps, 1)
+
+    def sync(self) -> None:
+        """Copy trained factors back into ``cfg._U``, ``cfg._V``, ``cfg._b`` (numpy float32)."""
+        self.cfg._U = self.U.weight.detach().to("cpu", torch.float32).numpy().copy()
+        self.cfg._V = self.V.weight.detach().to("cpu", torch.float32).numpy().copy()
+        if self.b is not None:
+            self.cfg._b = self.b.weight.detach()[:, 0].to("cpu", torch.float32).numpy().copy()

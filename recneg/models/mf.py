@@ -1,0 +1,560 @@
+"""Matrix factorisation with pluggable negatives and losses.
+
+One class, :class:`MatrixFactorization`, trains user and item factors from
+implicit feedback with any of four losses:
+
+* ``"bpr"``: pairwise BPR. On CPU it runs a numba Hogwild SGD kernel
+  (:mod:`recneg.engine.bpr`) that draws negatives itself (uniform or popularity^alpha
+  alias table, seen-item exclusion, DNS hard negatives); elsewhere, or with
+  ``in_batch=True`` / ``backend="torch"``, it runs on torch.
+* ``"softmax"``: sampled softmax with logQ correction (Yi et al. 2019), many
+  negatives shared by the batch (one [B, d] x [d, N] GEMM), temperature,
+  accidental-hit and seen-item masking, optional in-batch negatives.
+* ``"ccl"``: the cosine contrastive loss of SimpleX (Mao et al. 2021).
+* ``"bce"``: binary cross-entropy on the positive and each negative (NCE-style).
+
+The torch path uses lazy (sparse) Adam and is device-agnostic (``device="cuda"``).
+
+Example::
+
+    model = MatrixFactorization(factors=64, loss="bpr", alpha=0.0, epochs=30)
+    model.fit(train)                  # Interactions or scipy CSR (users x items)
+    ids, scores = model.recommend(0, train.csr[0], N=10)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch
+from ..sampling._rng import seed_states
+from ..sampling.alias import AliasTable
+from ..sampling.distributions import popularity
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MatrixFactorization", "BayesianPersonalizedRanking", "StopTraining"]
+
+LOSSES = ("bpr", "softmax", "ccl", "bce")
+_SHARED_DEFAULT = {"bpr": False, "bce": False, "softmax": True, "ccl": True}
+_NEG_DEFAULT = {"bpr": 1, "bce": 4, "softmax": 1024, "ccl": 1024}
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end :meth:`MatrixFactorization.fit` after the current epoch."""
+
+
+def _as_csr(user_items: Any, name: str = "user_items") -> sp.csr_matrix:
+    """Interactions or scipy sparse -> binary float32 CSR with sorted indices."""
+    m = getattr(user_items, "csr", None)
+    if m is None:
+        m = user_items
+    if not sp.issparse(m):
+        raise TypeError(
+            f"{name} must be a recneg Interactions or a scipy.sparse matrix (users x items), got "
+            f"{type(user_items).__name__}; convert dense data with scipy.sparse.csr_matrix(x)"
+        )
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items), got shape {m.shape}")
+    if m.format == "csr":  # read the arrays directly: tolerates mixed indptr/indices dtypes
+        indptr = np.asarray(m.indptr, dtype=np.int64)
+        row = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(indptr))
+        col = np.asarray(m.indices, dtype=np.int64)
+        data = np.asarray(m.data)
+    else:
+        coo = sp.coo_matrix(m)
+        row, col, data = coo.row, coo.col, coo.data
+    if (data < 0).any():
+        raise ValueError(f"{name} contains negative values; give implicit feedback (counts/weights >= 0)")
+    keep = data != 0
+    m = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (row[keep], col[keep])), shape=m.shape)
+    m.sort_indices()
+    m.data[:] = 1.0  # duplicates were summed
+    return m
+
+
+class MatrixFactorization:
+    """Matrix factorisation trained with sampled negatives.
+
+    Args:
+        factors: embedding size d (> 0).
+        loss: "bpr", "softmax", "ccl" or "bce".
+        negatives: negatives per positive (per-example) or per batch (shared);
+            default 1 for bpr, 4 for bce, 1024 for softmax/ccl.
+        alpha: popularity exponent of the proposal, q_j ∝ count_j^alpha
+            (0 = uniform over all items, 1 = frequency).
+        exclude_seen: redraw (per-example) or mask (shared) negatives the user has seen.
+        hard: None or "dns" (dynamic negative sampling: keep the best-scoring of
+            ``dns_candidates`` draws). Per-example negatives only (bpr/bce).
+        dns_candidates: candidates per DNS negative.
+        in_batch: use the other positives of the batch as negatives (torch path);
+            ``logq`` corrects for their popularity. ``negatives`` is then ignored.
+        share_negatives: one set of negatives for the whole batch (default: True for
+            softmax/ccl, False for bpr/bce).
+        logq: subtract log q from logits (softmax) / importance-weight in-batch
+            negatives (bpr). Default True.
+        score: "dot" or "cosine" (ccl always uses cosine).
+        lr: learning rate (default 0.05 for numba SGD, 1e-3 for torch Adam... see
+            ``_defaults``); reg: L2 coefficient.
+        epochs: passes over the training pairs.
+        batch_size: rows per torch step (the numba kernel is per-pair SGD).
+        workers: numba threads for the CPU kernel.
+        device: torch device for the torch path ("cpu", "cuda", ...).
+        backend: "auto" (numba for bpr on CPU, else torch), "numba" or "torch".
+        seed: seed of initialisation, shuffling and negatives.
+        margin, negative_weight: CCL margin and negative weight (negative_weight
+            also scales the bce negative term).
+        temperature: softmax temperature.
+        use_bias: learn an item bias (appended as an extra factor column).
+        lr_decay: "linear" decays lr to 0 over ``epochs`` (numba path); None keeps it fixed.
+        init_std: std of the normal initialisation (default 0.1 numba, 1e-1/sqrt(d)... see ``_defaults``).
+        max_tries: draws per negative before giving up on finding an unseen item.
+        chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
+            independent of the thread count, up to Hogwild races).
+        progress: show a tqdm bar over epochs.
+
+    Attributes (after fit):
+        user_factors: float32 (n_users, d[+1]); item_factors: float32 (n_items, d[+1]).
+        history: list of per-epoch dicts (loss, seconds, validation values).
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        loss: str = "bpr",
+        negatives: int | None = None,
+        alpha: float = 0.0,
+        exclude_seen: bool = True,
+        hard: str | None = None,
+        dns_candidates: int = 8,
+        in_batch: bool = False,
+        share_negatives: bool | None = None,
+        logq: bool = True,
+        score: str | None = None,
+        lr: float | None = None,
+        reg: float | None = None,
+        epochs: int = 30,
+        batch_size: int = 1024,
+        workers: int = 2,
+        device: str = "cpu",
+        backend: str = "auto",
+        seed: int | None = 0,
+        margin: float = 0.9,
+        negative_weight: float | None = None,
+        temperature: float = 1.0,
+        use_bias: bool = False,
+        lr_decay: str | None = None,
+        init_std: float | None = None,
+        max_tries: int = 64,
+        chunks: int = 256,
+        progress: bool = True,
+    ) -> None:
+        if isinstance(factors, bool) or not isinstance(factors, (int, np.integer)) or factors <= 0:
+            raise ValueError(f"factors must be a positive integer, got {factors!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if hard not in (None, "dns"):
+            raise ValueError(f"hard must be None or 'dns', got {hard!r}")
+        if backend not in ("auto", "numba", "torch"):
+            raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+        if score not in (None, "dot", "cosine"):
+            raise ValueError(f"score must be 'dot' or 'cosine', got {score!r}")
+        if loss == "ccl" and score == "dot":
+            raise ValueError("loss='ccl' is defined on cosine scores; use score='cosine' (or leave score unset)")
+        if lr_decay not in (None, "linear"):
+            raise ValueError(f"lr_decay must be None or 'linear', got {lr_decay!r}")
+        for name, v, lo in (("epochs", epochs, 0), ("batch_size", batch_size, 1), ("workers", workers, 1),
+                            ("dns_candidates", dns_candidates, 1), ("max_tries", max_tries, 1),
+                            ("chunks", chunks, 1)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if negatives is not None and (isinstance(negatives, bool) or not isinstance(negatives, (int, np.integer))
+                                      or negatives < 1):
+            raise ValueError(f"negatives must be a positive integer, got {negatives!r}")
+        if not np.isfinite(alpha):
+            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+
+        self.factors = int(factors)
+        self.loss = loss
+        self.share_negatives = _SHARED_DEFAULT[loss] if share_negatives is None else bool(share_negatives)
+        self.negatives = int(negatives) if negatives is not None else _NEG_DEFAULT[loss]
+        self.alpha = float(alpha)
+        self.exclude_seen = bool(exclude_seen)
+        self.hard = hard
+        self.dns_candidates = int(dns_candidates)
+        self.in_batch = bool(in_batch)
+        self.logq = bool(logq)
+        self.score = "cosine" if loss == "ccl" else (score or "dot")
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.workers = int(workers)
+        self.device = str(device)
+        self.seed = seed
+        self.margin = float(margin)
+        self.temperature = float(temperature)
+        self.use_bias = bool(use_bias)
+        self.lr_decay = lr_decay
+        self.max_tries = int(max_tries)
+        self.chunks = int(chunks)
+        self.progress = bool(progress)
+
+        if backend == "auto":
+            use_numba = loss == "bpr" and self.device == "cpu" and not self.in_batch and self.score == "dot"
+            backend = "numba" if use_numba else "torch"
+        if backend == "numba":
+            if loss != "bpr":
+                raise ValueError(f"backend='numba' implements loss='bpr' only; use backend='torch' for loss={loss!r}")
+            if self.in_batch:
+                raise ValueError("in_batch negatives need the torch path; use backend='torch' (or 'auto')")
+            if self.score != "dot":
+                raise ValueError("backend='numba' scores with dot products; use backend='torch' for score='cosine'")
+            if self.device != "cpu":
+                raise ValueError(f"backend='numba' runs on the CPU; got device={self.device!r}, use backend='torch'")
+        self.backend = backend
+        if hard == "dns" and (self.share_negatives or self.in_batch):
+            raise ValueError(
+                f"hard='dns' picks a hard negative per example and is not supported with shared or in-batch "
+                f"negatives (loss={loss!r}, share_negatives={self.share_negatives}, in_batch={self.in_batch}); "
+                "use loss='bpr' or 'bce' with share_negatives=False, or hard=None"
+            )
+        if self.in_batch and loss == "bce":
+            raise ValueError("in_batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
+                             "use loss='softmax' or 'bpr' with in_batch=True, or in_batch=False")
+
+        numba = backend == "numba"
+        self.lr = float(lr) if lr is not None else (0.05 if numba else 1e-3)
+        self.reg = float(reg) if reg is not None else (0.01 if numba else 1e-4)
+        self.init_std = float(init_std) if init_std is not None else (0.1 if numba else 0.1)
+        self.negative_weight = float(negative_weight) if negative_weight is not None else (
+            150.0 if loss == "ccl" else 1.0)
+        if self.lr <= 0 or not np.isfinite(self.lr):
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if self.reg < 0:
+            raise ValueError(f"reg must be >= 0, got {reg!r}")
+
+        self._U: np.ndarray | None = None
+        self._V: np.ndarray | None = None
+        self._b: np.ndarray | None = None
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ config
+    _CONFIG_KEYS = ("factors", "loss", "negatives", "alpha", "exclude_seen", "hard", "dns_candidates", "in_batch",
+                    "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "workers", "device",
+                    "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
+                    "max_tries", "chunks", "progress")
+
+    def get_params(self) -> dict:
+        """Constructor arguments as a dict (JSON-serialisable)."""
+        return {k: getattr(self, k) for k in self._CONFIG_KEYS}
+
+    def __repr__(self) -> str:
+        return (f"MatrixFactorization(factors={self.factors}, loss={self.loss!r}, negatives={self.negatives}, "
+                f"alpha={self.alpha}, backend={self.backend!r})")
+
+    # --------------------------------------------------------------- factors
+    def _check_fitted(self) -> None:
+        if self._U is None:
+            raise RuntimeError("model is not fitted: call fit(user_items) or MatrixFactorization.load(path) first")
+
+    @property
+    def n_users(self) -> int:
+        self._check_fitted()
+        return self._U.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return self._V.shape[0]
+
+    def _item_vecs(self) -> np.ndarray:
+        V = self._V
+        if self.score == "cosine":
+            V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+        return V
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        """float32 (n_users, d), plus a column of ones when ``use_bias`` (so ``U @ V.T`` is the score)."""
+        self._check_fitted()
+        U = self._U
+        if self.score == "cosine":
+            U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+        if self.use_bias:
+            U = np.hstack([U, np.ones((U.shape[0], 1), np.float32)])
+        return np.ascontiguousarray(U, dtype=np.float32)
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        """float32 (n_items, d), plus the item-bias column when ``use_bias``; unit rows for cosine scores."""
+        self._check_fitted()
+        V = self._item_vecs()
+        if self.use_bias:
+            V = np.hstack([V, self._b[:, None]])
+        return np.ascontiguousarray(V, dtype=np.float32)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, user_items: Any, callbacks: Iterable[Callable] | None = None,
+            validation: Callable[[int, "MatrixFactorization"], Any] | None = None,
+            patience: int | None = None, monitor: str | None = None) -> "MatrixFactorization":
+        """Train on ``user_items`` (Interactions or scipy sparse, users x items; non-zeros are positives).
+
+        Args:
+            callbacks: callables ``cb(epoch, model)`` run after every epoch; a truthy
+                return value or raising :class:`StopTraining` stops training.
+            validation: ``fn(epoch, model)`` returning a number or a dict of numbers
+                (e.g. ``{"recall@20": ...}``); recorded in ``history``.
+            patience: with ``validation``, stop after this many epochs without
+                improvement (higher is better) and restore the best factors.
+            monitor: key of the validation dict to watch (default: its first key).
+
+        Returns:
+            self
+        """
+        X = _as_csr(user_items)
+        n_users, n_items = X.shape
+        if X.nnz == 0:
+            raise ValueError("user_items has no interactions: nothing to train on")
+        if patience is not None and validation is None:
+            raise ValueError("patience needs a validation callable (validation=fn(epoch, model))")
+        callbacks = list(callbacks or [])
+        rng = np.random.default_rng(self.seed)
+        d = self.factors
+        self._U = (rng.standard_normal((n_users, d)) * self.init_std).astype(np.float32)
+        self._V = (rng.standard_normal((n_items, d)) * self.init_std).astype(np.float32)
+        self._b = np.zeros(n_items, dtype=np.float32)
+        self.history = []
+
+        counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
+        weights = popularity(counts, alpha=self.alpha)
+        trainer = self._numba_trainer(X, weights, rng) if self.backend == "numba" else self._torch_trainer(
+            X, weights, counts)
+
+        best_val, best_state, bad = -math.inf, None, 0
+        bar = tqdm(range(self.epochs), desc=f"mf-{self.loss}", disable=not self.progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            loss = trainer(epoch)
+            rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+            stop = False
+            if validation is not None:
+                self._sync_from_trainer(trainer)
+                val = validation(epoch, self)
+                if isinstance(val, dict):
+                    rec.update(val)
+                    key = monitor or (next(iter(val)) if val else None)
+                    cur = val.get(key) if key is not None else None
+                elif val is not None:
+                    rec["val"] = cur = float(val)
+                else:
+                    cur = None
+                if cur is not None and patience is not None:
+                    if cur > best_val:
+                        best_val, bad = cur, 0
+                        best_state = (self._U.copy(), self._V.copy(), self._b.copy())
+                    else:
+                        bad += 1
+                        if bad >= patience:
+                            stop = True
+            self.history.append(rec)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            logger.debug("epoch %d: %s", epoch, rec)
+            if callbacks:
+                self._sync_from_trainer(trainer)
+            for cb in callbacks:
+                try:
+                    if cb(epoch, self):
+                        stop = True
+                except StopTraining:
+                    stop = True
+            if stop:
+                logger.info("stopping after epoch %d", epoch)
+                break
+        bar.close()
+        self._sync_from_trainer(trainer)
+        if best_state is not None and patience is not None:
+            self._U, self._V, self._b = best_state
+        return self
+
+    def _sync_from_trainer(self, trainer) -> None:
+        sync = getattr(trainer, "sync", None)
+        if sync is not None:
+            sync()
+
+    def _numba_trainer(self, X: sp.csr_matrix, weights: np.ndarray, rng: np.random.Generator):
+        import numba
+
+        coo = X.tocoo()
+        pair_u = coo.row.astype(np.int32)
+        pair_i = coo.col.astype(np.int32)
+        indptr = X.indptr.astype(np.int64)
+        indices = X.indices.astype(np.int32)
+        if self.alpha == 0.0:
+            mode, prob, alias = MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32)
+        else:
+            table = AliasTable(weights)
+            mode, prob, alias = MODE_ALIAS, table.prob, table.alias
+        states = seed_states(self.seed, self.chunks)
+        dns_m = self.dns_candidates if self.hard == "dns" else 1
+        U, V, b = self._U, self._V, self._b
+
+        def run(epoch: int) -> float:
+            lr = self.lr
+            if self.lr_decay == "linear":
+                lr = self.lr * max(1.0 - epoch / max(self.epochs, 1), 1e-4)
+            order = rng.permutation(pair_u.shape[0]).astype(np.int64)
+            old = numba.get_num_threads()
+            numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
+            try:
+                loss, done, skipped = bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob,
+                                                alias, self.exclude_seen, self.max_tries, self.negatives, dns_m,
+                                                lr, self.reg, self.use_bias, states)
+            finally:
+                numba.set_num_threads(old)
+            if skipped:
+                logger.debug("epoch %d: %d negatives skipped (all %d draws seen)", epoch, skipped, self.max_tries)
+            return float(loss / max(done, 1))
+
+        return run
+
+    def _torch_trainer(self, X: sp.csr_matrix, weights: np.ndarray, counts: np.ndarray):
+        from ..engine.mf_torch import TorchTrainer
+
+        return TorchTrainer(self, X, weights, counts)
+
+    # ------------------------------------------------------------- inference
+    def _scores(self, users: np.ndarray) -> np.ndarray:
+        U = self._U[users]
+        s = U @ self._item_vecs().T
+        if self.use_bias:
+            s = s + self._b[None, :]
+        return s
+
+    def recommend(self, userid: int | np.ndarray, user_items: Any = None, N: int = 10,
+                  filter_already_liked_items: bool = True, filter_items: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-N items for one user or an array of users (implicit-style).
+
+        Args:
+            userid: int or int array of user indices.
+            user_items: CSR of the users' known items, one row per requested user (or
+                the full (n_users, n_items) matrix); needed when filtering liked items.
+            N: list length.
+            filter_already_liked_items: drop the items in ``user_items``.
+            filter_items: item indices never to recommend.
+
+        Returns:
+            (ids int32, scores float32), shape (N,) for an int ``userid`` else (n, N).
+        """
+        self._check_fitted()
+        scalar = np.isscalar(userid)
+        users = np.atleast_1d(np.asarray(userid))
+        if users.dtype.kind not in "iu":
+            raise TypeError(f"userid must be an int or an int array, got dtype {users.dtype}")
+        if users.size and (users.min() < 0 or users.max() >= self.n_users):
+            raise ValueError(f"userid out of range [0, {self.n_users}); got values in [{users.min()}, {users.max()}]")
+        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
+            raise ValueError(f"N must be a positive integer, got {N!r}")
+        scores = self._scores(users).astype(np.float32)
+        if filter_already_liked_items:
+            if user_items is None:
+                raise ValueError("filter_already_liked_items=True needs user_items (CSR of the users' known items); "
+                                 "pass it or set filter_already_liked_items=False")
+            M = _as_csr(user_items)
+            if M.shape[1] != self.n_items:
+                raise ValueError(f"user_items has {M.shape[1]} columns but the model has {self.n_items} items")
+            if M.shape[0] == users.size:
+                rows = M
+            elif M.shape[0] == self.n_users:
+                rows = M[users]
+            else:
+                raise ValueError(
+                    f"user_items has {M.shape[0]} rows; give one row per requested user ({users.size}) or the full "
+                    f"matrix ({self.n_users} rows)")
+            r, c = rows.nonzero()
+            scores[r, c] = -np.inf
+        if filter_items is not None:
+            scores[:, np.asarray(filter_items, dtype=np.int64)] = -np.inf
+        N = min(int(N), self.n_items)
+        part = np.argpartition(-scores, N - 1, axis=1)[:, :N]
+        ps = np.take_along_axis(scores, part, axis=1)
+        o = np.argsort(-ps, axis=1, kind="stable")
+        ids = np.take_along_axis(part, o, axis=1).astype(np.int32)
+        sc = np.take_along_axis(ps, o, axis=1)
+        if scalar:
+            return ids[0], sc[0]
+        return ids, sc
+
+    def similar_items(self, itemid: int | np.ndarray, N: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Most cosine-similar items (the item itself included, first).
+
+        Returns:
+            (ids int32, scores float32), shape (N,) for an int ``itemid`` else (n, N).
+        """
+        self._check_fitted()
+        scalar = np.isscalar(itemid)
+        items = np.atleast_1d(np.asarray(itemid))
+        if items.dtype.kind not in "iu":
+            raise TypeError(f"itemid must be an int or an int array, got dtype {items.dtype}")
+        if items.size and (items.min() < 0 or items.max() >= self.n_items):
+            raise ValueError(f"itemid out of range [0, {self.n_items})")
+        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
+            raise ValueError(f"N must be a positive integer, got {N!r}")
+        V = self._V / np.maximum(np.linalg.norm(self._V, axis=1, keepdims=True), 1e-12)
+        s = V[items] @ V.T
+        N = min(int(N), self.n_items)
+        part = np.argpartition(-s, N - 1, axis=1)[:, :N]
+        ps = np.take_along_axis(s, part, axis=1)
+        o = np.argsort(-ps, axis=1, kind="stable")
+        ids = np.take_along_axis(part, o, axis=1).astype(np.int32)
+        sc = np.take_along_axis(ps, o, axis=1).astype(np.float32)
+        return (ids[0], sc[0]) if scalar else (ids, sc)
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | os.PathLike) -> None:
+        """Write factors and configuration to an ``.npz`` file atomically (temp file + os.replace)."""
+        self._check_fitted()
+        path = os.fspath(path)
+        d = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".mf-", suffix=".npz.tmp", dir=d)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, U=self._U, V=self._V, b=self._b, config=np.array(json.dumps(self.get_params())))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "MatrixFactorization":
+        """Read a model written by :meth:`save`."""
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            if not {"U", "V", "b", "config"} <= set(z.files):
+                raise ValueError(f"{path} is not a recneg MatrixFactorization file (missing arrays)")
+            cfg = json.loads(str(z["config"]))
+            model = cls(**cfg)
+            model._U = z["U"].astype(np.float32)
+            model._V = z["V"].astype(np.float32)
+            model._b = z["b"].astype(np.float32)
+        return model
+
+
+class BayesianPersonalizedRanking(MatrixFactorization):
+    """``MatrixFactorization(loss="bpr", ...)`` under the implicit-style name."""
+
+    def __init__(self, factors: int = 64, **kwargs: Any) -> None:
+        if kwargs.get("loss", "bpr") != "bpr":
+            raise ValueError("BayesianPersonalizedRanking trains loss='bpr'; use MatrixFactorization for other losses")
+        kwargs["loss"] = "bpr"
+        super().__init__(factors=factors, **kwargs)

@@ -1,0 +1,192 @@
+"""MatrixFactorization: planted-cluster recovery, recommend/similar_items, save/load, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recneg.data import split_random
+from recneg.datasets import make_synthetic
+from recneg.models.mf import BayesianPersonalizedRanking, MatrixFactorization, StopTraining, _as_csr
+
+
+@pytest.fixture(scope="module")
+def planted():
+    data = make_synthetic(n_users=600, n_items=300, n_clusters=6, interactions_per_user=20, noise=0.1, seed=0)
+    train, test = split_random(data.interactions, test_fraction=0.2, seed=0)
+    return data, train, test
+
+
+def _recall(scores, train, test, K=10):
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    r, c = _as_csr(train).nonzero()
+    scores[r, c] = -np.inf
+    top = np.argsort(-scores, axis=1)[:, :K]
+    T = _as_csr(test).toarray() > 0
+    hits = np.take_along_axis(T, top, axis=1).sum(1)
+    n = T.sum(1)
+    return float((hits[n > 0] / np.minimum(n[n > 0], K)).mean())
+
+
+def _pop_recall(train, test):
+    pop = np.asarray(train.item_counts, dtype=np.float64)
+    return _recall(np.tile(pop, (train.n_users, 1)), train, test)
+
+
+def _model_recall(m, train, test):
+    return _recall(m.user_factors @ m.item_factors.T, train, test)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(loss="bpr", alpha=0.0),
+    dict(loss="bpr", alpha=0.75, hard="dns", dns_candidates=4),
+    dict(loss="softmax", negatives=128, lr=0.01, temperature=0.2, score="cosine"),
+    dict(loss="ccl", negatives=128, lr=0.01, margin=0.5, negative_weight=10.0),
+])
+def test_recovers_planted_clusters_above_most_popular(planted, kw):
+    data, train, test = planted
+    m = MatrixFactorization(factors=16, epochs=25, progress=False, seed=0, **kw).fit(train)
+    pop = _pop_recall(train, test)
+    got = _model_recall(m, train, test)
+    assert got > pop + 0.25, (kw, got, pop)
+    # item neighbours share the planted cluster
+    ids, _ = m.similar_items(np.arange(train.n_items), N=6)
+    same = (data.item_cluster[ids[:, 1:]] == data.item_cluster[:, None]).mean()
+    assert same > 0.8, same
+
+
+def test_torch_bpr_and_bce_and_in_batch_learn(planted):
+    _, train, test = planted
+    pop = _pop_recall(train, test)
+    for kw in (dict(loss="bpr", backend="torch"), dict(loss="bce"), dict(loss="softmax", in_batch=True),
+               dict(loss="bpr", in_batch=True)):
+        m = MatrixFactorization(factors=16, epochs=12, lr=0.01, batch_size=256, progress=False, **kw).fit(train)
+        assert _model_recall(m, train, test) > pop + 0.2, kw
+
+
+def test_recommend_filters_liked_items_and_shapes(planted):
+    _, train, _ = planted
+    m = MatrixFactorization(factors=8, epochs=3, progress=False).fit(train)
+    X = _as_csr(train)
+    ids, scores = m.recommend(5, X[5], N=20)
+    assert ids.shape == (20,) and scores.shape == (20,)
+    assert ids.dtype == np.int32 and scores.dtype == np.float32
+    assert not set(ids) & set(X[5].indices)
+    assert np.all(np.diff(scores) <= 0)
+    # same ranking as the raw scores without filtering
+    full = m.user_factors[5] @ m.item_factors.T
+    full[X[5].indices] = -np.inf
+    np.testing.assert_array_equal(ids, np.argsort(-full, kind="stable")[:20])
+    users = np.array([1, 2, 3])
+    ids2, sc2 = m.recommend(users, X[users], N=7)
+    ids3, _ = m.recommend(users, X, N=7)  # the full matrix works too
+    assert ids2.shape == (3, 7) and sc2.shape == (3, 7)
+    np.testing.assert_array_equal(ids2, ids3)
+    for r, u in enumerate(users):
+        assert not set(ids2[r]) & set(X[u].indices)
+    ids4, _ = m.recommend(5, None, N=20, filter_already_liked_items=False)
+    assert set(X[5].indices) & set(np.argsort(-(m.user_factors[5] @ m.item_factors.T))[:20]) <= set(ids4)
+    ids5, _ = m.recommend(5, X[5], N=20, filter_items=ids[:3])
+    assert not set(ids5) & set(ids[:3])
+
+
+def test_item_bias_is_an_extra_factor_column(planted):
+    _, train, _ = planted
+    m = MatrixFactorization(factors=8, epochs=2, use_bias=True, progress=False).fit(train)
+    assert m.user_factors.shape == (train.n_users, 9) and m.item_factors.shape == (train.n_items, 9)
+    assert np.all(m.user_factors[:, -1] == 1.0)
+    assert np.abs(m.item_factors[:, -1]).max() > 0
+    ids, sc = m.recommend(0, _as_csr(train)[0], N=5)
+    np.testing.assert_allclose(sc, (m.user_factors[0] @ m.item_factors.T)[ids], rtol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path, planted):
+    _, train, _ = planted
+    m = MatrixFactorization(factors=8, epochs=2, loss="bpr", alpha=0.5, use_bias=True, progress=False).fit(train)
+    p = tmp_path / "model.npz"
+    m.save(p)
+    assert [x.name for x in tmp_path.iterdir()] == ["model.npz"]  # no temp file left behind
+    m2 = MatrixFactorization.load(p)
+    np.testing.assert_array_equal(m2.user_factors, m.user_factors)
+    np.testing.assert_array_equal(m2.item_factors, m.item_factors)
+    assert m2.get_params() == m.get_params()
+    a = m.recommend(np.arange(10), _as_csr(train)[:10], N=5)
+    b = m2.recommend(np.arange(10), _as_csr(train)[:10], N=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    c = MatrixFactorization(factors=8, loss="ccl", epochs=1, negatives=16, progress=False).fit(train)
+    c.save(tmp_path / "ccl.npz")
+    np.testing.assert_allclose(MatrixFactorization.load(tmp_path / "ccl.npz").item_factors, c.item_factors)
+
+
+def test_callbacks_validation_and_early_stopping(planted):
+    _, train, _ = planted
+    seen = []
+    m = MatrixFactorization(factors=8, epochs=10, progress=False)
+    m.fit(train, callbacks=[lambda e, mod: seen.append(e) or e == 2])
+    assert seen == [0, 1, 2] and len(m.history) == 3
+
+    def stop(e, mod):
+        if e == 1:
+            raise StopTraining
+
+    m.fit(train, callbacks=[stop])
+    assert len(m.history) == 2
+    # validation goes up for 2 epochs then down: patience 2 stops at epoch 4, restores epoch 2's factors
+    vals = [0.1, 0.2, 0.3, 0.25, 0.2, 0.1, 0.1]
+    snaps = {}
+
+    def val(e, mod):
+        snaps[e] = mod.item_factors.copy()
+        return {"recall@20": vals[e]}
+
+    m = MatrixFactorization(factors=8, epochs=7, progress=False).fit(train, validation=val, patience=2)
+    assert [h["epoch"] for h in m.history] == [0, 1, 2, 3, 4]
+    assert [h["recall@20"] for h in m.history] == vals[:5]
+    np.testing.assert_array_equal(m.item_factors, snaps[2])
+
+
+def test_accepts_scipy_matrices_and_alias_class():
+    X = sp.random(50, 40, density=0.2, format="coo", random_state=0, dtype=np.float32)
+    m = BayesianPersonalizedRanking(factors=4, epochs=1, progress=False).fit(X)
+    assert m.user_factors.shape == (50, 4) and m.item_factors.shape == (40, 4)
+    assert m.user_factors.dtype == np.float32
+
+
+def test_numba_run_is_reproducible_single_thread():
+    X = sp.random(80, 60, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    a = MatrixFactorization(factors=4, epochs=2, workers=1, seed=3, progress=False).fit(X)
+    b = MatrixFactorization(factors=4, epochs=2, workers=1, seed=3, progress=False).fit(X)
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+
+
+def test_bad_inputs_raise_clear_errors(planted):
+    _, train, _ = planted
+    with pytest.raises(ValueError, match="factors"):
+        MatrixFactorization(factors=0)
+    with pytest.raises(ValueError, match="loss"):
+        MatrixFactorization(loss="hinge")
+    with pytest.raises(ValueError, match="dns"):
+        MatrixFactorization(loss="softmax", hard="dns")
+    with pytest.raises(ValueError, match="dns"):
+        MatrixFactorization(loss="bpr", hard="dns", in_batch=True)
+    with pytest.raises(ValueError, match="in_batch"):
+        MatrixFactorization(loss="bce", in_batch=True)
+    with pytest.raises(ValueError, match="numba"):
+        MatrixFactorization(loss="ccl", backend="numba")
+    with pytest.raises(ValueError, match="cosine"):
+        MatrixFactorization(loss="ccl", score="dot")
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        MatrixFactorization(epochs=1).fit(np.ones((3, 3)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        MatrixFactorization().recommend(0, None)
+    m = MatrixFactorization(factors=4, epochs=1, progress=False).fit(train)
+    with pytest.raises(ValueError, match="columns"):
+        m.recommend(0, sp.csr_matrix((1, train.n_items + 1)))
+    with pytest.raises(ValueError, match="rows"):
+        m.recommend(np.array([0, 1]), _as_csr(train)[:3])
+    with pytest.raises(ValueError, match="user_items"):
+        m.recommend(0, None)
+    with pytest.raises(ValueError, match="userid"):
+        m.recommend(10**6, _as_csr(train)[0])
+    with pytest.raises(ValueError, match="patience"):
+        MatrixFactorization(epochs=1).fit(train, patience=3)
