@@ -13,6 +13,9 @@ import pytest
 from recneg.models import keyedvectors as kvmod
 from recneg.models.keyedvectors import KeyedVectors
 
+# gensim 4.4 calls its own deprecated init_sims() inside most_similar_cosmul
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
+
 
 def _deg(a: float) -> float:
     return math.radians(a)
@@ -371,3 +374,29 @@ def test_native_load_rejects_garbage(tmp_path) -> None:
     q = _write(tmp_path, "junk2.npz", b"not a zip")
     with pytest.raises(ValueError, match="junk2.npz"):
         KeyedVectors.load(q)
+
+
+def test_extra_data_and_wrong_dim_header(tmp_path, caplog) -> None:
+    rec = _BIN_REC(b"a", [1, 2, 3]) + _BIN_REC(b"b", [4, 5, 6])
+    p = _write(tmp_path, "extra.bin", b"1 3\n" + rec)
+    with caplog.at_level("WARNING", logger="recneg.models.keyedvectors"):
+        kv = KeyedVectors.load_word2vec_format(p, binary=True)
+    assert kv.index_to_key == ["a"] and "ignored" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recneg.models.keyedvectors"):
+        KeyedVectors.load_word2vec_format(p, binary=True, limit=1)  # asked for fewer: no warning
+    assert caplog.text == ""
+    # header claims d=2 for 3-d data: the second "word" starts inside a float
+    bad = _write(tmp_path, "dim.bin", b"2 2\n" + _BIN_REC(b"a", [1, 2, 3]) + _BIN_REC(b"b", [np.nan, 5, 6]))
+    with pytest.raises(ValueError, match="dim.bin: entry 2"):
+        KeyedVectors.load_word2vec_format(bad, binary=True)
+    empty = KeyedVectors.load_word2vec_format(p, binary=True, limit=0)
+    assert len(empty) == 0 and empty.vectors.shape == (0, 3)
+
+
+def test_getitem_iterables(tiny: KeyedVectors) -> None:
+    out = tiny[(k for k in ["k3", "k0"])]
+    np.testing.assert_allclose(out, tiny.vectors[[3, 0]])
+    assert tiny[[]].shape == (0, 2)
+    with pytest.raises(KeyError, match="'nope'"):
+        tiny[["k0", "nope"]]

@@ -13,6 +13,9 @@ from scipy import stats
 from recneg.evaluation.words import AnalogyResult, evaluate_analogies, evaluate_word_pairs
 from recneg.models.keyedvectors import KeyedVectors
 
+# gensim 4.4 calls its own deprecated init_sims() inside most_similar_cosmul
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text"
 
 
@@ -335,3 +338,12 @@ def test_real_word_pairs_match_gensim(trained_gensim) -> None:
     assert abs(res.spearman - spearman[0]) < 1e-6
     assert abs(100 * res.oov_ratio - oov) < 1e-9
     assert res.n_pairs + res.n_oov == 353
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_analogies_cuda_matches_cpu(random_setup) -> None:
+    kv, p = random_setup
+    for method in ("3cosadd", "3cosmul"):
+        cpu = evaluate_analogies(kv, p, method=method, device="cpu")
+        gpu = evaluate_analogies(kv, p, method=method, device="cuda")
+        assert [(s.correct, s.incorrect) for s in gpu.sections] == [(s.correct, s.incorrect) for s in cpu.sections]

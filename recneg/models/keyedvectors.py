@@ -214,9 +214,10 @@ class KeyedVectors:
         """(d,) for one key, (k, d) for a list of keys."""
         if isinstance(key_or_keys, (str, int, np.integer)):
             return self.get_vector(key_or_keys)
-        return np.vstack([self.get_vector(k) for k in key_or_keys]) if len(key_or_keys) else np.zeros(
-            (0, self.vector_size), np.float32
-        )
+        keys = list(key_or_keys)
+        if not keys:
+            return np.zeros((0, self.vector_size), np.float32)
+        return self.vectors[[self.get_index(k) for k in keys]]
 
     def get_count(self, key: Key) -> int:
         if self.counts is None:
@@ -506,9 +507,13 @@ class KeyedVectors:
             n = min(n, int(limit))
         body_start = len(data) if nl < 0 else nl + 1
         if binary:
-            words, vecs = _parse_binary(data, body_start, n, d, fname, encoding, unicode_errors)
+            words, vecs = _parse_binary(
+                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
+            )
         else:
-            words, vecs = _parse_text(data, body_start, n, d, fname, encoding, unicode_errors)
+            words, vecs = _parse_text(
+                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
+            )
         seen: dict[str, int] = {}
         for i, w in enumerate(words):
             if w in seen:
@@ -580,7 +585,7 @@ def _decode(raw: bytes, fname: str, where: str, encoding: str, errors: str) -> s
 
 
 def _parse_text(
-    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str
+    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str, truncated: bool = False
 ) -> tuple[list[str], np.ndarray]:
     """Bulk-parse `n` text rows: tokens split on ASCII whitespace, values via one numpy cast."""
     if n == 0:
@@ -588,7 +593,7 @@ def _parse_text(
     body = data[start:]
     lines = body.split(b"\n", n)  # at most n+1 pieces; the last holds the rest of the file
     if len(lines) > n:
-        if lines[n].strip():
+        if lines[n].strip() and not truncated:
             logger.warning("%s: ignoring data after the %d vectors announced in the header", fname, n)
         lines = lines[:n]
     elif lines and lines[-1].strip() == b"":
@@ -637,7 +642,7 @@ def _diagnose_text(lines: list[bytes], words: list[str], d: int, fname: str) -> 
 
 
 def _parse_binary(
-    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str
+    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str, truncated: bool = False
 ) -> tuple[list[str], np.ndarray]:
     """Records ``word<space><d float32 LE>`` optionally followed by a newline (C tool)."""
     nbytes = 4 * d
@@ -660,7 +665,14 @@ def _parse_binary(
                 f"{fname}: entry {i + 1}: no space after the word (corrupt binary file, or a text file "
                 "loaded with binary=True)"
             )
-        word = _decode(data[pos:sp], fname, f"entry {i + 1}", encoding, errors)
+        raw = data[pos:sp]
+        hint = " (the header's vector size may be wrong)" if i else ""
+        if b"\x00" in raw:
+            raise ValueError(f"{fname}: entry {i + 1}: word contains NUL bytes {raw[:50]!r}{hint}")
+        try:
+            word = _decode(raw, fname, f"entry {i + 1}", encoding, errors)
+        except ValueError as e:
+            raise ValueError(f"{e}{hint}") from None
         vstart = sp + 1
         if vstart + nbytes > size:
             raise ValueError(
@@ -670,4 +682,9 @@ def _parse_binary(
         out[i] = np.frombuffer(data, dtype="<f4", count=d, offset=vstart)
         words.append(word)
         pos = vstart + nbytes
+    if not truncated and data[pos:].strip():
+        logger.warning(
+            "%s: %d bytes after the %d vectors announced in the header were ignored (wrong header?)",
+            fname, size - pos, n,
+        )
     return words, out
