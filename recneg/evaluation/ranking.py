@@ -1,0 +1,655 @@
+"""Full-ranking (and, on request, sampled) top-K evaluation of recommenders.
+
+:func:`ranking_metrics` scores every item for every evaluated user (torch matmul in
+user batches), masks the user's training items with ``-inf``, takes the top
+``max(K)`` items and computes, per user, then averaged over users:
+
+=============  ===============================================================
+``recall@K``   hits@K / |relevant|  (LightGCN convention: the denominator is the
+               number of test items, *not* ``min(K, |relevant|)``)
+``ndcg@K``     DCG / IDCG, binary relevance, DCG = sum_{hit ranks r<=K} 1/log2(r+1),
+               IDCG = sum_{r=1}^{min(K, |relevant|)} 1/log2(r+1)
+``hitrate@K``  1 if hits@K > 0 else 0
+``precision@K`` hits@K / K
+``mrr@K``      1 / rank of the first hit within the top K, else 0
+``map@K``      sum_{hit ranks r<=K} precision@r / min(K, |relevant|)
+``coverage@K`` distinct items recommended in anyone's top K / n_items (a
+               catalogue-level value; its per-user array is not defined)
+=============  ===============================================================
+
+Ranks are 1-based. "Relevant" items are the user's test items (all of them, also
+those that are in train too: such an item is masked and can never be a hit; a
+warning is logged when train and test overlap).
+
+Ties: the ranking is the total order (score descending, item index ascending), i.e.
+among equal scores the lower item index ranks first. It is implemented exactly:
+``torch.topk`` gives the top ``max(K) + 1`` candidates, which are re-sorted by
+(score, index); rows whose K-th and (K+1)-th scores are equal (a tie straddling the
+cut) are redone over the full row. Items whose score is ``-inf`` (masked train items,
+or items the scorer itself rules out) are never recommended: a user with fewer than K
+candidate items simply gets a shorter list.
+
+Skipped users (counted, not evaluated): users without test items, and users with
+test items but no training items ("cold" users; the model knows nothing about
+them); pass ``skip_cold_users=False`` to evaluate the latter too.
+
+Sampled evaluation (``n_sampled_negatives=N``, only on request): each (user, test
+item) pair is ranked against N items drawn uniformly, with replacement, from the
+user's non-interacted items (neither train nor test); the sampled rank is
+``r = 1 + #{negatives ranked ahead}`` in 1..N+1 (same tie rule). Each pair is
+scored as a single-relevant-item list (recall = hit, ndcg = 1/log2(r+1), mrr = map =
+1/r, precision = hit/K), pairs are averaged per user, users averaged. Two values are
+reported per metric: ``sampled_raw_<m>@K`` (the naive sampled metric) and
+``sampled_<m>@K``, the corrected estimate of Krichene & Rendle, "On Sampled Metrics
+for Item Recommendation" (KDD 2020), Sec. "bias-variance trade-off" (BV) estimator:
+with P[R, r] = Binomial(N, (R-1)/n).pmf(r-1) the law of the sampled rank given the
+full rank R among the n non-interacted items plus the item itself, the corrected
+metric value per sampled rank is
+
+    x = argmin_x sum_R w_R [ (E[x_r | R] - M(R))^2 + gamma * Var[x_r | R] ]
+      = ((1-gamma) P^T W P + gamma diag(P^T w))^{-1} P^T W M,
+
+with a uniform prior w_R = 1/(n+1) and ``gamma=bv_gamma`` (default 0.01; gamma -> 0
+is their minimal-bias estimator). Users are grouped by their universe size n (bins
+of relative width 0.5%, the bin's mean n is used). Sampled mode reports recall, ndcg,
+mrr, map and precision; hitrate and coverage have no per-item form and are refused.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from numba import njit, prange
+
+from recneg.sampling._rng import rng_next, rng_uniform, row_state, seed_states
+from recneg.sampling.exclusion import is_seen
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ranking_metrics", "RankingResult", "most_popular_scores", "PopularityScorer", "ALL_METRICS",
+           "SAMPLED_METRICS"]
+
+ALL_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate", "precision", "mrr", "map", "coverage")
+SAMPLED_METRICS: tuple[str, ...] = ("recall", "ndcg", "precision", "mrr", "map")
+
+_DEFAULT_BATCH_BYTES = 64 * 2**20  # score buffer bound used when batch_size is None
+
+
+# ----------------------------------------------------------------------------- result
+@dataclass
+class RankingResult:
+    """Outcome of :func:`ranking_metrics`.
+
+    Attributes:
+        metrics: ``{"recall@20": mean, ...}`` (floats, means over evaluated users).
+        K: the cut-offs, ascending.
+        n_users_evaluated: users that entered the means.
+        n_users_skipped: requested users left out (sum of the three counts below).
+        n_users_skipped_no_test / n_users_skipped_cold / n_users_skipped_no_negatives:
+            skipped for no test items / no train items / (sampled mode) no
+            non-interacted item to sample.
+        protocol: ``"full"`` or ``"sampled(N=..., gamma=...)"``.
+        sampled: True for sampled evaluation.
+        users: int64 (n_users_evaluated,) evaluated user indices when ``per_user``.
+        per_user: ``{"recall@20": float64 (n_users_evaluated,), ...}`` when ``per_user``.
+    """
+
+    metrics: dict[str, float]
+    K: tuple[int, ...]
+    n_users_evaluated: int
+    n_users_skipped: int
+    n_users_skipped_no_test: int = 0
+    n_users_skipped_cold: int = 0
+    n_users_skipped_no_negatives: int = 0
+    protocol: str = "full"
+    sampled: bool = False
+    users: np.ndarray | None = None
+    per_user: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    def __getitem__(self, key: str) -> float:
+        try:
+            return self.metrics[key]
+        except KeyError:
+            raise KeyError(f"no metric {key!r}; available: {sorted(self.metrics)}") from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.metrics
+
+    def to_markdown(self) -> str:
+        """A one-row-per-metric Markdown table."""
+        lines = [f"| metric ({self.protocol}, {self.n_users_evaluated} users) | value |", "| --- | ---: |"]
+        lines += [f"| {k} | {v:.6f} |" for k, v in self.metrics.items()]
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- popularity
+class PopularityScorer:
+    """Most-popular baseline: every user gets the item's training count as score.
+
+    Attributes:
+        scores: float32 (n_items,) interactions per item in ``train``.
+    Call with int64 user indices (B,) -> float32 torch tensor (B, n_items) (a broadcast view).
+    """
+
+    def __init__(self, train: Any) -> None:
+        csr = _as_csr(train, "train")
+        self.scores = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float32)
+        self._t = torch.from_numpy(self.scores)
+
+    def __call__(self, users: np.ndarray) -> torch.Tensor:
+        return self._t.unsqueeze(0).expand(len(users), -1)
+
+
+def most_popular_scores(train: Any) -> PopularityScorer:
+    """Popularity scores usable as ``score_fn`` (see :class:`PopularityScorer`)."""
+    return PopularityScorer(train)
+
+
+# ----------------------------------------------------------------------------- input handling
+def _as_csr(x: Any, name: str) -> sp.csr_matrix:
+    """Interactions or scipy sparse -> binary-structure CSR with sorted indices, no explicit zeros."""
+    if hasattr(x, "csr") and sp.issparse(getattr(x, "csr")):
+        m = x.csr
+    elif sp.issparse(x):
+        m = x
+    else:
+        raise TypeError(f"{name} must be a recneg.data.Interactions or a scipy.sparse matrix, got {type(x).__name__}")
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_users x n_items), got shape {m.shape}")
+    m = sp.csr_matrix(m, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def _to_tensor(x: Any, name: str, device: torch.device) -> torch.Tensor:
+    if hasattr(x, "to_numpy") and not isinstance(x, (np.ndarray, torch.Tensor)):  # implicit.gpu.Matrix
+        x = x.to_numpy()
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            t = torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must be a 2-D numeric array or torch tensor: {e}") from None
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows x dim), got shape {tuple(t.shape)}")
+    t = t.to(device=device, dtype=torch.float32).contiguous()
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or inf; check the model's training (diverged?)")
+    return t
+
+
+class _Scorer:
+    """Writes (B, n_items) float32 scores for int64 users into a caller-owned buffer."""
+
+    def __init__(self, n_users: int, n_items: int, device: torch.device, model: Any, user_factors: Any,
+                 item_factors: Any, score_fn: Callable | None) -> None:
+        self.n_items = n_items
+        self.device = device
+        self.U = self.V = None
+        self.fn = None
+        given = sum(x is not None for x in (model, score_fn)) + (user_factors is not None or item_factors is not None)
+        if given != 1:
+            raise TypeError("pass exactly one score source: model=..., (user_factors=..., item_factors=...) "
+                            "or score_fn=...")
+        if model is not None:
+            if hasattr(model, "user_factors") and hasattr(model, "item_factors"):
+                user_factors, item_factors = model.user_factors, model.item_factors
+            elif callable(getattr(model, "score", None)):
+                score_fn = model.score
+            else:
+                raise TypeError(f"model ({type(model).__name__}) needs user_factors and item_factors attributes or a "
+                                "score(users) -> (B, n_items) method; or pass score_fn=")
+        if score_fn is not None:
+            if not callable(score_fn):
+                raise TypeError("score_fn must be callable: score_fn(user_indices int64 (B,)) -> (B, n_items) scores")
+            self.fn = score_fn
+            return
+        if user_factors is None or item_factors is None:
+            raise TypeError("pass both user_factors and item_factors")
+        U = _to_tensor(user_factors, "user_factors", device)
+        V = _to_tensor(item_factors, "item_factors", device)
+        if U.shape[0] != n_users:
+            raise ValueError(f"user_factors has {U.shape[0]} rows but train/test have n_users={n_users}")
+        if V.shape[0] != n_items:
+            raise ValueError(f"item_factors has {V.shape[0]} rows but train/test have n_items={n_items}")
+        if U.shape[1] != V.shape[1]:
+            raise ValueError(f"user_factors dim {U.shape[1]} != item_factors dim {V.shape[1]}")
+        self.U, self.VT = U, V.T.contiguous()
+
+    def __call__(self, users: np.ndarray, out: torch.Tensor) -> torch.Tensor:
+        """Scores (B, n_items) float32 written into ``out`` (B rows) and returned."""
+        if self.fn is None:
+            u = self.U[torch.from_numpy(users).to(self.device)]
+            return torch.mm(u, self.VT, out=out)
+        s = self.fn(users.copy())
+        if not isinstance(s, torch.Tensor):
+            s = torch.as_tensor(np.asarray(s))
+        if tuple(s.shape) != (len(users), self.n_items):
+            raise ValueError(f"score_fn returned shape {tuple(s.shape)}, expected (len(users)={len(users)}, "
+                             f"n_items={self.n_items})")
+        out.copy_(s.detach())  # never mutate the caller's memory
+        return out
+
+
+def _check_k(K: int | Sequence[int]) -> tuple[int, ...]:
+    ks = [K] if isinstance(K, (int, np.integer)) else list(K)
+    if not ks:
+        raise ValueError("K must be a positive int or a non-empty list of positive ints")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"K must contain ints, got {k!r}")
+        if k <= 0:
+            raise ValueError(f"K must be positive, got {k}")
+    return tuple(sorted(set(int(k) for k in ks)))
+
+
+# ----------------------------------------------------------------------------- numba kernels
+@njit(cache=True)
+def _gather_rows(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, n_items: int) -> np.ndarray:
+    """Flat positions ``local_row * n_items + item`` of the CSR rows of ``users``."""
+    total = 0
+    for b in range(users.shape[0]):
+        total += indptr[users[b] + 1] - indptr[users[b]]
+    out = np.empty(total, dtype=np.int64)
+    k = 0
+    for b in range(users.shape[0]):
+        u = users[b]
+        for j in range(indptr[u], indptr[u + 1]):
+            out[k] = b * n_items + indices[j]
+            k += 1
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _hits(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.ndarray,
+          valid: np.ndarray) -> np.ndarray:
+    """hits[b, j] = items[b, j] is a test item of users[b] (and valid[b, j])."""
+    B, k = items.shape
+    out = np.zeros((B, k), dtype=np.bool_)
+    for b in prange(B):
+        u = users[b]
+        for j in range(k):
+            if valid[b, j]:
+                out[b, j] = is_seen(indptr, indices, u, items[b, j])
+    return out
+
+
+@njit(cache=True)
+def _union_sizes(ip1: np.ndarray, ix1: np.ndarray, ip2: np.ndarray, ix2: np.ndarray, users: np.ndarray) -> np.ndarray:
+    """|row1(u) union row2(u)| for sorted CSR rows."""
+    out = np.empty(users.shape[0], dtype=np.int64)
+    for b in range(users.shape[0]):
+        u = users[b]
+        i, ie, j, je = ip1[u], ip1[u + 1], ip2[u], ip2[u + 1]
+        c = 0
+        while i < ie and j < je:
+            if ix1[i] < ix2[j]:
+                i += 1
+            elif ix1[i] > ix2[j]:
+                j += 1
+            else:
+                i += 1
+                j += 1
+            c += 1
+        out[b] = c + (ie - i) + (je - j)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _draw_negatives(tr_ptr: np.ndarray, tr_ix: np.ndarray, te_ptr: np.ndarray, te_ix: np.ndarray,
+                    pair_user: np.ndarray, n_free: np.ndarray, n_items: int, N: int, base: np.uint64) -> np.ndarray:
+    """(P, N) int64 items drawn uniformly with replacement from items in neither row of ``pair_user[p]``.
+
+    Rejection sampling when at least a quarter of the catalogue is free, otherwise
+    drawing the j-th free item by enumeration. Depends only on ``base`` (not threads).
+    """
+    P = pair_user.shape[0]
+    out = np.empty((P, N), dtype=np.int64)
+    for p in prange(P):
+        u = pair_user[p]
+        s = row_state(base, p)
+        if n_free[p] * 4 >= n_items:
+            for j in range(N):
+                while True:
+                    s = rng_next(s)
+                    it = min(int(rng_uniform(s) * n_items), n_items - 1)
+                    if not is_seen(tr_ptr, tr_ix, u, it) and not is_seen(te_ptr, te_ix, u, it):
+                        out[p, j] = it
+                        break
+        else:
+            free = np.empty(n_free[p], dtype=np.int64)
+            c = 0
+            for it in range(n_items):
+                if not is_seen(tr_ptr, tr_ix, u, it) and not is_seen(te_ptr, te_ix, u, it):
+                    free[c] = it
+                    c += 1
+            for j in range(N):
+                s = rng_next(s)
+                out[p, j] = free[min(int(rng_uniform(s) * c), c - 1)]
+    return out
+
+
+# ----------------------------------------------------------------------------- top-K
+def _topk_exact(S: torch.Tensor, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``kmax`` items per row under (score desc, index asc); returns (items int64, scores float32) (B, k).
+
+    ``k = min(kmax, n_items)``. Raises on NaN scores.
+    """
+    B, n = S.shape
+    k1 = min(kmax + 1, n)
+    vals, idx = torch.topk(S, k1, dim=1, largest=True, sorted=True)
+    if bool(torch.isnan(vals[:, 0]).any()):  # topk ranks NaN above everything
+        raise ValueError("scores contain NaN (from the model / user_factors / item_factors / score_fn); "
+                         "fix the model (diverged training?) before evaluating")
+    k = min(kmax, n)
+    vals_np = vals.cpu().numpy()
+    idx_np = idx.cpu().numpy()
+    if k1 > k:
+        tied = np.flatnonzero((vals_np[:, k] == vals_np[:, k - 1]) & (vals_np[:, k - 1] > -np.inf))
+        if tied.size:
+            rows = torch.from_numpy(tied).to(S.device)
+            St = S[rows]
+            t = torch.from_numpy(vals_np[tied, k - 1]).to(S.device).unsqueeze(1)
+            gt = St > t
+            eq = St == t
+            need = (k - gt.sum(1, keepdim=True))
+            sel = gt | (eq & (torch.cumsum(eq, dim=1, dtype=torch.int64) <= need))
+            pos = sel.nonzero()[:, 1].reshape(len(tied), k)  # row-major: ascending item index
+            sub_idx = pos.cpu().numpy()
+            sub_val = torch.gather(St, 1, pos).cpu().numpy()
+            idx_np = idx_np[:, :k].copy()
+            vals_np = vals_np[:, :k].copy()
+            idx_np[tied] = sub_idx
+            vals_np[tied] = sub_val
+    idx_np = idx_np[:, :k]
+    vals_np = vals_np[:, :k]
+    order = np.lexsort((idx_np, -vals_np), axis=-1)
+    return np.take_along_axis(idx_np, order, 1), np.take_along_axis(vals_np, order, 1)
+
+
+# ----------------------------------------------------------------------------- metrics
+def _per_user_metrics(hits: np.ndarray, n_rel: np.ndarray, ks: Sequence[int], names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per-user metric arrays from hits (U, kmax) bool (by rank) and n_rel (U,) > 0."""
+    U, kmax = hits.shape
+    ranks = np.arange(1, kmax + 1, dtype=np.float64)
+    disc = 1.0 / np.log2(ranks + 1.0)
+    cum_disc = np.concatenate([[0.0], np.cumsum(disc)])
+    cumhits = np.cumsum(hits, axis=1, dtype=np.float64)
+    n_rel = n_rel.astype(np.float64)
+    out: dict[str, np.ndarray] = {}
+    first = np.where(hits.any(1), hits.argmax(1) + 1, 0)
+    for K in ks:
+        kk = min(K, kmax)
+        h = hits[:, :kk]
+        nh = cumhits[:, kk - 1] if kk > 0 else np.zeros(U)
+        denom = np.minimum(K, n_rel)
+        for m in names:
+            if m == "recall":
+                v = nh / n_rel
+            elif m == "precision":
+                v = nh / K
+            elif m == "hitrate":
+                v = (nh > 0).astype(np.float64)
+            elif m == "ndcg":
+                v = (h * disc[:kk]).sum(1) / cum_disc[denom.astype(np.int64)]
+            elif m == "mrr":
+                v = np.where((first > 0) & (first <= K), 1.0 / np.maximum(first, 1), 0.0)
+            elif m == "map":
+                v = (h * (cumhits[:, :kk] / ranks[:kk])).sum(1) / denom
+            else:
+                continue
+            out[f"{m}@{K}"] = v
+    return out
+
+
+def _single_item_values(r: np.ndarray, K: int, m: str) -> np.ndarray:
+    """Metric of a single relevant item at rank(s) ``r`` (1-based), cut-off K."""
+    r = np.asarray(r, dtype=np.float64)
+    hit = r <= K
+    if m == "recall":
+        return hit.astype(np.float64)
+    if m == "precision":
+        return hit / K
+    if m == "ndcg":
+        return np.where(hit, 1.0 / np.log2(r + 1.0), 0.0)
+    if m in ("mrr", "map"):
+        return np.where(hit, 1.0 / r, 0.0)
+    raise ValueError(m)
+
+
+def _bv_correction(n: int, N: int, ks: Sequence[int], names: Sequence[str], gamma: float) -> dict[str, np.ndarray]:
+    """Krichene-Rendle BV-corrected metric per sampled rank: {"m@K": float64 (N+1,)} for universe size n."""
+    from scipy.stats import binom
+
+    R = np.arange(1, n + 2, dtype=np.float64)  # full rank among n negatives + the item
+    q = (R - 1.0) / max(n, 1)
+    P = binom.pmf(np.arange(N + 1)[None, :], N, q[:, None])  # (n+1, N+1): P[r-1 | R]
+    w = np.full(n + 1, 1.0 / (n + 1))
+    A = (1.0 - gamma) * (P.T * w) @ P + gamma * np.diag(P.T @ w)
+    keys = [f"{m}@{K}" for K in ks for m in names]
+    Mcols = np.stack([_single_item_values(R, K, m) for K in ks for m in names], axis=1)  # (n+1, M)
+    b = (P.T * w) @ Mcols
+    try:
+        X = np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        X = np.linalg.lstsq(A, b, rcond=None)[0]
+    return {key: X[:, j] for j, key in enumerate(keys)}
+
+
+# ----------------------------------------------------------------------------- main entry
+def ranking_metrics(
+    model: Any = None,
+    train: Any = None,
+    test: Any = None,
+    K: int | Sequence[int] = 20,
+    *,
+    user_factors: Any = None,
+    item_factors: Any = None,
+    score_fn: Callable[[np.ndarray], Any] | None = None,
+    users: Sequence[int] | np.ndarray | None = None,
+    batch_size: int | None = None,
+    device: str | torch.device = "cpu",
+    per_user: bool = False,
+    metrics: Sequence[str] | None = None,
+    n_sampled_negatives: int | None = None,
+    seed: int = 0,
+    skip_cold_users: bool = True,
+    bv_gamma: float = 0.01,
+    progress: bool = False,
+) -> RankingResult:
+    """Top-K ranking metrics of a recommender (see the module docstring for definitions).
+
+    Args:
+        model: fitted model with ``user_factors`` (n_users, d) and ``item_factors``
+            (n_items, d) (numpy, torch or implicit GPU matrices; score = U @ V.T) - these
+            take precedence - or a callable ``score(users) -> (B, n_items)`` method.
+        train, test: ``recneg.data.Interactions`` or scipy sparse (n_users, n_items), same
+            shape; non-zeros are interactions. Train items are masked; test items are relevant.
+        K: cut-off or list of cut-offs (positive ints).
+        user_factors, item_factors: alternative to ``model``.
+        score_fn: alternative to ``model``: ``score_fn(users int64 (B,)) -> (B, n_items)``
+            numpy or torch scores (higher = better). Its output is copied, never modified.
+        users: user indices to evaluate (default: all); skipped ones are counted.
+        batch_size: users per batch (default: B * n_items float32 scores <= 64 MiB).
+        device: torch device of the scoring ("cpu", "cuda", ...).
+        per_user: also return per-user arrays (``result.per_user``, ``result.users``).
+        metrics: subset of :data:`ALL_METRICS` (sampled mode: :data:`SAMPLED_METRICS`).
+        n_sampled_negatives: N -> sampled evaluation with BV correction instead of full ranking.
+        seed: seed of the negative sampling (sampled mode only).
+        skip_cold_users: skip users with test items but no train items (default True).
+        bv_gamma: variance weight gamma of the BV correction (sampled mode).
+        progress: tqdm bar over user batches.
+
+    Returns:
+        :class:`RankingResult`.
+    """
+    if model is not None and (sp.issparse(model) or hasattr(model, "csr")):
+        raise TypeError("the first argument is the model; pass the data by keyword: "
+                        "ranking_metrics(model, train=..., test=...) or ranking_metrics(score_fn=..., train=..., test=...)")
+    ks = _check_k(K)
+    sampled = n_sampled_negatives is not None
+    allowed = SAMPLED_METRICS if sampled else ALL_METRICS
+    names = list(allowed if metrics is None else ([metrics] if isinstance(metrics, str) else metrics))
+    for m in names:
+        if m not in allowed:
+            raise ValueError(f"metrics: unknown or unsupported metric {m!r}"
+                             f"{' in sampled mode' if sampled else ''}; choose from {list(allowed)}")
+    if train is None or test is None:
+        raise TypeError("train and test are required (Interactions or scipy sparse, same shape)")
+    tr = _as_csr(train, "train")
+    te = _as_csr(test, "test")
+    if tr.shape != te.shape:
+        raise ValueError(f"train shape {tr.shape} != test shape {te.shape}; they must share one index space "
+                         "(split with recneg.data.split_* or build both with the same n_users/n_items)")
+    n_users, n_items = tr.shape
+    if te.nnz == 0:
+        raise ValueError("test has no interactions: nothing to evaluate")
+    dev = torch.device(device)
+    scorer = _Scorer(n_users, n_items, dev, model, user_factors, item_factors, score_fn)
+
+    if users is None:
+        cand = np.arange(n_users, dtype=np.int64)
+    else:
+        cand = np.asarray(users)
+        if cand.ndim != 1 or not np.issubdtype(cand.dtype, np.integer):
+            raise TypeError("users must be a 1-D array of integer user indices")
+        cand = cand.astype(np.int64)
+        if cand.size and (cand.min() < 0 or cand.max() >= n_users):
+            raise ValueError(f"users must lie in [0, n_users={n_users})")
+    tr_ptr, tr_ix = tr.indptr.astype(np.int64), tr.indices.astype(np.int64)
+    te_ptr, te_ix = te.indptr.astype(np.int64), te.indices.astype(np.int64)
+    n_test = np.diff(te_ptr)[cand]
+    n_train = np.diff(tr_ptr)[cand]
+    no_test = n_test == 0
+    cold = (~no_test) & (n_train == 0) if skip_cold_users else np.zeros_like(no_test)
+    ev = cand[~no_test & ~cold]
+    n_no_test, n_cold = int(no_test.sum()), int(cold.sum())
+    overlap = tr.multiply(te).nnz
+    if overlap:
+        logger.warning("train and test share %d (user, item) pairs; those test items are masked and can never be hit",
+                       overlap)
+
+    n_no_neg = 0
+    if sampled:
+        N = int(n_sampled_negatives)
+        if isinstance(n_sampled_negatives, bool) or N != n_sampled_negatives or N <= 0:
+            raise ValueError(f"n_sampled_negatives must be a positive int, got {n_sampled_negatives!r}")
+        if not 0.0 <= bv_gamma <= 1.0:
+            raise ValueError(f"bv_gamma must be in [0, 1], got {bv_gamma}")
+        n_free = n_items - _union_sizes(tr_ptr, tr_ix, te_ptr, te_ix, ev)
+        n_no_neg = int((n_free == 0).sum())
+        ev, n_free = ev[n_free > 0], n_free[n_free > 0]
+    if ev.size == 0:
+        raise ValueError(f"no user to evaluate: of {cand.size} requested users, {n_no_test} have no test items and "
+                         f"{n_cold} no train items (skip_cold_users={skip_cold_users}); check test / users")
+
+    if batch_size is None:
+        batch_size = max(1, min(8192, _DEFAULT_BATCH_BYTES // (4 * n_items)))
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    B = int(min(batch_size, ev.size))
+    buf = torch.empty((B, n_items), dtype=torch.float32, device=dev)
+    batches = range(0, ev.size, B)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="evaluating", unit="batch")
+
+    if sampled:
+        res = _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, N, ks, names,
+                           seed, bv_gamma)
+        protocol = f"sampled(N={N}, gamma={bv_gamma})"
+    else:
+        res = _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names)
+        protocol = "full"
+    pu, means = res
+    return RankingResult(
+        metrics=means, K=ks, n_users_evaluated=int(ev.size), n_users_skipped=n_no_test + n_cold + n_no_neg,
+        n_users_skipped_no_test=n_no_test, n_users_skipped_cold=n_cold, n_users_skipped_no_negatives=n_no_neg,
+        protocol=protocol, sampled=sampled, users=ev.copy() if per_user else None, per_user=pu if per_user else None,
+    )
+
+
+def _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names):
+    kmax = min(max(ks), n_items)
+    all_items = np.empty((ev.size, kmax), dtype=np.int64)
+    all_valid = np.empty((ev.size, kmax), dtype=np.bool_)
+    with torch.inference_mode():
+        for s in batches:
+            u = ev[s:s + B]
+            S = scorer(u, buf[: u.size])
+            flat = torch.from_numpy(_gather_rows(tr_ptr, tr_ix, u, n_items)).to(S.device)
+            S.view(-1).index_fill_(0, flat, -math.inf)
+            items, vals = _topk_exact(S, kmax)
+            all_items[s:s + u.size] = items
+            all_valid[s:s + u.size] = vals > -np.inf
+    hits = _hits(te_ptr, te_ix, ev, all_items, all_valid)
+    n_rel = np.diff(te_ptr)[ev]
+    pu = _per_user_metrics(hits, n_rel, ks, names)
+    means = {}
+    for K in ks:
+        for m in names:
+            if m == "coverage":
+                kk = min(K, kmax)
+                it = all_items[:, :kk][all_valid[:, :kk]]
+                means[f"coverage@{K}"] = float(np.unique(it).size / n_items)
+            else:
+                means[f"{m}@{K}"] = float(pu[f"{m}@{K}"].mean())
+    order = [f"{m}@{K}" for K in ks for m in names]
+    return pu, {k: means[k] for k in order}
+
+
+def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, N, ks, names, seed, gamma):
+    cnt = np.diff(te_ptr)[ev]
+    pair_user = np.repeat(ev, cnt)
+    pair_local = np.repeat(np.arange(ev.size), cnt)
+    # positions of the evaluated users' test entries (with n_items=0 _gather_rows returns the CSR positions)
+    pair_item = te_ix[_gather_rows(te_ptr, np.arange(te_ix.size, dtype=np.int64), ev, 0)]
+    pair_free = np.repeat(n_free, cnt)
+    base = seed_states(seed, 1)[0]
+    negs = _draw_negatives(tr_ptr, tr_ix, te_ptr, te_ix, pair_user, pair_free, n_items, N, base)
+    ranks = np.empty(pair_user.size, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(cnt)])
+    with torch.inference_mode():
+        for s in batches:
+            u = ev[s:s + B]
+            S = scorer(u, buf[: u.size])
+            p0, p1 = starts[s], starts[s + u.size]
+            rows = torch.from_numpy(pair_local[p0:p1] - s).to(S.device)
+            pos_i = torch.from_numpy(pair_item[p0:p1]).to(S.device)
+            neg_i = torch.from_numpy(negs[p0:p1]).to(S.device)
+            pos_s = S[rows, pos_i]
+            neg_s = S[rows.unsqueeze(1), neg_i]
+            if bool(torch.isnan(pos_s).any()) or bool(torch.isnan(neg_s).any()):
+                raise ValueError("scores contain NaN (from the model / user_factors / item_factors / score_fn)")
+            ahead = (neg_s > pos_s[:, None]) | ((neg_s == pos_s[:, None]) & (neg_i < pos_i[:, None]))
+            ranks[p0:p1] = (1 + ahead.sum(1)).cpu().numpy()
+    # BV correction per universe-size bin (relative width 0.5%)
+    bins = np.floor(np.log(n_free.astype(np.float64)) / np.log(1.005)).astype(np.int64)
+    ubins, inv = np.unique(bins, return_inverse=True)
+    pair_bin = np.repeat(inv, cnt)
+    corrected: dict[str, np.ndarray] = {f"{m}@{K}": np.empty(ranks.size) for K in ks for m in names}
+    for b in range(ubins.size):
+        n_rep = int(round(n_free[inv == b].mean()))
+        tables = _bv_correction(n_rep, N, ks, names, gamma)
+        sel = pair_bin == b
+        for key, x in tables.items():
+            corrected[key][sel] = x[ranks[sel] - 1]
+    pu: dict[str, np.ndarray] = {}
+    means: dict[str, float] = {}
+    for K in ks:
+        for m in names:
+            raw = _single_item_values(ranks, K, m)
+            for key, vals in ((f"sampled_{m}@{K}", corrected[f"{m}@{K}"]), (f"sampled_raw_{m}@{K}", raw)):
+                per = np.add.reduceat(vals, starts[:-1]) / cnt
+                pu[key] = per
+                means[key] = float(per.mean())
+    return pu, means
