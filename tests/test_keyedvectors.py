@@ -138,7 +138,10 @@ def test_matches_gensim_queries() -> None:
         for ours, theirs in (
             (kv.most_similar(pos, neg, topn=10), g.most_similar(pos, neg, topn=10)),
             (kv.most_similar_cosmul(pos, neg, topn=10), g.most_similar_cosmul(pos, neg, topn=10)),
-            (kv.most_similar(pos, neg, topn=7, restrict_vocab=100), g.most_similar(pos, neg, topn=7, restrict_vocab=100)),
+            (
+                kv.most_similar(pos, neg, topn=7, restrict_vocab=100),
+                g.most_similar(pos, neg, topn=7, restrict_vocab=100),
+            ),
         ):
             assert [k for k, _ in ours] == [k for k, _ in theirs]
             np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-5, atol=1e-6)
@@ -223,7 +226,8 @@ def test_word2vec_c_tool_variants(tmp_path) -> None:
     """The C tool writes a newline after each binary vector and a trailing space in text rows."""
     vecs = np.array([[1.5, -2.0, 0.0], [3.0, 4.0, 5.0]], np.float32)
     p = tmp_path / "c.bin"
-    p.write_bytes(b"2 3\n" + b"".join(w + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip([b"</s>", b"the"], vecs)))
+    recs = [w + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip([b"</s>", b"the"], vecs)]
+    p.write_bytes(b"2 3\n" + b"".join(recs))
     kv = KeyedVectors.load_word2vec_format(p, binary=True)
     assert kv.index_to_key == ["</s>", "the"]
     np.testing.assert_array_equal(kv.vectors, vecs)

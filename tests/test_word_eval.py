@@ -172,8 +172,9 @@ def test_analogies_3cosadd_match_gensim_random(random_setup, case_insensitive: b
     kv, p = random_setup
     g = _gensim_kv(kv)
     res = evaluate_analogies(kv, p, restrict_vocab=restrict, case_insensitive=case_insensitive, chunk_size=64)
-    _assert_matches_gensim(res, g.evaluate_word_analogies(str(p), restrict_vocab=restrict, case_insensitive=case_insensitive))
-    assert res.correct > 0  # with 400 words some random analogies are right
+    ref = g.evaluate_word_analogies(str(p), restrict_vocab=restrict, case_insensitive=case_insensitive)
+    _assert_matches_gensim(res, ref)
+    assert res.correct > 50  # the offset questions are often solvable
     # the chunk size does not change the result
     res2 = evaluate_analogies(kv, p, restrict_vocab=restrict, case_insensitive=case_insensitive, chunk_size=1000)
     assert [(s.correct, s.incorrect) for s in res2.sections] == [(s.correct, s.incorrect) for s in res.sections]

@@ -15,7 +15,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
@@ -619,7 +618,8 @@ def _parse_text(
         err = e
     if values is None or values.shape != (n, d):
         _diagnose_text(lines, words, d, fname)  # raises a precise error when it finds the culprit
-        raise ValueError(f"{fname}: cannot parse vectors ({err or f'got shape {None if values is None else values.shape}'})")
+        detail = err if err is not None else f"got shape {None if values is None else values.shape}"
+        raise ValueError(f"{fname}: cannot parse vectors ({detail})")
     return words, values
 
 
