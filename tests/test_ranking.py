@@ -110,6 +110,7 @@ def test_hand_computed_values():
     assert r.n_users_skipped_no_test == 1 and r.n_users_skipped_cold == 1
     np.testing.assert_array_equal(r.users, [0, 1])
     pu = r.per_user
+    np.testing.assert_array_equal(r.top_items, [[2, 3, 4, 1], [3, 4, 5, 0]])
     idcg3 = 1 + 1 / math.log2(3) + 0.5
     # user 0, K=3: top [2,3,4], hits [1,0,1]
     np.testing.assert_allclose(pu["recall@3"], [2 / 3, 0.0])
@@ -148,6 +149,7 @@ def test_masking_and_short_lists():
     assert r["recall@1"] == 1.0  # item 4 outranks item 3; train items never appear
     assert r["precision@4"] == 0.25  # only 2 items listed, but precision divides by K
     assert r["coverage@4"] == pytest.approx(2 / 5)  # masked items are not "recommended"
+    np.testing.assert_array_equal(r.top_items, [[4, 3, -1, -1]])
 
 
 def test_test_item_in_train_is_never_hit(caplog):

@@ -97,6 +97,8 @@ class RankingResult:
         sampled: True for sampled evaluation.
         users: int64 (n_users_evaluated,) evaluated user indices when ``per_user``.
         per_user: ``{"recall@20": float64 (n_users_evaluated,), ...}`` when ``per_user``.
+        top_items: int64 (n_users_evaluated, max(K)) recommended items by rank, -1 where a
+            user has fewer candidates (full mode with ``per_user`` only).
     """
 
     metrics: dict[str, float]
@@ -110,6 +112,7 @@ class RankingResult:
     sampled: bool = False
     users: np.ndarray | None = None
     per_user: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    top_items: np.ndarray | None = field(default=None, repr=False)
 
     def __getitem__(self, key: str) -> float:
         try:
@@ -570,11 +573,12 @@ def ranking_metrics(
     else:
         res = _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names)
         protocol = "full"
-    pu, means = res
+    pu, means, top = res
     return RankingResult(
         metrics=means, K=ks, n_users_evaluated=int(ev.size), n_users_skipped=n_no_test + n_cold + n_no_neg,
         n_users_skipped_no_test=n_no_test, n_users_skipped_cold=n_cold, n_users_skipped_no_negatives=n_no_neg,
         protocol=protocol, sampled=sampled, users=ev.copy() if per_user else None, per_user=pu if per_user else None,
+        top_items=top if per_user else None,
     )
 
 
@@ -604,7 +608,7 @@ def _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items
             else:
                 means[f"{m}@{K}"] = float(pu[f"{m}@{K}"].mean())
     order = [f"{m}@{K}" for K in ks for m in names]
-    return pu, {k: means[k] for k in order}
+    return pu, {k: means[k] for k in order}, np.where(all_valid, all_items, -1)
 
 
 def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, N, ks, names, seed, gamma):
@@ -652,4 +656,4 @@ def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_
                 per = np.add.reduceat(vals, starts[:-1]) / cnt
                 pu[key] = per
                 means[key] = float(per.mean())
-    return pu, means
+    return pu, means, None
