@@ -404,3 +404,25 @@ def test_getitem_iterables(tiny: KeyedVectors) -> None:
     assert tiny[[]].shape == (0, 2)
     with pytest.raises(KeyError, match="'nope'"):
         tiny[["k0", "nope"]]
+
+
+def test_headerless_text(tmp_path) -> None:
+    kv = _random_kv(30, 4, seed=9)
+    p = tmp_path / "glove.txt"
+    kv.save_word2vec_format(p, write_header=False)
+    assert p.read_text().splitlines()[0].split()[0] == "w0"
+    back = KeyedVectors.load_word2vec_format(p, no_header=True)
+    _assert_same(kv, back)
+    assert len(KeyedVectors.load_word2vec_format(p, no_header=True, limit=5)) == 5
+    gensim = pytest.importorskip("gensim")
+    _assert_same(kv, gensim.models.KeyedVectors.load_word2vec_format(str(p), no_header=True))
+    bad = _write(tmp_path, "bad.txt", b"a 1 2\nb 1 2 3\n")
+    with pytest.raises(ValueError, match=r"bad.txt: line 2: expected a word and 2 values, got 3"):
+        KeyedVectors.load_word2vec_format(bad, no_header=True)
+    dup = _write(tmp_path, "dup.txt", b"a 1 2\nb 1 2\na 3 4\n")
+    with pytest.raises(ValueError, match=r"dup.txt: line 3: duplicate word 'a' \(first seen at line 1\)"):
+        KeyedVectors.load_word2vec_format(dup, no_header=True)
+    with pytest.raises(ValueError, match="no_header"):
+        KeyedVectors.load_word2vec_format(p, binary=True, no_header=True)
+    with pytest.raises(ValueError, match="write_header"):
+        kv.save_word2vec_format(tmp_path / "x.bin", binary=True, write_header=False)

@@ -433,14 +433,17 @@ class KeyedVectors:
             out.append(s.encode("utf-8"))
         return out
 
-    def save_word2vec_format(self, path: PathLike, binary: bool = False) -> None:
+    def save_word2vec_format(self, path: PathLike, binary: bool = False, write_header: bool = True) -> None:
         """Write the word2vec C format (header ``n d``; text rows ``key v1 .. vd`` with 9
-        significant digits, or binary ``key `` + d little-endian float32).  A ``.gz`` suffix
+        significant digits, or binary ``key `` + d little-endian float32); ``write_header=False``
+        omits the header (GloVe style, text).  A ``.gz`` suffix
         gzips the output.  Atomic: a failure leaves any existing file untouched."""
+        if binary and not write_header:
+            raise ValueError("write_header=False is only supported for text files (binary=False)")
         keys = self._format_keys()
         vecs = self.vectors
         n, d = vecs.shape
-        header = f"{n} {d}\n".encode("ascii")
+        header = f"{n} {d}\n".encode("ascii") if write_header else b""
 
         if binary:
             le = vecs.astype("<f4", copy=False)
@@ -479,48 +482,67 @@ class KeyedVectors:
         limit: int | None = None,
         encoding: str = "utf-8",
         unicode_errors: str = "strict",
+        no_header: bool = False,
     ) -> "KeyedVectors":
         """Read a word2vec C format file (text or binary, gzip detected automatically).
 
-        `limit` reads only the first `limit` vectors.  Raises ValueError naming the file and
-        line (text) or entry (binary) on a bad header, wrong value count, non-numeric value,
-        a file shorter than its header says, or a duplicate word."""
+        `limit` reads only the first `limit` vectors; `no_header=True` reads headerless text
+        (GloVe style: n and d are inferred).  Raises ValueError naming the file and line (text)
+        or entry (binary) on a bad header, wrong value count, non-numeric value, a file shorter
+        than its header says, or a duplicate word."""
         fname = os.fspath(path)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
+        if no_header and binary:
+            raise ValueError("no_header=True is only supported for text files (binary=False)")
         data = _read_bytes(fname)
-        nl = data.find(b"\n")
-        header_line = data if nl < 0 else data[:nl]
-        try:
-            parts = header_line.decode("ascii").split()
-            if len(parts) != 2:
-                raise ValueError
-            n, d = int(parts[0]), int(parts[1])
-        except (UnicodeDecodeError, ValueError):
-            raise ValueError(
-                f"{fname}: line 1: bad word2vec header {header_line[:80]!r}; expected '<n_vectors> <vector_size>'"
-            ) from None
-        if n < 0 or d <= 0:
-            raise ValueError(f"{fname}: line 1: bad word2vec header (n={n}, d={d}); need n >= 0 and d >= 1")
+        if no_header:
+            first_line = 1
+            body_start = 0
+            lines = data.split(b"\n")
+            n = sum(1 for ln in lines if ln.strip())
+            first = next((ln for ln in lines if ln.strip()), b"")
+            d = len(first.split()) - 1
+            if d <= 0:
+                raise ValueError(f"{fname}: line 1: expected 'word v1 .. vd' in a headerless file, got {first[:80]!r}")
+            if any(not ln.strip() for ln in lines[:n]):
+                raise ValueError(f"{fname}: empty line inside a headerless word2vec file")
+        else:
+            first_line = 2
+            nl = data.find(b"\n")
+            header_line = data if nl < 0 else data[:nl]
+            try:
+                parts = header_line.decode("ascii").split()
+                if len(parts) != 2:
+                    raise ValueError
+                n, d = int(parts[0]), int(parts[1])
+            except (UnicodeDecodeError, ValueError):
+                raise ValueError(
+                    f"{fname}: line 1: bad word2vec header {header_line[:80]!r}; expected '<n_vectors> <vector_size>'"
+                    " (pass no_header=True for headerless text files)"
+                ) from None
+            if n < 0 or d <= 0:
+                raise ValueError(f"{fname}: line 1: bad word2vec header (n={n}, d={d}); need n >= 0 and d >= 1")
+            body_start = len(data) if nl < 0 else nl + 1
         if limit is not None:
             n = min(n, int(limit))
-        body_start = len(data) if nl < 0 else nl + 1
         if binary:
             words, vecs = _parse_binary(
                 data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
             )
         else:
             words, vecs = _parse_text(
-                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
+                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None,
+                first_line=first_line,
             )
         seen: dict[str, int] = {}
         for i, w in enumerate(words):
             if w in seen:
-                where = f"line {i + 2}" if not binary else f"entry {i + 1}"
-                raise ValueError(
-                    f"{fname}: {where}: duplicate word {w!r} (first seen at "
-                    f"{'line ' + str(seen[w] + 2) if not binary else 'entry ' + str(seen[w] + 1)})"
-                )
+                if binary:
+                    where, first_at = f"entry {i + 1}", f"entry {seen[w] + 1}"
+                else:
+                    where, first_at = f"line {i + first_line}", f"line {seen[w] + first_line}"
+                raise ValueError(f"{fname}: {where}: duplicate word {w!r} (first seen at {first_at})")
             seen[w] = i
         logger.info("loaded %d x %d vectors from %s", n, d, fname)
         return cls(vecs, words)
@@ -584,7 +606,8 @@ def _decode(raw: bytes, fname: str, where: str, encoding: str, errors: str) -> s
 
 
 def _parse_text(
-    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str, truncated: bool = False
+    data: bytes, start: int, n: int, d: int, fname: str, encoding: str, errors: str, truncated: bool = False,
+    first_line: int = 2,
 ) -> tuple[list[str], np.ndarray]:
     """Bulk-parse `n` text rows: tokens split on ASCII whitespace, values via one numpy cast."""
     if n == 0:
@@ -607,8 +630,8 @@ def _parse_text(
     for i, line in enumerate(lines):
         word, _, rest = line.lstrip().partition(b" ")
         if not word:
-            raise ValueError(f"{fname}: line {i + 2}: empty line where vector {i + 1} of {n} was expected")
-        words.append(_decode(word, fname, f"line {i + 2}", encoding, errors))
+            raise ValueError(f"{fname}: line {i + first_line}: empty line where vector {i + 1} of {n} was expected")
+        words.append(_decode(word, fname, f"line {i + first_line}", encoding, errors))
         rests.append(rest)
     values: np.ndarray | None = None
     err: Exception | None = None
@@ -617,19 +640,19 @@ def _parse_text(
     except ValueError as e:
         err = e
     if values is None or values.shape != (n, d):
-        _diagnose_text(lines, words, d, fname)  # raises a precise error when it finds the culprit
+        _diagnose_text(lines, words, d, fname, first_line)  # raises a precise error when it finds the culprit
         detail = err if err is not None else f"got shape {None if values is None else values.shape}"
         raise ValueError(f"{fname}: cannot parse vectors ({detail})")
     return words, values
 
 
-def _diagnose_text(lines: list[bytes], words: list[str], d: int, fname: str) -> None:
+def _diagnose_text(lines: list[bytes], words: list[str], d: int, fname: str, first_line: int = 2) -> None:
     """Slow per-line check, run only after the bulk parse failed, to name the bad line."""
     for i, line in enumerate(lines):
         parts = line.split()
         if len(parts) != d + 1:
             raise ValueError(
-                f"{fname}: line {i + 2}: expected a word and {d} values, got {len(parts) - 1} values "
+                f"{fname}: line {i + first_line}: expected a word and {d} values, got {len(parts) - 1} values "
                 f"for word {words[i][:50]!r}"
             )
         for tok in parts[1:]:
@@ -637,7 +660,7 @@ def _diagnose_text(lines: list[bytes], words: list[str], d: int, fname: str) -> 
                 float(tok)
             except ValueError:
                 raise ValueError(
-                    f"{fname}: line {i + 2}: non-numeric value {tok[:30]!r} for word {words[i][:50]!r}"
+                    f"{fname}: line {i + first_line}: non-numeric value {tok[:30]!r} for word {words[i][:50]!r}"
                 ) from None
 
 
