@@ -426,3 +426,36 @@ def test_headerless_text(tmp_path) -> None:
         KeyedVectors.load_word2vec_format(p, binary=True, no_header=True)
     with pytest.raises(ValueError, match="write_header"):
         kv.save_word2vec_format(tmp_path / "x.bin", binary=True, write_header=False)
+
+
+def test_extra_gensim_api(tiny: KeyedVectors) -> None:
+    gensim = pytest.importorskip("gensim")
+    g = gensim.models.KeyedVectors(2)
+    g.add_vectors(tiny.index_to_key, tiny.vectors.copy())
+    for kw in ({}, {"pre_normalize": False}, {"post_normalize": True}, {"weights": [2.0, -1.0, 0.5]}):
+        np.testing.assert_allclose(
+            tiny.get_mean_vector(["k0", "k1", "missing"][: 3 if "weights" in kw else 2], **kw),
+            g.get_mean_vector(["k0", "k1", "missing"][: 3 if "weights" in kw else 2], **kw),
+            rtol=1e-6, atol=1e-7,
+        )
+    with pytest.raises(KeyError, match="'missing'"):
+        tiny.get_mean_vector(["k0", "missing"], ignore_missing=False)
+    assert tiny.closer_than("k0", "k2") == ["k1"] == g.closer_than("k0", "k2")
+    assert tiny.rank("k0", "k3") == 3 == g.rank("k0", "k3")
+    assert tiny.most_similar_to_given("k0", ["k4", "k2", "k3"]) == "k2"
+    np.testing.assert_allclose(tiny.distances("k0"), g.distances("k0"), atol=1e-6)
+    np.testing.assert_allclose(tiny.distances("k0", ["k2", "k4"]), [0.5, 2.0], atol=1e-6)
+
+
+def test_add_vectors(tiny: KeyedVectors) -> None:
+    before = tiny.get_normed_vectors()
+    tiny.add_vectors(["k5", "k0"], np.array([[0.0, -2.0], [9.0, 9.0]], np.float32))
+    assert len(tiny) == 6 and tiny.get_index("k5") == 5
+    np.testing.assert_allclose(tiny["k0"], [1.0, 0.0])  # existing key skipped
+    assert tiny.counts.tolist() == [50, 40, 30, 20, 10, 0]
+    assert tiny.get_normed_vectors() is not before  # cache refreshed
+    assert tiny.most_similar(negative=["k3"], topn=1)[0][0] == "k5"
+    tiny.add_vectors(["k0"], np.array([[0.0, 5.0]], np.float32), replace=True)
+    np.testing.assert_allclose(tiny["k0"], [0.0, 5.0])
+    with pytest.raises(ValueError, match="shape"):
+        tiny.add_vectors(["z"], np.zeros((1, 3), np.float32))

@@ -407,6 +407,111 @@ class KeyedVectors:
         """The key farthest (cosine) from the mean of the unit vectors of `words`."""
         return self.rank_by_centrality(list(words))[-1][1]
 
+    def get_mean_vector(
+        self,
+        keys: Sequence[Any],
+        weights: Sequence[float] | np.ndarray | None = None,
+        pre_normalize: bool = True,
+        post_normalize: bool = False,
+        ignore_missing: bool = True,
+    ) -> np.ndarray:
+        """float32 (d,) weighted mean of key vectors (unit-normalised first if `pre_normalize`)
+        and/or raw (d,) arrays, divided by the sum of |weights| of the terms used (gensim)."""
+        keys = list(keys)
+        if not keys:
+            raise ValueError("get_mean_vector needs at least one key")
+        w = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (len(keys),):
+            raise ValueError(f"weights must have shape ({len(keys)},) to match keys, got {w.shape}")
+        mean = np.zeros(self.vector_size, dtype=np.float64)
+        total = 0.0
+        for k, wk in zip(keys, w):
+            if isinstance(k, np.ndarray):
+                vec = k
+            elif k in self:
+                vec = self.get_vector(k, norm=pre_normalize)
+            elif not ignore_missing:
+                raise KeyError(f"Key {k!r} not present in vocabulary")
+            else:
+                continue
+            mean += wk * np.asarray(vec, dtype=np.float64)
+            total += abs(wk)
+        if total > 0:
+            mean /= total
+        if post_normalize:
+            n = np.linalg.norm(mean)
+            mean = mean / n if n > 0 else mean
+        return mean.astype(np.float32)
+
+    def add_vectors(
+        self, keys: Sequence[Key], weights: np.ndarray, replace: bool = False
+    ) -> None:
+        """Append keys with their (k, d) vectors; keys already present are skipped (or their
+        vectors overwritten with ``replace=True``), as gensim.  New keys get count 0."""
+        keys = list(keys)
+        w = np.asarray(weights, dtype=np.float32)
+        if w.ndim == 1 and len(keys) == 1:
+            w = w[None, :]
+        if w.ndim != 2 or w.shape != (len(keys), self.vector_size):
+            raise ValueError(f"weights must have shape ({len(keys)}, {self.vector_size}), got {w.shape}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("add_vectors: keys must be distinct")
+        present = [k in self.key_to_index for k in keys]
+        new_keys = [k for k, p in zip(keys, present) if not p]
+        for k in new_keys:
+            if not isinstance(k, (str, int, np.integer)) or isinstance(k, bool):
+                raise TypeError(f"keys must be str (or int), got {type(k).__name__} {k!r}")
+        vectors = self.vectors
+        if replace and any(present):
+            vectors = vectors.copy()
+            rows = [self.key_to_index[k] for k, p in zip(keys, present) if p]
+            vectors[rows] = w[np.asarray(present)]
+        if new_keys:
+            start = len(self.index_to_key)
+            for i, k in enumerate(new_keys):
+                k = int(k) if isinstance(k, np.integer) else k
+                self.index_to_key.append(k)
+                self.key_to_index[k] = start + i
+            vectors = np.vstack([vectors, w[~np.asarray(present)]])
+            if self.counts is not None:
+                self.counts = np.concatenate([self.counts, np.zeros(len(new_keys), np.int64)])
+        self.vectors = vectors
+
+    @staticmethod
+    def cosine_similarities(vector_1: np.ndarray, vectors_all: np.ndarray) -> np.ndarray:
+        """(k,) cosines between a (d,) vector and each row of a (k, d) matrix."""
+        v = np.asarray(vector_1, dtype=np.float64)
+        m = np.asarray(vectors_all, dtype=np.float64)
+        return (m @ v / (np.linalg.norm(m, axis=1) * np.linalg.norm(v))).astype(np.float32)
+
+    def distances(self, word_or_vector: Any, other_words: Sequence[Key] = ()) -> np.ndarray:
+        """float32 cosine distances from a key or vector to `other_words` (default: all keys)."""
+        if isinstance(word_or_vector, (str, int, np.integer)):
+            vec = self.get_vector(word_or_vector)
+        else:
+            vec = np.asarray(word_or_vector, dtype=np.float32)
+        others = self.vectors if not len(other_words) else self[list(other_words)]
+        return 1.0 - self.cosine_similarities(vec, others)
+
+    def closer_than(self, key1: Key, key2: Key) -> list[Key]:
+        """Keys (other than key1) strictly closer to `key1` than `key2` is."""
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        normed = self.get_normed_vectors()
+        sims = normed @ normed[i1]
+        idx = np.flatnonzero(sims > sims[i2])
+        return [self.index_to_key[i] for i in idx.tolist() if i != i1]
+
+    def rank(self, key1: Key, key2: Key) -> int:
+        """1 + number of keys closer to `key1` than `key2`."""
+        return len(self.closer_than(key1, key2)) + 1
+
+    def most_similar_to_given(self, key1: Key, keys_list: Sequence[Key]) -> Key:
+        """The key of `keys_list` with the highest cosine to `key1`."""
+        if not len(keys_list):
+            raise ValueError("keys_list must not be empty")
+        sims = [self.similarity(key1, k) for k in keys_list]
+        return keys_list[int(np.argmax(sims))]
+
     # ---------------------------------------------------------- evaluation
     def evaluate_word_analogies(self, path: PathLike, **kwargs: Any):
         """See :func:`recneg.evaluation.words.evaluate_analogies`."""
