@@ -267,3 +267,34 @@ def test_accepts_interactions_like_object():
     s = NegativeSampler(Fake(m), k=4, alpha=0.0, seed=0)
     nb = s.sample([0, 1])
     assert not np.isin(nb.items[0], [0]).any() and (nb.items[1] == 0).all()
+
+
+def test_row_hash_agrees_with_binary_search():
+    from numba import njit
+
+    from recneg.sampling.exclusion import build_row_hash, in_row_hash, is_seen
+
+    @njit
+    def both(indptr, indices, off, tab, n_items):
+        n_rows = indptr.shape[0] - 1
+        a = np.zeros((n_rows, n_items), dtype=np.bool_)
+        b = np.zeros((n_rows, n_items), dtype=np.bool_)
+        for u in range(n_rows):
+            for i in range(n_items):
+                a[u, i] = is_seen(indptr, indices, u, i)
+                b[u, i] = in_row_hash(off, tab, u, i)
+        return a, b
+
+    m = sp.random(60, 300, density=0.2, random_state=3, format="csr")
+    m[5, :] = 1.0  # a full row
+    m[6, :] = 0.0
+    m.eliminate_zeros()
+    m.sort_indices()
+    indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int32)
+    off, tab = build_row_hash(indptr, indices)
+    a, b = both(indptr, indices, off, tab, 300)
+    np.testing.assert_array_equal(a, m.toarray() != 0)
+    np.testing.assert_array_equal(b, a)
+    sizes = np.diff(off)
+    lengths = np.diff(indptr)
+    assert ((sizes == 0) == (lengths == 0)).all() and (sizes >= 2 * lengths).all()

@@ -23,3 +23,59 @@ def is_seen(indptr: np.ndarray, indices: np.ndarray, row: int, item: int) -> boo
         else:
             return True
     return False
+
+
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_S32 = np.uint64(32)
+
+
+@njit(cache=True)
+def build_row_hash(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row open-addressing hash sets of the CSR column indices.
+
+    Row ``u`` owns slots ``table[offsets[u]:offsets[u+1]]``: a power of two >= 2 * row length
+    (0 for an empty row), empty slots hold -1. At load <= 1/2 a miss costs ~1.5 probes in a
+    few cache lines, against O(log row) dependent loads for a binary search.
+
+    Returns:
+        offsets int64 (n_rows + 1,), table int32 (offsets[-1],).
+    """
+    n_rows = indptr.shape[0] - 1
+    offsets = np.zeros(n_rows + 1, dtype=np.int64)
+    for u in range(n_rows):
+        length = indptr[u + 1] - indptr[u]
+        size = 0
+        if length > 0:
+            size = 2
+            while size < 2 * length:
+                size *= 2
+        offsets[u + 1] = offsets[u] + size
+    table = np.full(offsets[n_rows], -1, dtype=np.int32)
+    for u in range(n_rows):
+        start = offsets[u]
+        mask = offsets[u + 1] - start - 1
+        for t in range(indptr[u], indptr[u + 1]):
+            item = indices[t]
+            h = np.int64((np.uint64(item) * _HASH_MUL) >> _S32) & mask
+            while table[start + h] != -1 and table[start + h] != item:
+                h = (h + 1) & mask
+            table[start + h] = item
+    return offsets, table
+
+
+@njit(cache=True, inline="always")
+def in_row_hash(offsets: np.ndarray, table: np.ndarray, row: int, item: int) -> bool:
+    """True when ``item`` is in row ``row`` of a :func:`build_row_hash` table (expected O(1))."""
+    start = offsets[row]
+    size = offsets[row + 1] - start
+    if size == 0:
+        return False
+    mask = size - 1
+    h = np.int64((np.uint64(item) * _HASH_MUL) >> _S32) & mask
+    while True:
+        v = table[start + h]
+        if v == item:
+            return True
+        if v == -1:
+            return False
+        h = (h + 1) & mask

@@ -143,7 +143,7 @@ class DynamicNegativeSampler:
 @njit(cache=True, parallel=True)
 def _warp_kernel(
     users, pos, base, U, V, bias, margin, max_trials, exclude, prob, alias, p, log_p, cum,
-    indptr, indices, seen_cum, seen_mass, unseen, npos_seen, npos_total, heavy_threshold,
+    indptr, indices, seen_cum, hoff, htab, ustats, heavy_threshold,
 ):
     B = users.shape[0]
     d = U.shape[1]
@@ -160,7 +160,7 @@ def _warp_kernel(
         log_norm = 0.0
         if exclude:
             extra, heavy, log_norm, ok = _row_setup(
-                u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos_total, heavy_threshold
+                u, pos, b, p, indptr, indices, hoff, htab, ustats, heavy_threshold
             )
             if not ok:
                 continue
@@ -172,7 +172,7 @@ def _warp_kernel(
         sj = 0.0
         for t in range(1, max_trials + 1):
             if exclude:
-                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum)
+                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
             else:
                 s = rng_next(s)
                 j = alias_draw(prob, alias, rng_uniform(s))
@@ -243,8 +243,8 @@ class WarpSampler:
             raise ValueError(f"item_bias must have shape ({s.n_items},), got {bias.shape}")
         items, log_q, scores, trials, found = _warp_kernel(
             users, pos, s._base(), U, V, bias, self.margin, self.max_trials, s.exclude_seen,
-            s.table.prob, s.table.alias, s.p, s.log_p, s.cum, s.indptr, s.indices, s.seen_cum,
-            s.seen_mass, s.unseen_mass, s.npos_seen, s.npos_total, s.heavy_threshold,
+            s.table.prob, s.table.alias, s.p, s.log_p, s.cum, s.indptr, s.indices, s.seen_cum, s.hoff, s.htab,
+            s.ustats, s.heavy_threshold,
         )
         if s.exclude_seen:
             exhausted = trials == 0

@@ -29,7 +29,7 @@ from numba import njit, prange
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import AliasTable, alias_draw
 from .distributions import custom, popularity
-from .exclusion import is_seen
+from .exclusion import build_row_hash, in_row_hash, is_seen
 from .schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -218,14 +218,14 @@ def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
 
 
 @njit(cache=True, inline="always")
-def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum):
+def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab):
     """One draw for user u excluding its row and ``extra``; returns (item, new rng state)."""
     j = -1
     if not heavy:
         for _t in range(_MAX_REJECT):
             s = rng_next(s)
             cand = alias_draw(prob, alias, rng_uniform(s))
-            if cand != extra and not is_seen(indptr, indices, u, cand):
+            if cand != extra and not in_row_hash(hoff, htab, u, cand):
                 j = cand
                 break
     if j < 0:
@@ -235,25 +235,28 @@ def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cu
 
 
 @njit(cache=True, inline="always")
-def _row_setup(u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos_total, heavy_threshold):
+def _row_setup(u, pos, b, p, indptr, indices, hoff, htab, ustats, heavy_threshold):
     """Per-row exclusion set-up: (extra excluded positive or -1, heavy?, log unseen mass, ok).
 
-    ``ok`` is False when the user has no valid negative left.
+    ``ustats[u]`` = (seen mass, unseen mass, number of valid negatives, log unseen mass),
+    packed so a row costs one cache line. ``ok`` is False when no valid negative is left.
     """
     extra = -1
     if pos.shape[0] > 0:
         q = pos[b]
-        if not is_seen(indptr, indices, u, q):
+        if not in_row_hash(hoff, htab, u, q):
             extra = q
-    mass = seen_mass[u]
-    norm = unseen[u]
-    nvalid = npos_total - npos_seen[u]
-    if extra >= 0:
-        mass += p[extra]
-        norm -= p[extra]
-        if p[extra] > 0:
-            nvalid -= 1
-    if nvalid <= 0:
+    mass = ustats[u, 0]
+    if extra < 0:
+        if ustats[u, 2] <= 0.0:
+            return extra, False, 0.0, False
+        return extra, mass > heavy_threshold, ustats[u, 3], True
+    mass += p[extra]
+    norm = ustats[u, 1] - p[extra]
+    nvalid = ustats[u, 2]
+    if p[extra] > 0:
+        nvalid -= 1.0
+    if nvalid <= 0.0:
         return extra, False, 0.0, False
     if norm < _EXACT_NORM_BELOW:  # recompute without cancellation
         norm = 0.0
@@ -265,8 +268,7 @@ def _row_setup(u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos
 
 @njit(cache=True, parallel=True)
 def _sample_exclusive(
-    users, pos, k, base, prob, alias, p, log_p, cum, indptr, indices, seen_cum,
-    seen_mass, unseen, npos_seen, npos_total, heavy_threshold,
+    users, pos, k, base, prob, alias, p, log_p, cum, indptr, indices, seen_cum, hoff, htab, ustats, heavy_threshold,
 ):
     """k negatives per row with exact exclusion. status[b]: 0 ok, 1 exhausted user."""
     B = users.shape[0]
@@ -277,13 +279,13 @@ def _sample_exclusive(
         u = users[b]
         s = row_state(base, b)
         extra, heavy, log_norm, ok = _row_setup(
-            u, pos, b, p, indptr, indices, seen_mass, unseen, npos_seen, npos_total, heavy_threshold
+            u, pos, b, p, indptr, indices, hoff, htab, ustats, heavy_threshold
         )
         if not ok:
             status[b] = 1
             continue
         for c in range(k):
-            j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum)
+            j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
             items[b, c] = j
             log_q[b, c] = log_p[j] - log_norm
     return items, log_q, status
@@ -378,6 +380,12 @@ class NegativeSampler:
         self.indices = self.csr.indices
         self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum = _row_stats(self.indptr, self.indices, self.p)
         self.npos_total = int(np.count_nonzero(self.p > 0))
+        self.hoff, self.htab = build_row_hash(self.indptr, self.indices)  # O(1) membership for rejection
+        with np.errstate(divide="ignore"):
+            self.ustats = np.column_stack([
+                self.seen_mass, self.unseen_mass, (self.npos_total - self.npos_seen).astype(np.float64),
+                np.log(self.unseen_mass),
+            ])
         self.exhausted_users = np.flatnonzero(self.npos_seen >= self.npos_total)
         if self.exclude_seen and self.exhausted_users.size:
             logger.warning(
@@ -438,8 +446,7 @@ class NegativeSampler:
         pos_arr = np.empty(0, dtype=np.int64) if pos is None else pos
         items, log_q, status = _sample_exclusive(
             users, pos_arr, k, base, self.table.prob, self.table.alias, self.p, self.log_p, self.cum,
-            self.indptr, self.indices, self.seen_cum, self.seen_mass, self.unseen_mass, self.npos_seen,
-            self.npos_total, self.heavy_threshold,
+            self.indptr, self.indices, self.seen_cum, self.hoff, self.htab, self.ustats, self.heavy_threshold,
         )
         return NegativeBatch(items, log_q, self._handle_status(users, status, k))
 
