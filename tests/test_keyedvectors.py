@@ -459,3 +459,18 @@ def test_add_vectors(tiny: KeyedVectors) -> None:
     np.testing.assert_allclose(tiny["k0"], [0.0, 5.0])
     with pytest.raises(ValueError, match="shape"):
         tiny.add_vectors(["z"], np.zeros((1, 3), np.float32))
+
+
+def test_limit_ignores_rest_of_file(tmp_path) -> None:
+    """With limit=, later (even corrupt) records are never parsed."""
+    p = _write(tmp_path, "v.txt", b"3 2\na 1 2\nb 3 4\nc not numbers\n")
+    kv = KeyedVectors.load_word2vec_format(p, limit=2)
+    assert kv.index_to_key == ["a", "b"]
+    np.testing.assert_array_equal(kv.vectors, [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match="line 4: non-numeric"):
+        KeyedVectors.load_word2vec_format(p)
+    b = _write(tmp_path, "v.bin", b"3 2\n" + _BIN_REC(b"a", [1, 2]) + _BIN_REC(b"b", [3, 4]) + b"c \x00")
+    kv = KeyedVectors.load_word2vec_format(b, binary=True, limit=2)
+    assert kv.index_to_key == ["a", "b"]
+    with pytest.raises(ValueError, match="entry 3"):
+        KeyedVectors.load_word2vec_format(b, binary=True)

@@ -9,12 +9,14 @@ tools, and files written by them load here (text and binary, optionally gzip-com
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import mmap
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -69,21 +71,32 @@ def _atomic_write(path: PathLike, write_fn, compress: bool = False) -> None:
         raise
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    """Whole file as bytes; gzip is detected by its magic number (not only the suffix)."""
+@contextlib.contextmanager
+def _open_buffer(path: PathLike) -> Iterator[Any]:
+    """The file's bytes: an mmap for plain files (pages are read only when touched, so
+    ``limit=`` on a huge file is cheap), the decompressed bytes for gzip (detected by magic)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"word2vec file not found: {path!r}")
     with open(path, "rb") as f:
         magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        except (OSError, EOFError) as e:
-            raise ValueError(f"{path}: corrupt gzip stream ({e})") from e
-    with open(path, "rb") as f:
-        return f.read()
+        if magic != b"\x1f\x8b":
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                yield b""
+                return
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                yield mm
+            finally:
+                mm.close()
+            return
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: corrupt gzip stream ({e})") from e
+    yield data
 
 
 class KeyedVectors:
@@ -600,46 +613,8 @@ class KeyedVectors:
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
         if no_header and binary:
             raise ValueError("no_header=True is only supported for text files (binary=False)")
-        data = _read_bytes(fname)
-        if no_header:
-            first_line = 1
-            body_start = 0
-            lines = data.split(b"\n")
-            n = sum(1 for ln in lines if ln.strip())
-            first = next((ln for ln in lines if ln.strip()), b"")
-            d = len(first.split()) - 1
-            if d <= 0:
-                raise ValueError(f"{fname}: line 1: expected 'word v1 .. vd' in a headerless file, got {first[:80]!r}")
-            if any(not ln.strip() for ln in lines[:n]):
-                raise ValueError(f"{fname}: empty line inside a headerless word2vec file")
-        else:
-            first_line = 2
-            nl = data.find(b"\n")
-            header_line = data if nl < 0 else data[:nl]
-            try:
-                parts = header_line.decode("ascii").split()
-                if len(parts) != 2:
-                    raise ValueError
-                n, d = int(parts[0]), int(parts[1])
-            except (UnicodeDecodeError, ValueError):
-                raise ValueError(
-                    f"{fname}: line 1: bad word2vec header {header_line[:80]!r}; expected '<n_vectors> <vector_size>'"
-                    " (pass no_header=True for headerless text files)"
-                ) from None
-            if n < 0 or d <= 0:
-                raise ValueError(f"{fname}: line 1: bad word2vec header (n={n}, d={d}); need n >= 0 and d >= 1")
-            body_start = len(data) if nl < 0 else nl + 1
-        if limit is not None:
-            n = min(n, int(limit))
-        if binary:
-            words, vecs = _parse_binary(
-                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
-            )
-        else:
-            words, vecs = _parse_text(
-                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None,
-                first_line=first_line,
-            )
+        with _open_buffer(fname) as data:
+            words, vecs, first_line = _parse_file(data, fname, binary, limit, encoding, unicode_errors, no_header)
         seen: dict[str, int] = {}
         for i, w in enumerate(words):
             if w in seen:
@@ -649,7 +624,7 @@ class KeyedVectors:
                     where, first_at = f"line {i + first_line}", f"line {seen[w] + first_line}"
                 raise ValueError(f"{fname}: {where}: duplicate word {w!r} (first seen at {first_at})")
             seen[w] = i
-        logger.info("loaded %d x %d vectors from %s", n, d, fname)
+        logger.info("loaded %d x %d vectors from %s", vecs.shape[0], vecs.shape[1], fname)
         return cls(vecs, words)
 
     # ------------------------------------------------------- native format
@@ -701,6 +676,53 @@ class KeyedVectors:
         return cls(vectors, keys, counts=counts)
 
 
+def _parse_file(
+    data: Any, fname: str, binary: bool, limit: int | None, encoding: str, unicode_errors: str, no_header: bool
+) -> tuple[list[str], np.ndarray, int]:
+    """Header handling + dispatch to the text / binary parsers; returns (words, vectors, first data line)."""
+    if no_header:
+        first_line = 1
+        body_start = 0
+        data = data[:]  # bytes (an mmap has no split)
+        lines = data.split(b"\n")
+        n = sum(1 for ln in lines if ln.strip())
+        first = next((ln for ln in lines if ln.strip()), b"")
+        d = len(first.split()) - 1
+        if d <= 0:
+            raise ValueError(f"{fname}: line 1: expected 'word v1 .. vd' in a headerless file, got {first[:80]!r}")
+        if any(not ln.strip() for ln in lines[:n]):
+            raise ValueError(f"{fname}: empty line inside a headerless word2vec file")
+    else:
+        first_line = 2
+        nl = data.find(b"\n")
+        header_line = data[: len(data) if nl < 0 else nl]
+        try:
+            parts = header_line.decode("ascii").split()
+            if len(parts) != 2:
+                raise ValueError
+            n, d = int(parts[0]), int(parts[1])
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError(
+                f"{fname}: line 1: bad word2vec header {header_line[:80]!r}; expected '<n_vectors> <vector_size>'"
+                " (pass no_header=True for headerless text files)"
+            ) from None
+        if n < 0 or d <= 0:
+            raise ValueError(f"{fname}: line 1: bad word2vec header (n={n}, d={d}); need n >= 0 and d >= 1")
+        body_start = len(data) if nl < 0 else nl + 1
+    if limit is not None:
+        n = min(n, int(limit))
+    if binary:
+        words, vecs = _parse_binary(
+            data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
+        )
+    else:
+        words, vecs = _parse_text(
+            data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None,
+            first_line=first_line,
+        )
+    return words, vecs, first_line
+
+
 def _decode(raw: bytes, fname: str, where: str, encoding: str, errors: str) -> str:
     try:
         return raw.decode(encoding, errors=errors)
@@ -717,7 +739,16 @@ def _parse_text(
     """Bulk-parse `n` text rows: tokens split on ASCII whitespace, values via one numpy cast."""
     if n == 0:
         return [], np.zeros((0, d), np.float32)
-    body = data[start:]
+    end = len(data)
+    if truncated:  # only the first n lines are needed: do not copy the rest of a huge file
+        end = start
+        for _ in range(n):
+            j = data.find(b"\n", end)
+            if j < 0:
+                end = len(data)
+                break
+            end = j + 1
+    body = data[start:end]
     lines = body.split(b"\n", n)  # at most n+1 pieces; the last holds the rest of the file
     if len(lines) > n:
         if lines[n].strip() and not truncated:
