@@ -474,3 +474,22 @@ def test_limit_ignores_rest_of_file(tmp_path) -> None:
     assert kv.index_to_key == ["a", "b"]
     with pytest.raises(ValueError, match="entry 3"):
         KeyedVectors.load_word2vec_format(b, binary=True)
+
+
+def test_most_similar_batch_matches_single() -> None:
+    kv = _random_kv(500, 16, seed=4)
+    keys = ["w3", "w499", "w0", "w250"]
+    for restrict in (None, 300):
+        idx, sim = kv.most_similar_batch(keys, topn=7, restrict_vocab=restrict, chunk_size=3)
+        assert idx.shape == (4, 7) and sim.dtype == np.float32
+        for q, key in enumerate(keys):
+            ref = kv.most_similar(key, topn=7, restrict_vocab=restrict)
+            assert [kv.index_to_key[i] for i in idx[q]] == [k for k, _ in ref]
+            np.testing.assert_allclose(sim[q], [s for _, s in ref], atol=1e-5)
+    tiny = KeyedVectors(np.eye(3, dtype=np.float32), ["a", "b", "c"])
+    idx, _ = tiny.most_similar_batch(["a"], topn=10)
+    assert idx.shape == (1, 2) and 0 not in idx[0]
+    with pytest.raises(KeyError, match="'zz'"):
+        kv.most_similar_batch(["w1", "zz"])
+    with pytest.raises(ValueError, match="topn"):
+        kv.most_similar_batch(["w1"], topn=0)

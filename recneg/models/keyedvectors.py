@@ -370,6 +370,47 @@ class KeyedVectors:
             return scores
         return self._top(scores, topn, exclude)
 
+    def most_similar_batch(
+        self,
+        keys: Sequence[Key],
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+        chunk_size: int = 1024,
+        device: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest neighbours of many keys at once: ``(rows int64 (q, k), cosines float32 (q, k))``,
+        best first, each key excluded from its own list (k = min(topn, candidates - 1)).
+
+        One torch GEMM + topk per `chunk_size` queries on `device` (default CPU); the result for
+        each key equals ``most_similar(key, topn)`` up to ties."""
+        import torch
+
+        self._check_topn(topn)
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        limit = self._check_restrict(restrict_vocab)
+        rows = np.array([self.get_index(k) for k in keys], dtype=np.int64)
+        k = int(min(topn, max(limit - 1, 0)))
+        out_idx = np.zeros((rows.size, k), dtype=np.int64)
+        out_sim = np.zeros((rows.size, k), dtype=np.float32)
+        if rows.size == 0 or k == 0:
+            return out_idx, out_sim
+        dev = torch.device(device) if device is not None else torch.device("cpu")
+        normed = torch.from_numpy(self.get_normed_vectors()).to(dev)
+        cand = normed[:limit]
+        with torch.no_grad():
+            for start in range(0, rows.size, chunk_size):
+                r = torch.from_numpy(rows[start : start + chunk_size]).to(dev)
+                scores = normed[r] @ cand.T
+                inside = r < limit
+                ar = torch.arange(r.shape[0], device=dev)
+                scores[ar[inside], r[inside]] = -torch.inf  # never return the query itself
+                # k+1 so that a query outside the restricted range still gets k answers
+                val, idx = torch.topk(scores, min(k + 1, limit), dim=1)
+                out_idx[start : start + r.shape[0]] = idx[:, :k].cpu().numpy()
+                out_sim[start : start + r.shape[0]] = val[:, :k].cpu().numpy()
+        return out_idx, out_sim
+
     def similar_by_vector(
         self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
     ) -> list[tuple[Key, float]] | np.ndarray:
