@@ -375,6 +375,10 @@ def test_sampled_correction_closer_to_full_ranking():
             f, c, raw = full[f"{m}@{K}"], smp[f"sampled_{m}@{K}"], smp[f"sampled_raw_{m}@{K}"]
             assert abs(c - f) < abs(raw - f), (m, K, f, c, raw)
             assert abs(c - f) < 0.5 * abs(raw - f)
+    # the factor path (per-pair dot products) and the score_fn path (full rows) agree
+    via_fn = ranking_metrics(train=tr, test=te, K=ks, score_fn=lambda u: S[u], n_sampled_negatives=100, seed=3)
+    for k, v in smp.metrics.items():
+        assert via_fn[k] == pytest.approx(v, rel=1e-9), k
     # reproducible for a fixed seed, different for another
     again = ranking_metrics(train=tr, test=te, K=ks, user_factors=U, item_factors=V, n_sampled_negatives=100, seed=3)
     assert again.metrics == smp.metrics

@@ -428,18 +428,33 @@ def _single_item_values(r: np.ndarray, K: int, m: str) -> np.ndarray:
     raise ValueError(m)
 
 
+def _binom_pmf_matrix(n: int, N: int) -> np.ndarray:
+    """P[R-1, r-1] = Binomial(N, (R-1)/n).pmf(r-1) for R = 1..n+1, r = 1..N+1; float64 (n+1, N+1)."""
+    from scipy.special import gammaln
+
+    j = np.arange(N + 1, dtype=np.float64)
+    logc = gammaln(N + 1.0) - gammaln(j + 1.0) - gammaln(N - j + 1.0)
+    q = np.arange(n + 1, dtype=np.float64) / max(n, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lq, l1q = np.log(q)[:, None], np.log1p(-q)[:, None]
+        logp = logc[None, :] + j[None, :] * lq + (N - j)[None, :] * l1q
+    logp[0, :] = -np.inf
+    logp[0, 0] = 0.0  # q = 0: rank 1 surely
+    logp[-1, :] = -np.inf
+    logp[-1, N] = 0.0  # q = 1: all negatives ahead
+    return np.exp(logp)
+
+
 def _bv_correction(n: int, N: int, ks: Sequence[int], names: Sequence[str], gamma: float) -> dict[str, np.ndarray]:
     """Krichene-Rendle BV-corrected metric per sampled rank: {"m@K": float64 (N+1,)} for universe size n."""
-    from scipy.stats import binom
-
     R = np.arange(1, n + 2, dtype=np.float64)  # full rank among n negatives + the item
-    q = (R - 1.0) / max(n, 1)
-    P = binom.pmf(np.arange(N + 1)[None, :], N, q[:, None])  # (n+1, N+1): P[r-1 | R]
-    w = np.full(n + 1, 1.0 / (n + 1))
-    A = (1.0 - gamma) * (P.T * w) @ P + gamma * np.diag(P.T @ w)
+    P = _binom_pmf_matrix(n, N)  # (n+1, N+1): P[r-1 | R]
+    w = 1.0 / (n + 1)
+    A = (1.0 - gamma) * w * (P.T @ P)
+    A[np.diag_indices_from(A)] += gamma * w * P.sum(0)
     keys = [f"{m}@{K}" for K in ks for m in names]
     Mcols = np.stack([_single_item_values(R, K, m) for K in ks for m in names], axis=1)  # (n+1, M)
-    b = (P.T * w) @ Mcols
+    b = w * (P.T @ Mcols)
     try:
         X = np.linalg.solve(A, b)
     except np.linalg.LinAlgError:
@@ -559,7 +574,8 @@ def ranking_metrics(
     elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     B = int(min(batch_size, ev.size))
-    buf = torch.empty((B, n_items), dtype=torch.float32, device=dev)
+    need_rows = not (sampled and scorer.fn is None)  # sampled + factors: per-pair dot products only
+    buf = torch.empty((B, n_items), dtype=torch.float32, device=dev) if need_rows else None
     batches = range(0, ev.size, B)
     if progress:
         from tqdm.auto import tqdm
@@ -611,6 +627,32 @@ def _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items
     return pu, {k: means[k] for k in order}, np.where(all_valid, all_items, -1)
 
 
+def _sampled_ranks_factors(scorer, pair_user, pair_item, negs):
+    """Sampled ranks (P,) from per-pair dot products (no full score rows)."""
+    U, V = scorer.U, scorer.VT.T
+    P, N = negs.shape
+    ranks = np.empty(P, dtype=np.int64)
+    chunk = max(1, _DEFAULT_BATCH_BYTES // (4 * (N + 1) * max(U.shape[1], 1)))
+    for a in range(0, P, chunk):
+        b = min(P, a + chunk)
+        uu = torch.from_numpy(pair_user[a:b]).to(U.device)
+        pos_i = torch.from_numpy(pair_item[a:b]).to(U.device)
+        neg_i = torch.from_numpy(negs[a:b]).to(U.device)
+        uvec = U[uu]  # (c, d)
+        pos_s = (uvec * V[pos_i]).sum(1)
+        neg_s = torch.bmm(V[neg_i], uvec.unsqueeze(2)).squeeze(2)  # (c, N)
+        ranks[a:b] = _ranks_from_scores(pos_s, neg_s, pos_i, neg_i)
+    return ranks
+
+
+def _ranks_from_scores(pos_s, neg_s, pos_i, neg_i) -> np.ndarray:
+    """1 + #negatives ahead of the positive under (score desc, index asc)."""
+    if bool(torch.isnan(pos_s).any()) or bool(torch.isnan(neg_s).any()):
+        raise ValueError("scores contain NaN (from the model / user_factors / item_factors / score_fn)")
+    ahead = (neg_s > pos_s[:, None]) | ((neg_s == pos_s[:, None]) & (neg_i < pos_i[:, None]))
+    return (1 + ahead.sum(1)).cpu().numpy()
+
+
 def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, N, ks, names, seed, gamma):
     cnt = np.diff(te_ptr)[ev]
     pair_user = np.repeat(ev, cnt)
@@ -620,22 +662,20 @@ def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_
     pair_free = np.repeat(n_free, cnt)
     base = seed_states(seed, 1)[0]
     negs = _draw_negatives(tr_ptr, tr_ix, te_ptr, te_ix, pair_user, pair_free, n_items, N, base)
-    ranks = np.empty(pair_user.size, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(cnt)])
     with torch.inference_mode():
-        for s in batches:
-            u = ev[s:s + B]
-            S = scorer(u, buf[: u.size])
-            p0, p1 = starts[s], starts[s + u.size]
-            rows = torch.from_numpy(pair_local[p0:p1] - s).to(S.device)
-            pos_i = torch.from_numpy(pair_item[p0:p1]).to(S.device)
-            neg_i = torch.from_numpy(negs[p0:p1]).to(S.device)
-            pos_s = S[rows, pos_i]
-            neg_s = S[rows.unsqueeze(1), neg_i]
-            if bool(torch.isnan(pos_s).any()) or bool(torch.isnan(neg_s).any()):
-                raise ValueError("scores contain NaN (from the model / user_factors / item_factors / score_fn)")
-            ahead = (neg_s > pos_s[:, None]) | ((neg_s == pos_s[:, None]) & (neg_i < pos_i[:, None]))
-            ranks[p0:p1] = (1 + ahead.sum(1)).cpu().numpy()
+        if scorer.fn is None:
+            ranks = _sampled_ranks_factors(scorer, pair_user, pair_item, negs)
+        else:
+            ranks = np.empty(pair_user.size, dtype=np.int64)
+            for s in batches:
+                u = ev[s:s + B]
+                S = scorer(u, buf[: u.size])
+                p0, p1 = starts[s], starts[s + u.size]
+                rows = torch.from_numpy(pair_local[p0:p1] - s).to(S.device)
+                pos_i = torch.from_numpy(pair_item[p0:p1]).to(S.device)
+                neg_i = torch.from_numpy(negs[p0:p1]).to(S.device)
+                ranks[p0:p1] = _ranks_from_scores(S[rows, pos_i], S[rows.unsqueeze(1), neg_i], pos_i, neg_i)
     # BV correction per universe-size bin (relative width 0.5%)
     bins = np.floor(np.log(n_free.astype(np.float64)) / np.log(1.005)).astype(np.int64)
     ubins, inv = np.unique(bins, return_inverse=True)
@@ -645,8 +685,9 @@ def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_
         n_rep = int(round(n_free[inv == b].mean()))
         tables = _bv_correction(n_rep, N, ks, names, gamma)
         sel = pair_bin == b
+        r_sel = ranks[sel] - 1
         for key, x in tables.items():
-            corrected[key][sel] = x[ranks[sel] - 1]
+            corrected[key][sel] = x[r_sel]
     pu: dict[str, np.ndarray] = {}
     means: dict[str, float] = {}
     for K in ks:
