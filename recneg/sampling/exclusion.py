@@ -79,3 +79,4 @@ def in_row_hash(offsets: np.ndarray, table: np.ndarray, row: int, item: int) -> 
         if v == -1:
             return False
         h = (h + 1) & mask
+

@@ -531,6 +531,8 @@ class NegativeSampler:
         return self._sample_torch_native(users, pos_items, generator, k, device)
 
     def _is_seen_t(self, st: dict, u: "torch.Tensor", items: "torch.Tensor") -> "torch.Tensor":
+        """bool, shape of ``items``: item in user u's training row (searchsorted on the sorted
+        CSR keys ``user * n_items + item``; faster than vectorised hash probing in torch)."""
         import torch
 
         keys = st["keys"]
@@ -589,16 +591,21 @@ class NegativeSampler:
         uu = u[:, None].expand(B, k)
         ee = extra[:, None].expand(B, k)
 
-        def hits(it):
-            return (self._is_seen_t(st, uu, it) | (it == ee)) & light[:, None]
-
-        hit = hits(items)
+        # rejection rounds on the light rows; each round redraws only the current hits
+        flat = items.reshape(-1)
+        fu, fe = uu.reshape(-1), ee.reshape(-1)
+        act = torch.nonzero(light[:, None].expand(B, k).reshape(-1)).flatten()
         for _ in range(16):
-            if not bool(hit.any()):
+            if act.numel() == 0:
                 break
-            items = torch.where(hit, table.sample((B, k), generator=generator), items)
-            hit = hits(items)
-        todo = hit | heavy[:, None]
+            a_it = flat[act]
+            act = act[self._is_seen_t(st, fu[act], a_it) | (a_it == fe[act])]
+            if act.numel():
+                flat[act] = table.sample(act.numel(), generator=generator)
+        todo = heavy[:, None].expand(B, k).clone()
+        if act.numel():
+            todo.view(-1)[act] = True  # still hitting after 16 rounds: draw from the complement
+        items = flat.view(B, k)
         if bool(todo.any()):
             iu, ie = uu[todo], ee[todo]
             j = self._complement_t(st, iu, ie, generator)
