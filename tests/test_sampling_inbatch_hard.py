@@ -207,3 +207,24 @@ def test_dns_softmax_matches_boltzmann(use_torch):
         items = d.sample(np.zeros(n, dtype=np.int64)).items
     p = np.exp(scores / T) / np.exp(scores / T).sum()
     assert chisquare(np.bincount(items.ravel(), minlength=3), p * n).pvalue > 1e-3
+
+
+def test_warp_factors_torch_matches_numpy_and_excludes_seen():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((20, 30)) < 0.3).astype(np.float32)
+    m = sp.csr_matrix(dense)
+    U, V = rng.normal(size=(20, 4)), rng.normal(size=(30, 4))
+    users = np.repeat(np.arange(20), 10)
+    pos = np.array([m[u].indices[0] if m[u].nnz else 0 for u in users])
+    a = WarpSampler(NegativeSampler(m, k=1, seed=5), max_trials=20, margin=0.5).sample_factors(users, pos, U, V)
+    b = WarpSampler(NegativeSampler(m, k=1, seed=5), max_trials=20, margin=0.5).sample_factors(
+        torch.as_tensor(users), torch.as_tensor(pos), torch.as_tensor(U), torch.as_tensor(V))
+    np.testing.assert_array_equal(a.items, b.items.numpy())
+    np.testing.assert_array_equal(a.trials, b.trials.numpy())
+    assert not dense[users, a.items[:, 0]].any() and not (a.items[:, 0] == pos).any()
+    # every found negative violates the margin; every unfound row used all trials
+    s_pos = (U[users] * V[pos]).sum(1)
+    s_neg = (U[users] * V[a.items[:, 0]]).sum(1)
+    np.testing.assert_allclose(a.scores[:, 0], s_neg)
+    assert (s_neg[a.valid[:, 0]] > s_pos[a.valid[:, 0]] - 0.5).all()
+    assert (a.trials[~a.valid[:, 0]] == 20).all()

@@ -223,10 +223,22 @@ class WarpSampler:
     ) -> NegativeBatch:
         """Numba path for dot-product scores ``U[u] . V[i] + bias[i]``.
 
+        Accepts numpy arrays or torch tensors (tensors are copied to the host for the kernel and
+        the outputs come back on the factors' device).
+
         Args:
             users, pos_items: int (B,).
             user_factors: float (n_users, d); item_factors: float (n_items, d); item_bias: (n_items,) or None.
         """
+        if _is_torch(user_factors) or _is_torch(users):  # torch in, torch out (computed on the host)
+            import torch
+
+            dev = (user_factors if _is_torch(user_factors) else users).device
+            host = lambda x: x.detach().cpu().numpy() if _is_torch(x) else x  # noqa: E731
+            nb = self.sample_factors(host(users), host(pos_items), host(user_factors), host(item_factors),
+                                     None if item_bias is None else host(item_bias))
+            t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
+            return NegativeBatch(t(nb.items), t(nb.log_q), t(nb.valid), trials=t(nb.trials), scores=t(nb.scores))
         s = self.base
         if not isinstance(s, NegativeSampler):
             raise TypeError("sample_factors needs base to be a NegativeSampler; use sample(..., score_fn) otherwise")
