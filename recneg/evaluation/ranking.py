@@ -438,6 +438,7 @@ def _binom_pmf_matrix(n: int, N: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         lq, l1q = np.log(q)[:, None], np.log1p(-q)[:, None]
         logp = logc[None, :] + j[None, :] * lq + (N - j)[None, :] * l1q
+    logp[logp < -700.0] = -np.inf  # no denormals: they make the BLAS products below crawl
     logp[0, :] = -np.inf
     logp[0, 0] = 0.0  # q = 0: rank 1 surely
     logp[-1, :] = -np.inf
@@ -627,9 +628,45 @@ def _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items
     return pu, {k: means[k] for k in order}, np.where(all_valid, all_items, -1)
 
 
+@njit(cache=True, parallel=True)
+def _sampled_ranks_kernel(U: np.ndarray, V: np.ndarray, pair_user: np.ndarray, pair_item: np.ndarray,
+                          negs: np.ndarray) -> np.ndarray:
+    """ranks[p] = 1 + #negatives ahead (score desc, index asc) with float32 dot-product scores; -1 on NaN."""
+    P, N = negs.shape
+    d = U.shape[1]
+    ranks = np.empty(P, dtype=np.int64)
+    for p in prange(P):
+        u = U[pair_user[p]]
+        i = pair_item[p]
+        acc = np.float32(0.0)
+        for k in range(d):
+            acc += u[k] * V[i, k]
+        if np.isnan(acc):
+            ranks[p] = -1
+            continue
+        r = 1
+        for j in range(N):
+            it = negs[p, j]
+            s = np.float32(0.0)
+            for k in range(d):
+                s += u[k] * V[it, k]
+            if np.isnan(s):
+                r = -1
+                break
+            if s > acc or (s == acc and it < i):
+                r += 1
+        ranks[p] = r
+    return ranks
+
+
 def _sampled_ranks_factors(scorer, pair_user, pair_item, negs):
-    """Sampled ranks (P,) from per-pair dot products (no full score rows)."""
+    """Sampled ranks (P,) from per-pair dot products (no full score rows): numba on CPU, torch bmm elsewhere."""
     U, V = scorer.U, scorer.VT.T
+    if U.device.type == "cpu":
+        ranks = _sampled_ranks_kernel(U.numpy(), np.ascontiguousarray(V.numpy()), pair_user, pair_item, negs)
+        if (ranks < 0).any():
+            raise ValueError("scores contain NaN (overflow in user_factors @ item_factors)")
+        return ranks
     P, N = negs.shape
     ranks = np.empty(P, dtype=np.int64)
     chunk = max(1, _DEFAULT_BATCH_BYTES // (4 * (N + 1) * max(U.shape[1], 1)))
