@@ -52,6 +52,12 @@ def test_similar_items_and_recommend_exact_on_tiny_model():
     order = np.argsort(-exp)[:2]
     assert ids.tolist() == order.tolist()
     np.testing.assert_allclose(sc, exp[order], rtol=1e-5)
+    m.syn1neg = np.eye(6, 3, k=0, dtype=np.float32) * np.arange(1, 7, dtype=np.float32)[:, None]
+    ids_io, sc_io = m.recommend(0, ui, N=2, scoring="in_out")  # mean (0.5, 0.5, 0) . syn1neg rows
+    assert ids_io[0] == 1 and ids_io[1] in (3, 4)  # 0, 2 seen; 5 left out; 3 and 4 tie at 0
+    assert sc_io.tolist() == pytest.approx([1.0, 0.0])
+    with pytest.raises(ValueError, match="scoring"):
+        m.recommend(0, ui, scoring="dot")
     ids_all, _ = m.recommend(0, ui, N=2, filter_already_liked_items=False)
     assert ids_all[0] == 1 and ids_all[1] in (0, 2)  # 0 and 2 tie
     # full user matrix, picked by userid; batch of users gives 2-D output

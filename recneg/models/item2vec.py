@@ -207,8 +207,8 @@ class Item2Vec(SkipGramBase):
 
     def recommend(self, userid: int | np.ndarray, user_items: Any, N: int = 10,
                   filter_already_liked_items: bool = True,
-                  filter_items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Recommend by cosine between each item and the mean of the user's history vectors.
+                  filter_items: np.ndarray | None = None, scoring: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+        """Recommend from the mean of the user's history vectors.
 
         Args:
             userid: a user index or an int array of them.
@@ -218,12 +218,17 @@ class Item2Vec(SkipGramBase):
             N: number of results.
             filter_already_liked_items: never return items in the user's row.
             filter_items: item indices never to return.
+            scoring: "cosine" = cosine between the mean history vector and each item vector;
+                "in_out" = mean history input vector dotted with each item's output vector
+                (``syn1neg``), i.e. the SGNS model's own co-occurrence score.
 
         Returns:
             (ids int64, scores float32), shape (N,) for a scalar ``userid`` else (len, N).
         """
         self._check_fitted()
         N = _check_int("N", N, 1)
+        if scoring not in ("cosine", "in_out"):
+            raise ValueError(f"scoring must be 'cosine' or 'in_out', got {scoring!r}")
         scalar = np.ndim(userid) == 0
         users = np.atleast_1d(np.asarray(userid))
         if users.dtype.kind not in "iu":
@@ -246,8 +251,12 @@ class Item2Vec(SkipGramBase):
         B.data = np.ones_like(B.data, dtype=np.float32)
         # the sum of the history vectors has the direction of their mean
         prof = np.asarray(B @ self.syn0, dtype=np.float32)
-        prof /= np.maximum(np.linalg.norm(prof, axis=1, keepdims=True), 1e-12)
-        scores = prof @ self._unit().T
+        if scoring == "cosine":
+            prof /= np.maximum(np.linalg.norm(prof, axis=1, keepdims=True), 1e-12)
+            scores = prof @ self._unit().T
+        else:
+            prof /= np.maximum(np.asarray(B.sum(1), dtype=np.float32), 1.0)
+            scores = prof @ self.syn1neg.T
         scores[:, ~self.in_vocab] = -np.inf
         if filter_already_liked_items:
             r, c = B.nonzero()
