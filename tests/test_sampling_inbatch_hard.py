@@ -228,3 +228,28 @@ def test_warp_factors_torch_matches_numpy_and_excludes_seen():
     np.testing.assert_allclose(a.scores[:, 0], s_neg)
     assert (s_neg[a.valid[:, 0]] > s_pos[a.valid[:, 0]] - 0.5).all()
     assert (a.trials[~a.valid[:, 0]] == 20).all()
+
+
+def test_streaming_frequency_exact_on_periodic_stream():
+    from recneg.sampling import StreamingFrequency
+
+    sf = StreamingFrequency(n_items=4, alpha=0.2)
+    # batch size 4: item 0 twice in every batch, item 1 every 4th batch, items 2/3 fill up
+    for t in range(400):
+        batch = [0, 0, 1 if t % 4 == 0 else 2, 3 if t % 2 else 2]
+        sf.update(np.array(batch))
+    lq = sf.log_q(np.array([0, 1]))
+    # item 0: 2 per batch -> gap 0.5 -> q = 2 / 4; item 1: once per 4 batches -> gap 4 -> q = 0.25 / 4
+    np.testing.assert_allclose(lq, np.log([0.5, 0.25 / 4]), rtol=1e-6)
+    sb = InBatchSampler(streaming=StreamingFrequency(n_items=4, alpha=1.0))
+    nb = sb.sample(None, [0, 0, 1, 2])
+    assert nb.valid[0, 1] == False and nb.valid[0, 2]  # noqa: E712
+    # first batch: B = (t + 1) / c = 1/2 for item 0 and 1 for items 1, 2; mean batch 4
+    np.testing.assert_allclose(nb.log_q[0], np.log([0.5, 0.5, 0.25, 0.25]), rtol=1e-6)
+    nt = sb.sample_torch(None, torch.tensor([0, 1, 1, 3]))
+    # step 1: item 0 gap 1 -> log(1/4); item 1 gap (1-0)/2 -> log(2/4); item 3 new: (1+1)/1 -> log(1/8)
+    np.testing.assert_allclose(nt.log_q[0].numpy(), np.log([0.25, 0.5, 0.5, 0.125]), rtol=1e-6)
+    with pytest.raises(ValueError, match="no batch"):
+        StreamingFrequency(3).log_q([0])
+    with pytest.raises(ValueError, match="alpha"):
+        StreamingFrequency(3, alpha=0.0)

@@ -298,3 +298,20 @@ def test_row_hash_agrees_with_binary_search():
     sizes = np.diff(off)
     lengths = np.diff(indptr)
     assert ((sizes == 0) == (lengths == 0)).all() and (sizes >= 4 * lengths).all()
+
+
+def test_draws_do_not_depend_on_thread_count():
+    import numba
+
+    m, w, _ = small_world()
+    users = np.array([0, 1, 2, 3] * 300)
+    n0 = numba.get_num_threads()
+    out = []
+    for nt in sorted({1, n0}):
+        numba.set_num_threads(nt)
+        try:
+            out.append(NegativeSampler(m, k=4, weights=w, seed=9).sample(users).items)
+        finally:
+            numba.set_num_threads(n0)
+    for o in out[1:]:
+        np.testing.assert_array_equal(out[0], o)

@@ -1,16 +1,29 @@
 """Negative sampling: proposal distributions, alias tables, exact exclusion, in-batch,
-mixed and hard negatives, and schedules for their hyper-parameters."""
+mixed and hard negatives, and schedules for their hyper-parameters.
+
+Typical use (numpy in, numpy out; ``sample_torch`` takes and returns tensors)::
+
+    from recneg.sampling import NegativeSampler, InBatchSampler, MixedSampler
+    sampler = NegativeSampler(train, k=5, alpha=0.75, seed=0)      # train: Interactions / scipy CSR
+    nb = sampler.sample(users, pos_items)                            # users, pos_items: int (B,)
+    nb.items   # int64 (B, 5), never an item the user has in train, nor the row's positive
+    nb.log_q   # float32 (B, 5), log-prob under the truncated, renormalised proposal
+    nb.valid   # None (all valid) or bool (B, 5) with on_exhausted="mask"
+
+    logits = scores - log_q       # logQ correction for sampled softmax
+    mixed = MixedSampler(InBatchSampler(train), NegativeSampler(train, k=64, alpha=0.0))
+"""
 from .alias import AliasTable, TorchAliasTable, alias_draw
 from .distributions import custom, popularity, uniform
 from .hard import DynamicNegativeSampler, WarpSampler, warp_weights
-from .inbatch import InBatchSampler, MixedSampler
+from .inbatch import InBatchSampler, MixedSampler, StreamingFrequency
 from .negative import NegativeBatch, NegativeSampler
 from .schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule, StepSchedule, as_schedule
 
 __all__ = [
     "AliasTable", "TorchAliasTable", "alias_draw",
     "popularity", "uniform", "custom",
-    "NegativeBatch", "NegativeSampler", "InBatchSampler", "MixedSampler",
+    "NegativeBatch", "NegativeSampler", "InBatchSampler", "MixedSampler", "StreamingFrequency",
     "DynamicNegativeSampler", "WarpSampler", "warp_weights",
     "Schedule", "ConstantSchedule", "LinearSchedule", "ExponentialSchedule", "StepSchedule", "as_schedule",
 ]

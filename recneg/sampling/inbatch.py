@@ -41,6 +41,57 @@ def _seen_matrix(indptr, indices, users, items):
     return out
 
 
+class StreamingFrequency:
+    """Streaming estimate of each item's in-batch sampling probability (Yi et al., RecSys 2019).
+
+    Per item it keeps the step it was last seen (``A``) and a moving average of the gap in
+    steps between its occurrences (``B``); with ``c`` occurrences at step ``t`` the update is
+    ``B <- (1 - alpha) B + alpha (t - A) / c``, ``A <- t``. Then ``1 / B`` estimates
+    occurrences per batch and ``log_q = -log B - log(mean batch size)`` the probability of
+    the item in one batch slot, the same quantity as ``log(count / total)`` for a fixed
+    dataset. Items never seen get ``B = steps so far + 1`` (rarer than anything observed).
+
+    Args:
+        n_items: number of items (direct indexing, 16 bytes per item).
+        alpha: moving-average rate in (0, 1].
+    """
+
+    def __init__(self, n_items: int, alpha: float = 0.01) -> None:
+        if int(n_items) <= 0:
+            raise ValueError(f"n_items must be a positive integer, got {n_items!r}")
+        if not (0.0 < float(alpha) <= 1.0):
+            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+        self.n_items = int(n_items)
+        self.alpha = float(alpha)
+        self.last = np.full(self.n_items, -1.0)
+        self.gap = np.zeros(self.n_items)
+        self.step = 0
+        self.mean_batch = 0.0
+
+    def update(self, items: Any) -> None:
+        """Record one batch of positive items (int (B,), numpy or torch) and advance the step."""
+        it = items.detach().cpu().numpy() if hasattr(items, "detach") else items
+        it = check_ids(it, self.n_items, "items")
+        uniq, cnt = np.unique(it, return_counts=True)
+        t = float(self.step)
+        new = self.last[uniq] < 0
+        g = (t - self.last[uniq]) / cnt
+        g_new = (t + 1.0) / cnt
+        self.gap[uniq] = np.where(new, g_new, (1.0 - self.alpha) * self.gap[uniq] + self.alpha * g)
+        self.last[uniq] = t
+        self.step += 1
+        self.mean_batch += (it.size - self.mean_batch) / self.step
+
+    def log_q(self, items: Any) -> np.ndarray:
+        """float32 log-probability of each item (int array, any shape) in one batch slot."""
+        it = items.detach().cpu().numpy() if hasattr(items, "detach") else np.asarray(items)
+        if self.step == 0:
+            raise ValueError("StreamingFrequency has seen no batch yet; call update(items) first")
+        flat = check_ids(it.reshape(-1), self.n_items, "items")
+        b = np.where(self.last[flat] < 0, self.step + 1.0, self.gap[flat])
+        return (-np.log(b) - np.log(self.mean_batch)).astype(np.float32).reshape(it.shape)
+
+
 class InBatchSampler:
     """Negatives = the other positives of the batch, with frequency log-probabilities.
 
@@ -50,6 +101,9 @@ class InBatchSampler:
         item_counts: int/float (n_items,) counts to use instead of ``train``'s.
         mask_seen: also mask items the row's user has seen in ``train``.
         device: torch device for :meth:`sample_torch` outputs.
+        streaming: a :class:`StreamingFrequency`; when given, every call first updates it with
+            the batch's positives and ``log_q`` comes from its estimate instead of the counts
+            (``train``/``item_counts`` are then optional).
 
     Items with a zero count get count 1 in ``log_q`` (so it stays finite); ``total`` is the
     sum of the given counts.
@@ -61,8 +115,14 @@ class InBatchSampler:
         item_counts: np.ndarray | None = None,
         mask_seen: bool = False,
         device: "str | torch.device" = "cpu",
+        streaming: StreamingFrequency | None = None,
     ) -> None:
         self.csr = None if train is None else as_csr(train)
+        self.streaming = streaming
+        if streaming is not None and not isinstance(streaming, StreamingFrequency):
+            raise TypeError(f"streaming must be a StreamingFrequency, got {type(streaming).__name__}")
+        if item_counts is None and streaming is not None:
+            item_counts = np.ones(streaming.n_items if self.csr is None else self.csr.shape[1])
         if item_counts is None:
             if self.csr is None:
                 raise ValueError("InBatchSampler needs train or item_counts to compute item frequencies")
@@ -108,7 +168,12 @@ class InBatchSampler:
                 raise ValueError(f"users has length {u.shape[0]} but pos_items has length {B}")
             valid &= ~_seen_matrix(self.csr.indptr, self.csr.indices, u, pos)
         items = np.broadcast_to(pos[None, :], (B, B))
-        log_q = np.broadcast_to(self.log_q_items[pos][None, :], (B, B))
+        if self.streaming is not None:
+            self.streaming.update(pos)
+            lq = self.streaming.log_q(pos)
+        else:
+            lq = self.log_q_items[pos]
+        log_q = np.broadcast_to(lq[None, :], (B, B))
         return NegativeBatch(items, log_q, valid)
 
     def sample_torch(self, users: "torch.Tensor | None", pos_items: "torch.Tensor", generator: Any = None) -> NegativeBatch:
@@ -142,7 +207,12 @@ class InBatchSampler:
                 q = u[:, None] * self.n_items + pos[None, :]
                 at = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
                 valid &= keys[at] != q
-        return NegativeBatch(pos[None, :].expand(B, B), self._torch["log_q"][pos][None, :].expand(B, B), valid)
+        if self.streaming is not None:
+            self.streaming.update(pos)
+            lq = torch.as_tensor(self.streaming.log_q(pos), device=device)
+        else:
+            lq = self._torch["log_q"][pos]
+        return NegativeBatch(pos[None, :].expand(B, B), lq[None, :].expand(B, B), valid)
 
 
 class MixedSampler:
