@@ -238,6 +238,21 @@ def test_factor_input_vs_score_fn_and_models():
             assert r[k] == pytest.approx(v, abs=1e-12), k
 
 
+def test_torch_matmul_path_matches_numpy_path(monkeypatch):
+    from recneg.evaluation import ranking
+
+    tr, te, _ = random_case(12, n_users=50, n_items=300)
+    rng = np.random.default_rng(12)
+    U = rng.normal(size=(50, 8)).astype(np.float32)
+    V = rng.normal(size=(300, 8)).astype(np.float32)
+    a = ranking_metrics(train=tr, test=te, K=[5, 20], user_factors=U, item_factors=V, per_user=True)
+    monkeypatch.setattr(ranking, "_CPU_MATMUL", "torch")
+    b = ranking_metrics(train=tr, test=te, K=[5, 20], user_factors=U, item_factors=V, per_user=True)
+    np.testing.assert_array_equal(a.top_items, b.top_items)
+    for k, v in a.metrics.items():
+        assert b[k] == pytest.approx(v, abs=1e-12), k
+
+
 def test_interactions_input():
     from recneg.data import Interactions
 
@@ -257,6 +272,18 @@ def test_users_subset_and_score_fn_not_mutated():
     part = ranking_metrics(train=tr, test=te, K=5, score_fn=fixed_scores(S), users=sub, per_user=True)
     np.testing.assert_array_equal(part.users, sub)
     np.testing.assert_array_equal(part.per_user["ndcg@5"], full.per_user["ndcg@5"][::2])
+
+
+def test_nan_and_infinite_scores():
+    train = csr([[0], [1]], 6)
+    test = csr([[2], [3]], 6)
+    S = np.array([[np.nan, 1, 2, 3, np.inf, -np.inf], [0, 1, 2, 3, 4, 5]], np.float32)
+    # NaN on a masked train item is harmless; +inf ranks first; -inf is never recommended
+    r = ranking_metrics(train=train, test=test, K=5, score_fn=fixed_scores(S), per_user=True)
+    np.testing.assert_array_equal(r.top_items, [[4, 3, 2, 1, -1], [5, 4, 3, 2, 0]])
+    S[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ranking_metrics(train=train, test=test, K=5, score_fn=fixed_scores(S))
 
 
 # ----------------------------------------------------------------------------- errors

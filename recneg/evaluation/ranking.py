@@ -78,6 +78,7 @@ ALL_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate", "precision", "mrr",
 SAMPLED_METRICS: tuple[str, ...] = ("recall", "ndcg", "precision", "mrr", "map")
 
 _DEFAULT_BATCH_BYTES = 64 * 2**20  # score buffer bound used when batch_size is None
+_CPU_MATMUL = "numpy"  # "numpy" (BLAS via numpy) or "torch" (torch.mm, the path used on CUDA)
 
 
 # ----------------------------------------------------------------------------- result
@@ -226,10 +227,17 @@ class _Scorer:
         if U.shape[1] != V.shape[1]:
             raise ValueError(f"user_factors dim {U.shape[1]} != item_factors dim {V.shape[1]}")
         self.U, self.VT = U, V.T.contiguous()
+        # On CPU numpy's BLAS (OpenBLAS) beat torch's MKL sgemm here (AMD EPYC, ~1.1-1.5x in
+        # CPU seconds); both write into the same buffer, so the choice is invisible to callers.
+        self._np = (U.numpy(), V.numpy()) if device.type == "cpu" and _CPU_MATMUL == "numpy" else None
 
     def __call__(self, users: np.ndarray, out: torch.Tensor) -> torch.Tensor:
         """Scores (B, n_items) float32 written into ``out`` (B rows) and returned."""
         if self.fn is None:
+            if self._np is not None:
+                Un, Vn = self._np
+                np.matmul(Un[users], Vn.T, out=out.numpy())
+                return out
             u = self.U[torch.from_numpy(users).to(self.device)]
             return torch.mm(u, self.VT, out=out)
         s = self.fn(users.copy())
