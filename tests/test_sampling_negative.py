@@ -85,10 +85,11 @@ def small_world():
     return sp.csr_matrix(dense), w, p
 
 
+@pytest.mark.parametrize("heavy_threshold", [0.05, 0.9, 0.9999])  # complement, mixed, capped rejection
 @pytest.mark.parametrize("backend", ["numba", "torch"])
-def test_exclusion_frequencies_match_log_q(backend):
+def test_exclusion_frequencies_match_log_q(backend, heavy_threshold):
     m, w, p = small_world()
-    s = NegativeSampler(m, k=4, weights=w, seed=11)
+    s = NegativeSampler(m, k=4, weights=w, seed=11, heavy_threshold=heavy_threshold)
     assert s.seen_mass[1] > 0.5 and s.seen_mass[2] > 0.9
     for u in range(4):
         users = np.full(20_000, u)
@@ -151,18 +152,19 @@ def csr_and_batch(draw):
         rows.append(draw(st.permutations(range(n_items)))[:n_seen])
     weights = draw(st.lists(st.floats(0.01, 100.0), min_size=n_items, max_size=n_items))
     seed = draw(st.integers(0, 2**31))
-    return n_users, n_items, rows, np.array(weights), seed
+    threshold = draw(st.sampled_from([0.05, 0.5, 0.9]))
+    return n_users, n_items, rows, np.array(weights), seed, threshold
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(csr_and_batch())
 def test_exclusion_never_returns_seen(data):
-    n_users, n_items, rows, weights, seed = data
+    n_users, n_items, rows, weights, seed, threshold = data
     dense = np.zeros((n_users, n_items), dtype=np.float32)
     for u, r in enumerate(rows):
         dense[u, list(r)] = 1
     m = sp.csr_matrix(dense)
-    s = NegativeSampler(m, k=7, weights=weights, seed=seed)
+    s = NegativeSampler(m, k=7, weights=weights, seed=seed, heavy_threshold=threshold)
     users = np.repeat(np.arange(n_users), 20)
     for nb in (s.sample(users), s.sample_torch(torch.as_tensor(users), backend="torch")):
         items = np.asarray(nb.items)
