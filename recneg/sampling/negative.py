@@ -195,7 +195,7 @@ def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
     r0 = indptr[u]
     r1 = indptr[u + 1]
     pe = p[extra] if extra >= 0 else 0.0
-    z = _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, n - 1)
+    z = cum[n] - (seen_cum[r1 - 1] if r1 > r0 else 0.0) - pe  # == _unseen_cdf(..., n - 1)
     t = r * z
     # 1) the gap between seen items holding the draw: the first seen position i whose unseen
     #    mass up to s_i exceeds t (O(log row)); 2) bisect inside the gap, where the seen mass
@@ -364,7 +364,7 @@ class NegativeSampler:
         seed: int seed; same seed, same sequence of calls -> same draws.
         heavy_threshold: users whose seen mass (plus the row's positive) exceeds this draw from the
             complement directly by bisection; below it, rejection (expected 1 / (1 - mass) trials,
-            capped at 64, then the complement). 0.9 is about the measured break-even point.
+            capped at 64, then the complement). 0.95 is about the measured break-even point.
         on_exhausted: ``"raise"`` (ValueError naming the users who have seen every item with
             non-zero weight) or ``"mask"`` (their rows get ``valid=False``, ``items=0``, ``log_q=0``).
         device: torch device for :meth:`sample_torch` outputs.
@@ -378,7 +378,7 @@ class NegativeSampler:
         weights: np.ndarray | None = None,
         exclude_seen: bool = True,
         seed: int | None = None,
-        heavy_threshold: float = 0.9,
+        heavy_threshold: float = 0.95,
         on_exhausted: str = "raise",
         device: "str | torch.device" = "cpu",
     ) -> None:
