@@ -77,7 +77,7 @@ __all__ = ["ranking_metrics", "RankingResult", "most_popular_scores", "Popularit
 ALL_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate", "precision", "mrr", "map", "coverage")
 SAMPLED_METRICS: tuple[str, ...] = ("recall", "ndcg", "precision", "mrr", "map")
 
-_DEFAULT_BATCH_BYTES = 64 * 2**20  # score buffer bound used when batch_size is None
+_DEFAULT_BATCH_BYTES = 256 * 2**20  # score buffer bound when batch_size is None
 _CPU_MATMUL = "numpy"  # "numpy" (BLAS via numpy) or "torch" (torch.mm, the path used on CUDA)
 
 
@@ -505,7 +505,7 @@ def ranking_metrics(
         score_fn: alternative to ``model``: ``score_fn(users int64 (B,)) -> (B, n_items)``
             numpy or torch scores (higher = better). Its output is copied, never modified.
         users: user indices to evaluate (default: all); skipped ones are counted.
-        batch_size: users per batch (default: B * n_items float32 scores <= 64 MiB).
+        batch_size: users per batch (default: B * n_items float32 scores <= 256 MiB).
         device: torch device of the scoring ("cpu", "cuda", ...).
         per_user: also return per-user arrays (``result.per_user``, ``result.users``).
         metrics: subset of :data:`ALL_METRICS` (sampled mode: :data:`SAMPLED_METRICS`).
