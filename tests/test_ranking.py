@@ -442,3 +442,33 @@ def test_gowalla_popularity_subset_vs_reference():
     for k, v in ref_pu.items():
         np.testing.assert_allclose(r.per_user[k], v, rtol=1e-12, err_msg=k)
     assert 0.0 < r["recall@20"] < 0.2
+
+
+# ----------------------------------------------------------------------------- model plug-ins
+def test_recneg_mf_model_plugs_in_and_matches_its_recommend():
+    from recneg.models.mf import MatrixFactorization
+
+    tr, te, _ = random_case(13, n_users=40, n_items=70, dens_train=0.15)
+    model = MatrixFactorization(factors=8, epochs=2, progress=False, seed=0).fit(tr)
+    r = ranking_metrics(model, tr, te, K=[5, 10], per_user=True)
+    ref = ranking_metrics(train=tr, test=te, K=[5, 10], user_factors=model.user_factors,
+                          item_factors=model.item_factors)
+    assert r.metrics == ref.metrics
+    ids, _ = model.recommend(r.users, tr[r.users], N=10)
+    np.testing.assert_array_equal(np.asarray(ids), r.top_items)
+
+
+@pytest.mark.filterwarnings("ignore:OpenBLAS is configured")
+def test_implicit_model_plugs_in():
+    implicit = pytest.importorskip("implicit")
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    tr, te, _ = random_case(14, n_users=40, n_items=70, dens_train=0.15)
+    model = AlternatingLeastSquares(factors=8, iterations=2, random_state=0)
+    model.fit(sp.csr_matrix(tr, dtype=np.float32), show_progress=False)
+    r = ranking_metrics(model, tr, te, K=10, per_user=True)
+    S = model.user_factors @ model.item_factors.T
+    ref_means, _, _ = reference(S, tr, te, [10])
+    for k, v in ref_means.items():
+        assert r[k] == pytest.approx(v, abs=1e-12), k
+    assert implicit is not None
