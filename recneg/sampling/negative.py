@@ -248,7 +248,7 @@ def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab):
     """One draw for user u excluding its row and ``extra``; returns (item, new rng state)."""
     j = -1
@@ -315,9 +315,22 @@ def _sample_exclusive(
         if not ok:
             status[b] = 1
             continue
+        if heavy:
+            for c in range(k):
+                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+                items[b, c] = j
+                log_q[b, c] = log_p[j] - log_norm
+            continue
+        # light row: k independent first draws (their table lookups overlap), then check each
+        # and continue rejection only for the hits; per slot this is the same rejection sampler
         for c in range(k):
-            j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
-            items[b, c] = j
+            s = rng_next(s)
+            items[b, c] = alias_draw(prob, alias, rng_uniform(s))
+        for c in range(k):
+            j = items[b, c]
+            if j == extra or in_row_hash(hoff, htab, u, j):
+                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+                items[b, c] = j
             log_q[b, c] = log_p[j] - log_norm
     return items, log_q, status
 
