@@ -38,6 +38,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--exponents", default="-0.5,0,0.75,1")
+    ap.add_argument("--contexts", default="window,set")
+    ap.add_argument("--min-count", type=int, default=1, help="items rarer than this are never recommended")
     args = ap.parse_args()
     if not (ML100K / "u.data").exists():
         sys.exit(f"MovieLens-100k not found at {ML100K}")
@@ -63,14 +65,15 @@ def main() -> None:
 
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = [("most popular", "-", "-", pop_hr, pop_hr, pop_hr, 0.0)]
-    for context in ("window", "set"):
+    for context in args.contexts.split(","):
         for ns in (float(x) for x in args.exponents.split(",")):
             epochs = args.epochs if context == "window" else args.set_epochs
             hrs: dict[str, list[float]] = {"cosine": [], "in_out": []}
             secs = []
             for seed in seeds:
                 m = Item2Vec(vector_size=args.dim, context=context, window=args.window, epochs=epochs,
-                             ns_exponent=ns, workers=args.workers, seed=seed, progress=False)
+                             ns_exponent=ns, workers=args.workers, seed=seed, progress=False,
+                             min_count=args.min_count)
                 t = time.perf_counter()
                 m.fit(train)
                 secs.append(time.perf_counter() - t)
@@ -82,7 +85,8 @@ def main() -> None:
                              float(np.mean(secs))))
 
     print(f"\nMovieLens-100k leave-last-out: {users.size} test users, {inter.n_items} items; "
-          f"d={args.dim}, window={args.window}, negative=5, sample=1e-3, seeds={seeds}\n")
+          f"d={args.dim}, window={args.window}, negative=5, sample=1e-3, min_count={args.min_count}, "
+          f"seeds={seeds}\n")
     print("| model | ns_exponent | epochs | HR@10 (mean) | min | max | fit s |")
     print("|---|---|---|---|---|---|---|")
     for name, ns, ep, hr, lo, hi, sec in rows:

@@ -1,4 +1,5 @@
 """Kernel-level tests: single updates against numpy, numba vs torch, kernel bookkeeping."""
+import numba
 import numpy as np
 import pytest
 import torch
@@ -60,7 +61,8 @@ def np_cbow(syn0, syn1, contexts, centre, negs, lr):
         g = (label - _sig(f)) * lr
         neu1e += g * syn1[t]
         syn1[t] += g * h
-    np.add.at(syn0, contexts, np.broadcast_to(neu1e, (len(contexts), len(h))))
+    # gradient through the mean: each context word gets neu1e / len(contexts)
+    np.add.at(syn0, contexts, np.broadcast_to(neu1e / len(contexts), (len(contexts), len(h))))
     return syn0, syn1, loss
 
 
@@ -178,8 +180,13 @@ def _run_kernel(tokens, offsets, V, d=8, sg=1, shared=0, dynamic=1, window=2, ne
     bounds = K.chunk_bounds(offsets, n_chunks)
     st = seed_states(seed, n_chunks)
     ol, op, ow = np.zeros(n_chunks), np.zeros(n_chunks, np.int64), np.zeros(n_chunks, np.int64)
-    K.train_chunks(syn0, syn1, tokens, offsets, bounds, 0, n_chunks, keep, table.prob, table.alias, st, window,
-                   negative, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow)
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)  # chunks run one after the other: no Hogwild races, exact reproducibility
+    try:
+        K.train_chunks(syn0, syn1, tokens, offsets, bounds, 0, n_chunks, keep, table.prob, table.alias, st, window,
+                       negative, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow)
+    finally:
+        numba.set_num_threads(old)
     return syn0, syn1, ol, op, ow
 
 

@@ -9,6 +9,12 @@ time-ordered when timestamps exist) is a sentence, trained by the same engine as
 of the sequence is context (window = sequence length, no window shrinking).
 ``ns_exponent`` may be negative (Caselles-Dupré et al. 2018: -0.5 helped on music).
 
+Cosine scoring ignores vector norms, so barely trained rare items (seen once or
+twice) can get high cosines by chance; on MovieLens-100k with a short window the
+cosine recommender mostly returns such items. Raise ``min_count`` or use
+``recommend(..., scoring="in_out")`` (history input vectors against output
+vectors), which ranks well there (see benchmarks/RESULTS.md, "Item2Vec").
+
 API follows ``implicit``: ``fit(user_items)``, ``similar_items(itemid, N)`` and
 ``recommend(userid, user_items, N)`` return ``(ids, scores)``.
 """
