@@ -472,3 +472,46 @@ def test_implicit_model_plugs_in():
     for k, v in ref_means.items():
         assert r[k] == pytest.approx(v, abs=1e-12), k
     assert implicit is not None
+
+
+def test_recommend_only_model_plugs_in():
+    tr, te, S = random_case(15, n_users=50, n_items=80)
+    hot = int(np.argmax(np.bincount(tr.indices, minlength=80)))  # trained on by several users
+
+    class RecommendOnly:  # implicit-style API, no factors, no score(); sloppy about filtering
+        item_factors = np.zeros((80, 4), np.float32)  # item vectors alone must not be mistaken for a factor model
+
+        def recommend(self, userid, user_items, N=10, filter_already_liked_items=True):
+            assert user_items.shape == (len(userid), 80)
+            rows = S[userid].astype(np.float64)
+            rows[user_items.nonzero()] = -np.inf
+            rows[:, hot] = 1e9  # item `hot` always first, even for users who trained on it
+            order = np.lexsort((np.broadcast_to(np.arange(80), rows.shape), -rows), axis=-1)[:, :N]
+            return order, np.take_along_axis(rows, order, 1)
+
+    ref = ranking_metrics(train=tr, test=te, K=[5, 10], score_fn=fixed_scores(np.where(np.arange(80) == hot, 1e9, S)))
+    r = ranking_metrics(RecommendOnly(), tr, te, K=[5, 10], per_user=True)
+    # lists drop the train items the model returned, so they can be shorter than K but never contain train items
+    for u, row in zip(r.users, r.top_items):
+        assert not set(row[row >= 0]) & set(tr.indices[tr.indptr[u]:tr.indptr[u + 1]])
+    assert r["hitrate@10"] <= ref["hitrate@10"] + 1e-12
+    one = ranking_metrics(RecommendOnly(), tr, te, K=[5, 10], batch_size=1, per_user=True)
+    np.testing.assert_array_equal(one.top_items, r.top_items)
+    # users who trained on `hot` get it dropped: 9 items listed; others get `hot` first and 10 items
+    has0 = np.array([hot in tr.indices[tr.indptr[u]:tr.indptr[u + 1]] for u in r.users])
+    assert has0.any() and (~has0).any()
+    np.testing.assert_array_equal((r.top_items >= 0).sum(1), np.where(has0, 9, 10))
+    assert (r.top_items[~has0, 0] == hot).all()
+    with pytest.raises(TypeError, match="only offers"):
+        ranking_metrics(RecommendOnly(), tr, te, K=5, n_sampled_negatives=10)
+
+
+def test_item2vec_plugs_in():
+    from recneg.models.item2vec import Item2Vec
+
+    tr, te, _ = random_case(16, n_users=60, n_items=50, dens_train=0.2)
+    i2v = Item2Vec(vector_size=8, context="set", epochs=1, seed=0, progress=False).fit(tr)
+    r = ranking_metrics(i2v, tr, te, K=10, per_user=True)
+    ids, sc = i2v.recommend(r.users, tr[r.users], N=10)
+    np.testing.assert_array_equal(r.top_items, np.where(np.asarray(sc) > -np.inf, ids, -1))
+    assert 0.0 <= r["recall@10"] <= 1.0

@@ -29,6 +29,9 @@ cut) are redone over the full row. Items whose score is ``-inf`` (masked train i
 or items the scorer itself rules out) are never recommended: a user with fewer than K
 candidate items simply gets a shorter list.
 
+Models that only offer an implicit-style ``recommend`` (e.g. Item2Vec, which has no user
+factors) are evaluated from their top-``max(K)`` lists, with the model's own tie order.
+
 Skipped users (counted, not evaluated): users without test items, and users with
 test items but no training items ("cold" users; the model knows nothing about
 them); pass ``skip_cold_users=False`` to evaluate the latter too.
@@ -199,6 +202,7 @@ class _Scorer:
         self.device = device
         self.U = self.V = None
         self.fn = None
+        self.rec = None
         given = sum(x is not None for x in (model, score_fn)) + (user_factors is not None or item_factors is not None)
         if given != 1:
             raise TypeError("pass exactly one score source: model=..., (user_factors=..., item_factors=...) "
@@ -208,9 +212,13 @@ class _Scorer:
                 user_factors, item_factors = model.user_factors, model.item_factors
             elif callable(getattr(model, "score", None)):
                 score_fn = model.score
+            elif callable(getattr(model, "recommend", None)):
+                self.rec = model.recommend  # implicit-style top-N lists (e.g. Item2Vec: no user factors)
+                return
             else:
-                raise TypeError(f"model ({type(model).__name__}) needs user_factors and item_factors attributes or a "
-                                "score(users) -> (B, n_items) method; or pass score_fn=")
+                raise TypeError(f"model ({type(model).__name__}) needs user_factors and item_factors attributes, a "
+                                "score(users) -> (B, n_items) method or an implicit-style recommend(userid, "
+                                "user_items, N); or pass score_fn=")
         if score_fn is not None:
             if not callable(score_fn):
                 raise TypeError("score_fn must be callable: score_fn(user_indices int64 (B,)) -> (B, n_items) scores")
@@ -497,7 +505,10 @@ def ranking_metrics(
     Args:
         model: fitted model with ``user_factors`` (n_users, d) and ``item_factors``
             (n_items, d) (numpy, torch or implicit GPU matrices; score = U @ V.T) - these
-            take precedence - or a callable ``score(users) -> (B, n_items)`` method.
+            take precedence - or a callable ``score(users) -> (B, n_items)`` method, or else an
+            implicit-style ``recommend(userids, user_items_rows, N, filter_already_liked_items=True)
+            -> (ids, scores)`` (e.g. Item2Vec): its lists are used as the ranking (its own tie
+            order; returned train items / -1 ids / -inf scores are dropped; full mode only).
         train, test: ``recneg.data.Interactions`` or scipy sparse (n_users, n_items), same
             shape; non-zeros are interactions. Train items are masked; test items are relevant.
         K: cut-off or list of cut-offs (positive ints).
@@ -541,6 +552,9 @@ def ranking_metrics(
         raise ValueError("test has no interactions: nothing to evaluate")
     dev = torch.device(device)
     scorer = _Scorer(n_users, n_items, dev, model, user_factors, item_factors, score_fn)
+    if sampled and scorer.rec is not None:
+        raise TypeError(f"sampled evaluation needs scores of arbitrary items; {type(model).__name__} only offers "
+                        "recommend(); pass score_fn= (or a model with user_factors/item_factors) instead")
 
     if users is None:
         cand = np.arange(n_users, dtype=np.int64)
@@ -583,7 +597,7 @@ def ranking_metrics(
     elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     B = int(min(batch_size, ev.size))
-    need_rows = not (sampled and scorer.fn is None)  # sampled + factors: per-pair dot products only
+    need_rows = scorer.rec is None and not (sampled and scorer.fn is None)  # sampled + factors: pair dots only
     buf = torch.empty((B, n_items), dtype=torch.float32, device=dev) if need_rows else None
     batches = range(0, ev.size, B)
     if progress:
@@ -596,7 +610,7 @@ def ranking_metrics(
                            seed, bv_gamma)
         protocol = f"sampled(N={N}, gamma={bv_gamma})"
     else:
-        res = _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names)
+        res = _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names)
         protocol = "full"
     pu, means, top = res
     return RankingResult(
@@ -607,13 +621,37 @@ def ranking_metrics(
     )
 
 
-def _run_full(ev, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names):
+def _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix) -> tuple[np.ndarray, np.ndarray]:
+    """Top lists from ``model.recommend``: (items int64 (B, kmax), valid bool); train items, -1 ids and
+    -inf scores the model returns are dropped (list compacted), short lists padded invalid."""
+    ids, sc = scorer.rec(u.copy(), tr[u], N=kmax, filter_already_liked_items=True)
+    ids, sc = np.asarray(ids), np.asarray(sc, dtype=np.float64)
+    if ids.ndim == 1:
+        ids, sc = ids[None, :], sc[None, :]
+    if ids.shape[0] != u.size or ids.shape[1] > kmax or sc.shape != ids.shape:
+        raise ValueError(f"model.recommend returned ids of shape {ids.shape} / scores {sc.shape}; expected "
+                         f"({u.size}, <= {kmax}) for {u.size} users and N={kmax}")
+    if np.isnan(sc).any():
+        raise ValueError(_NAN_MSG)
+    items = np.full((u.size, kmax), -1, dtype=np.int64)
+    items[:, :ids.shape[1]] = ids
+    valid = np.zeros((u.size, kmax), dtype=np.bool_)
+    valid[:, :ids.shape[1]] = (ids >= 0) & (sc > -np.inf)
+    valid &= ~_hits(tr_ptr, tr_ix, u, np.maximum(items, 0), valid)
+    order = np.argsort(~valid, axis=1, kind="stable")
+    return np.take_along_axis(items, order, 1), np.take_along_axis(valid, order, 1)
+
+
+def _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names):
     kmax = min(max(ks), n_items)
     all_items = np.empty((ev.size, kmax), dtype=np.int64)
     all_valid = np.empty((ev.size, kmax), dtype=np.bool_)
     with torch.inference_mode():
         for s in batches:
             u = ev[s:s + B]
+            if scorer.rec is not None:
+                all_items[s:s + u.size], all_valid[s:s + u.size] = _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix)
+                continue
             S = scorer(u, buf[: u.size])
             flat = torch.from_numpy(_gather_rows(tr_ptr, tr_ix, u, n_items)).to(S.device)
             S.view(-1).index_fill_(0, flat, -math.inf)
