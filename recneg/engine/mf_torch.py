@@ -303,7 +303,9 @@ class TorchTrainer:
             ne = self.V(negs)
             nq = F.normalize(ne, dim=-1) if cosine else ne
             neg = self._score(uq, nq, negs, shared=False)
-            pos_log_q = None
+            pos_log_q = self.log_q[i] if cfg.logq else None
+            if cfg.logq:
+                neg_log_q = self.log_q[negs]
         if cfg.loss == "bpr":
             loss = bpr_loss(pos, neg, valid, neg_log_q if cfg.in_batch else None)
         elif cfg.loss == "bce":
@@ -324,14 +326,20 @@ class TorchTrainer:
         perm = torch.randperm(n, generator=self.gen, device=self.dev)
         total = torch.zeros((), dtype=torch.float64, device=self.dev)
         steps = 0
-        for s in range(0, n, cfg.batch_size):
-            idx = perm[s:s + cfg.batch_size]
-            self.opt.zero_grad(set_to_none=True)
-            loss = self.batch_loss(self.pu[idx], self.pi[idx])
-            loss.backward()
-            self.opt.step()
-            total += loss.detach()
-            steps += 1
+        threads = torch.get_num_threads()
+        if self.dev.type == "cpu":
+            torch.set_num_threads(max(1, int(getattr(cfg, "workers", threads))))
+        try:
+            for s in range(0, n, cfg.batch_size):
+                idx = perm[s:s + cfg.batch_size]
+                self.opt.zero_grad(set_to_none=True)
+                loss = self.batch_loss(self.pu[idx], self.pi[idx])
+                loss.backward()
+                self.opt.step()
+                total += loss.detach()
+                steps += 1
+        finally:
+            torch.set_num_threads(threads)
         return float(total) / max(steps, 1)
 
     def sync(self) -> None:

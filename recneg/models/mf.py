@@ -103,11 +103,12 @@ class MatrixFactorization:
         logq: subtract log q from logits (softmax) / importance-weight in-batch
             negatives (bpr). Default True.
         score: "dot" or "cosine" (ccl always uses cosine).
-        lr: learning rate (default 0.05 for numba SGD, 1e-3 for torch Adam... see
-            ``_defaults``); reg: L2 coefficient.
+        lr: learning rate (default 0.05 for numba SGD, 1e-3 for torch Adam).
+        reg: L2 coefficient (default 0.01 numba: ``reg * param`` per SGD update;
+            1e-4 torch: ``reg/2 * mean squared norm`` of the batch's embeddings).
         epochs: passes over the training pairs.
         batch_size: rows per torch step (the numba kernel is per-pair SGD).
-        workers: numba threads for the CPU kernel.
+        workers: CPU threads (numba kernel, or torch on device="cpu").
         device: torch device for the torch path ("cpu", "cuda", ...).
         backend: "auto" (numba for bpr on CPU, else torch), "numba" or "torch".
         seed: seed of initialisation, shuffling and negatives.
@@ -116,7 +117,7 @@ class MatrixFactorization:
         temperature: softmax temperature.
         use_bias: learn an item bias (appended as an extra factor column).
         lr_decay: "linear" decays lr to 0 over ``epochs`` (numba path); None keeps it fixed.
-        init_std: std of the normal initialisation (default 0.1 numba, 1e-1/sqrt(d)... see ``_defaults``).
+        init_std: std of the normal initialisation (default 0.1).
         max_tries: draws per negative before giving up on finding an unseen item.
         chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
             independent of the thread count, up to Hogwild races).
@@ -222,6 +223,11 @@ class MatrixFactorization:
             if self.device != "cpu":
                 raise ValueError(f"backend='numba' runs on the CPU; got device={self.device!r}, use backend='torch'")
         self.backend = backend
+        if hard == "dns" and loss in ("softmax", "ccl"):
+            raise ValueError(
+                f"hard='dns' is supported with loss='bpr' or 'bce' only: loss={loss!r} already weighs hard "
+                "negatives through many negatives (and DNS would break the logQ correction); use hard=None"
+            )
         if hard == "dns" and (self.share_negatives or self.in_batch):
             raise ValueError(
                 f"hard='dns' picks a hard negative per example and is not supported with shared or in-batch "
@@ -235,7 +241,7 @@ class MatrixFactorization:
         numba = backend == "numba"
         self.lr = float(lr) if lr is not None else (0.05 if numba else 1e-3)
         self.reg = float(reg) if reg is not None else (0.01 if numba else 1e-4)
-        self.init_std = float(init_std) if init_std is not None else (0.1 if numba else 0.1)
+        self.init_std = float(init_std) if init_std is not None else 0.1
         self.negative_weight = float(negative_weight) if negative_weight is not None else (
             150.0 if loss == "ccl" else 1.0)
         if self.lr <= 0 or not np.isfinite(self.lr):
