@@ -563,7 +563,7 @@ class NegativeSampler:
         if not use_torch:
             base = None
             if generator is not None:
-                base = np.uint64(int(torch.randint(0, 2**62, (1,), generator=generator).item()))
+                base = np.uint64(int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item()))
             nb = self.sample(
                 users.detach().cpu().numpy(),
                 None if pos_items is None else pos_items.detach().cpu().numpy(),
