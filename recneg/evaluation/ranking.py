@@ -1,7 +1,7 @@
 """Full-ranking (and, on request, sampled) top-K evaluation of recommenders.
 
-:func:`ranking_metrics` scores every item for every evaluated user (torch matmul in
-user batches), masks the user's training items with ``-inf``, takes the top
+:func:`ranking_metrics` scores every item for every evaluated user (a GEMM per user
+batch: numpy/BLAS on CPU, torch on other devices), masks the user's training items with ``-inf``, takes the top
 ``max(K)`` items and computes, per user, then averaged over users:
 
 =============  ===============================================================
@@ -44,7 +44,7 @@ scored as a single-relevant-item list (recall = hit, ndcg = 1/log2(r+1), mrr = m
 1/r, precision = hit/K), pairs are averaged per user, users averaged. Two values are
 reported per metric: ``sampled_raw_<m>@K`` (the naive sampled metric) and
 ``sampled_<m>@K``, the corrected estimate of Krichene & Rendle, "On Sampled Metrics
-for Item Recommendation" (KDD 2020), Sec. "bias-variance trade-off" (BV) estimator:
+for Item Recommendation" (KDD 2020), their bias-variance ("BV") corrected estimator:
 with P[R, r] = Binomial(N, (R-1)/n).pmf(r-1) the law of the sampled rank given the
 full rank R among the n non-interacted items plus the item itself, the corrected
 metric value per sampled rank is
@@ -56,6 +56,7 @@ with a uniform prior w_R = 1/(n+1) and ``gamma=bv_gamma`` (default 0.01; gamma -
 is their minimal-bias estimator). Users are grouped by their universe size n (bins
 of relative width 0.5%, the bin's mean n is used). Sampled mode reports recall, ndcg,
 mrr, map and precision; hitrate and coverage have no per-item form and are refused.
+Factor models are scored on the sampled pairs only (no full score rows).
 """
 from __future__ import annotations
 
