@@ -1,0 +1,271 @@
+"""The negative-sampling lab: which distribution, and how many negatives?
+
+:func:`run_lab` sweeps sampling strategies for one model and loss on one split,
+picks the best on a validation split carved from train, and reports it on test.
+The sweep is staged so that a time budget buys the most informative runs first:
+
+1. alpha on its grid, at k = 5 (or the grid's closest), exclusion on;
+2. k on its grid, at the best alpha;
+3. exclusion off, at the best (alpha, k) and a second alpha;
+4. DNS hard negatives and in-batch + logQ (mf only);
+5. whatever grid points remain, while the budget lasts.
+
+A run whose validation metric, a third of the way through, is below half the best
+final value so far is stopped early ("hopeless").
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data import Interactions, split_random
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Strategy:
+    """One negative-sampling setting."""
+
+    alpha: float | None
+    k: int
+    exclude_seen: bool = True
+    dns: int | None = None
+    in_batch: bool = False
+    stage: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.in_batch:
+            return "in-batch + logQ"
+        s = f"pop^{self.alpha:g}, k={self.k}"
+        if self.dns:
+            s += f", DNS m={self.dns}"
+        if not self.exclude_seen:
+            s += ", no exclusion"
+        return s
+
+    def key(self) -> tuple:
+        return (self.alpha, self.k, self.exclude_seen, self.dns, self.in_batch)
+
+
+@dataclass
+class LabResult:
+    """Rows of the sweep plus the recommended setting and its test metrics."""
+
+    rows: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    test_metrics: dict | None = None
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def _make_model(model: str, loss: str, s: Strategy, epochs: int, factors: int, lr: float | None, reg: float | None,
+                seed: int, workers: int):
+    if model == "mf":
+        from .models.mf import MatrixFactorization
+
+        kw: dict[str, Any] = dict(factors=factors, loss=loss, epochs=epochs, workers=workers, seed=seed, progress=False,
+                                  exclude_seen=s.exclude_seen)
+        if s.in_batch:
+            kw.update(in_batch=True, alpha=0.0)
+        else:
+            kw.update(alpha=float(s.alpha), negatives=int(s.k))
+        if s.dns:
+            kw.update(hard="dns", dns_candidates=int(s.dns))
+        if lr is not None:
+            kw["lr"] = lr
+        if reg is not None:
+            kw["reg"] = reg
+        return MatrixFactorization(**kw)
+    if model == "item2vec":
+        from .models.item2vec import Item2Vec
+
+        if s.in_batch or s.dns:
+            raise ValueError("item2vec supports popularity^alpha negatives only (no DNS / in-batch)")
+        return Item2Vec(vector_size=factors, negative=int(s.k), ns_exponent=float(s.alpha), epochs=epochs, workers=workers,
+                        seed=seed, progress=False)
+    raise ValueError(f"model must be 'mf' or 'item2vec', got {model!r}")
+
+
+def _fit(m, train: Interactions, valid: Interactions, K: int, epochs: int, best_at_check: float,
+         model: str) -> tuple[str, int, float]:
+    """Fit, checking validation recall a third of the way in.
+
+    A run is "hopeless" when its recall at the check epoch is below half the best recall
+    that earlier runs had at the same epoch. Returns (status, epochs run, recall at check).
+    """
+    from .evaluation.ranking import ranking_metrics
+
+    if model != "mf" or epochs < 6:
+        m.fit(train)
+        return "done", epochs, math.nan
+    check_at = epochs // 3 - 1
+    state = {"status": "done", "epochs": epochs, "at_check": math.nan}
+
+    def cb(epoch: int, mdl) -> bool:
+        if epoch == check_at:
+            r = ranking_metrics(mdl, train, valid, K=K).metrics[f"recall@{K}"]
+            state["at_check"] = r
+            if best_at_check > 0 and r < 0.5 * best_at_check:
+                state.update(status="stopped early (hopeless)", epochs=epoch + 1)
+                return True
+        return False
+
+    m.fit(train, callbacks=[cb])
+    return state["status"], state["epochs"], state["at_check"]
+
+
+def run_lab(
+    train: Interactions,
+    test: Interactions,
+    out: str | Path,
+    model: str = "mf",
+    loss: str = "bpr",
+    alphas: list[float] = (-0.5, 0.0, 0.5, 0.75, 1.0),
+    ks: list[int] = (1, 5, 20, 100),
+    exclusion: str = "both",
+    dns: int = 10,
+    in_batch: bool = True,
+    epochs: int = 20,
+    factors: int = 64,
+    lr: float | None = None,
+    reg: float | None = None,
+    K: int = 20,
+    budget: float | None = None,
+    seed: int = 0,
+    workers: int = 2,
+    valid_fraction: float = 0.1,
+    description: str = "",
+    plot: bool = True,
+) -> LabResult:
+    """Sweep strategies, write lab.csv / lab.md / lab.png / best.json to ``out``.
+
+    Args:
+        train, test: a split in one index space; a validation split is carved from train.
+        budget: wall-time budget in seconds; runs not started in time are listed as skipped.
+
+    Returns:
+        LabResult with one row per strategy (validation Recall@K / NDCG@K, seconds, status)
+        and the best strategy's test metrics after refitting on the full train split.
+    """
+    from .evaluation.ranking import ranking_metrics
+
+    if exclusion not in ("both", "on", "off"):
+        raise ValueError(f"exclusion must be 'both', 'on' or 'off', got {exclusion!r}")
+    if not alphas or not ks:
+        raise ValueError("alphas and ks must be non-empty")
+    if any(int(k) < 1 for k in ks):
+        raise ValueError(f"ks must be positive integers, got {ks!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    fit_train, valid = split_random(train, valid_fraction, seed=seed)
+    result = LabResult()
+    done: dict[tuple, dict] = {}
+    best_at_check = 0.0
+    rk, nk = f"recall@{K}", f"ndcg@{K}"
+
+    def over_budget() -> bool:
+        return budget is not None and time.perf_counter() - t_start > budget
+
+    def run(s: Strategy) -> dict:
+        nonlocal best_at_check
+        if s.key() in done:
+            return done[s.key()]
+        row = dict(strategy=s.label, alpha=s.alpha if not s.in_batch else math.nan, k=s.k, exclude_seen=s.exclude_seen,
+                   dns=s.dns or 0, in_batch=s.in_batch, stage=s.stage)
+        if over_budget():
+            row.update(status="skipped (budget)")
+        else:
+            t0 = time.perf_counter()
+            m = _make_model(model, loss, s, epochs, factors, lr, reg, seed, workers)
+            status, ep, at_check = _fit(m, fit_train, valid, K, epochs, best_at_check, model)
+            secs = time.perf_counter() - t0
+            met = ranking_metrics(m, fit_train, valid, K=K).metrics
+            row.update({rk: met[rk], nk: met[nk], "train_seconds": round(secs, 2), "epochs": ep, "status": status})
+            if not math.isnan(at_check):
+                best_at_check = max(best_at_check, at_check)
+            logger.info("lab: %s -> %s=%.4f (%.1fs)", s.label, rk, met[rk], secs)
+        result.rows.append(row)
+        done[s.key()] = row
+        return row
+
+    def best_of(rows: list[dict]) -> dict | None:
+        ok = [r for r in rows if r.get("status") == "done"]
+        return max(ok, key=lambda r: r[rk]) if ok else None
+
+    k0 = min(ks, key=lambda k: abs(k - 5))
+    excl0 = exclusion != "off"
+    stage1 = [run(Strategy(float(a), k0, excl0, stage="1: alpha")) for a in alphas]
+    b1 = best_of(stage1)
+    a_best = b1["alpha"] if b1 else float(alphas[0])
+    stage2 = [run(Strategy(a_best, int(k), excl0, stage="2: k")) for k in ks]
+    b2 = best_of(stage2 + stage1)
+    k_best = int(b2["k"]) if b2 else k0
+    if exclusion == "both":
+        run(Strategy(a_best, k_best, False, stage="3: exclusion"))
+        other = min((a for a in alphas if a != a_best), key=lambda a: abs(a - a_best), default=None)
+        if other is not None:
+            run(Strategy(float(other), k_best, False, stage="3: exclusion"))
+    if model == "mf":
+        if dns:
+            run(Strategy(a_best, k_best, excl0, dns=int(dns), stage="4: hard"))
+        if in_batch:
+            run(Strategy(None, k_best, excl0, in_batch=True, stage="4: in-batch"))
+    excl_opts = [True, False] if exclusion == "both" else [excl0]
+    for a in alphas:
+        for k in ks:
+            for e in excl_opts:
+                if budget is None or not over_budget():
+                    run(Strategy(float(a), int(k), e, stage="5: grid"))
+
+    best = best_of(result.rows)
+    result.best = best
+    if best is not None:
+        s = Strategy(None if best["in_batch"] else best["alpha"], int(best["k"]), bool(best["exclude_seen"]),
+                     dns=int(best["dns"]) or None, in_batch=bool(best["in_batch"]))
+        m = _make_model(model, loss, s, epochs, factors, lr, reg, seed, workers)
+        m.fit(train)
+        result.test_metrics = dict(ranking_metrics(m, train, test, K=K).metrics)
+    _write(result, out, model, loss, K, description, time.perf_counter() - t_start, plot, epochs)
+    return result
+
+
+def _write(result: LabResult, out: Path, model: str, loss: str, K: int, description: str, seconds: float, plot: bool,
+           epochs: int) -> None:
+    df = result.to_frame()
+    df.to_csv(out / "lab.csv", index=False)
+    rk, nk = f"recall@{K}", f"ndcg@{K}"
+    lines = [f"# recneg lab: {model} ({loss}) on {description or 'data'}", "",
+             f"Validation split carved from train; {epochs} epochs per run; total {seconds:.0f} s.", "",
+             f"| strategy | stage | {rk} (valid) | {nk} (valid) | train s | status |", "|---|---|---|---|---|---|"]
+    for r in result.rows:
+        rv = f"{r[rk]:.4f}" if isinstance(r.get(rk), float) and not math.isnan(r[rk]) else "-"
+        nv = f"{r[nk]:.4f}" if isinstance(r.get(nk), float) and not math.isnan(r[nk]) else "-"
+        ts = f"{r['train_seconds']:.1f}" if isinstance(r.get("train_seconds"), float) and not math.isnan(r["train_seconds"]) else "-"
+        lines.append(f"| {r['strategy']} | {r['stage']} | {rv} | {nv} | {ts} | {r['status']} |")
+    if result.best is not None and result.test_metrics is not None:
+        lines += ["", f"**Recommended:** {result.best['strategy']} — on test (refit on full train): "
+                  f"{rk} = {result.test_metrics[rk]:.4f}, {nk} = {result.test_metrics[nk]:.4f}."]
+    (out / "lab.md").write_text("\n".join(lines) + "\n")
+    best = {"best": result.best, "test": result.test_metrics}
+    (out / "best.json").write_text(json.dumps(best, indent=2, default=float))
+    if plot:
+        try:
+            from .plots import plot_lab
+
+            done = df[df["status"] == "done"] if "status" in df else df
+            if not done.empty and done["alpha"].notna().any():
+                plot_lab(done, out / "lab.png", metric=rk)
+        except ImportError as e:
+            logger.warning("no plot: %s", e)
+    logger.info("lab written to %s", out)
