@@ -61,8 +61,8 @@ def np_cbow(syn0, syn1, contexts, centre, negs, lr):
         g = (label - _sig(f)) * lr
         neu1e += g * syn1[t]
         syn1[t] += g * h
-    # gradient through the mean: each context word gets neu1e / len(contexts)
-    np.add.at(syn0, contexts, np.broadcast_to(neu1e / len(contexts), (len(contexts), len(h))))
+    # word2vec / gensim (cbow_mean=1) convention: each context word gets the undivided neu1e
+    np.add.at(syn0, contexts, np.broadcast_to(neu1e, (len(contexts), len(h))))
     return syn0, syn1, loss
 
 

@@ -7,6 +7,18 @@ from recneg.models.word2vec import Word2Vec
 N_GROUPS, PER_GROUP = 5, 8
 
 
+@pytest.fixture
+def torch_one_thread():
+    """Tiny batched torch steps are overhead-bound; on a loaded 2-core box extra intra-op threads
+    only spin (tests ran 50x slower), so torch-backend tests run single-threaded."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def planted_corpus(n_sent=300, length=15, seed=0):
     """Each sentence draws its words from one group; words of a group co-occur, others never do."""
     rng = np.random.default_rng(seed)
@@ -33,7 +45,7 @@ def group_recovery(model, topn=5):
      dict(sg=1, device="cpu", workers=2), dict(sg=1, backend="torch", batch_size=256)],
     ids=["sg-pair", "sg-shared", "cbow", "sg-2workers", "torch-sg"],
 )
-def test_planted_groups_recovered(kw):
+def test_planted_groups_recovered(kw, torch_one_thread):
     kw = dict(kw)
     kw.setdefault("workers", 1)
     m = Word2Vec(planted_corpus(), vector_size=16, window=3, min_count=1, sample=0, negative=5, epochs=10,
@@ -42,7 +54,7 @@ def test_planted_groups_recovered(kw):
     assert group_recovery(m) >= 0.95
 
 
-def test_torch_cbow_backend_trains():
+def test_torch_cbow_backend_trains(torch_one_thread):
     m = Word2Vec(planted_corpus(), vector_size=16, window=3, min_count=1, sample=0, sg=0, negative=5, epochs=10,
                  seed=3, progress=False, batch_size=64, alpha=0.05, backend="torch")
     assert group_recovery(m) >= 0.95

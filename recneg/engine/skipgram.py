@@ -12,8 +12,10 @@ word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
   ``T`` (k+1, d): ``G = (labels - sigmoid(C T^T)) * lr`` (m, k+1);
   ``syn0[ctx] += G T``; ``syn1neg[targets] += G^T C`` (both from the old values).
 * CBOW: ``h = mean(syn0[ctx])``; per target as above with ``l1 = h``; every
-  context word then receives ``neu1e / len(ctx)``, the exact gradient of the mean
-  (as gensim's ``cbow_mean=1``; the word2vec C tool adds the undivided error).
+  context word then receives the full ``neu1e`` (the word2vec C tool's and gensim's
+  ``cbow_mean=1`` convention: the error is not divided by the context size; the
+  exact gradient of the mean, ``neu1e / len(ctx)``, trains much worse at the
+  usual learning rates).
 * Subsampling: token ``w`` is kept with probability ``keep_prob[w]``, decided per
   epoch in the kernel; windows are taken over the kept tokens.
 * Dynamic window: effective size uniform in 1..window per centre word.
@@ -145,7 +147,7 @@ def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, co
 def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss):
     """CBOW update (mean of context) for one centre word; returns the loss.
 
-    Each context word receives ``neu1e / n_ctx`` (the gradient through the mean).
+    Each context word receives the full ``neu1e`` (word2vec / gensim convention).
 
     Args:
         neu1, neu1e: float32 (d,) scratch buffers.
@@ -182,8 +184,6 @@ def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, 
             neu1e[j] += g * syn1neg[target, j]
         for j in range(d):
             syn1neg[target, j] += g * neu1[j]
-    for j in range(d):
-        neu1e[j] *= inv
     for a in range(n_ctx):
         c = contexts[a]
         for j in range(d):

@@ -58,7 +58,7 @@ def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, c
 def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, ctx_mask: torch.Tensor,
               centres: torch.Tensor, negatives: torch.Tensor, lr: float | torch.Tensor,
               neg_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """One batched CBOW step (mean of context; each context word gets ``neu1e / n_ctx``).
+    """One batched CBOW step (mean of context; each context word gets the full ``neu1e``, as word2vec).
 
     Args:
         contexts: int64 (B, m) padded context indices; ctx_mask: bool (B, m), True = real.
@@ -87,7 +87,7 @@ def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor,
         loss_terms = loss_terms * keep
     neu1e = torch.einsum("bk,bkd->bd", g, w)
     syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
-    upd = ((neu1e / cnt[:, None])[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
+    upd = (neu1e[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
     syn0.index_add_(0, safe_ctx.reshape(-1), upd)
     return loss_terms.sum(1)
 
