@@ -253,3 +253,23 @@ def test_streaming_frequency_exact_on_periodic_stream():
         StreamingFrequency(3).log_q([0])
     with pytest.raises(ValueError, match="alpha"):
         StreamingFrequency(3, alpha=0.0)
+
+
+@pytest.mark.parametrize("use_torch", [False, True])
+def test_mixed_shared_index_batch(use_torch):
+    prop = NegativeSampler(M, k=40, alpha=0.0, seed=0)
+    mix = MixedSampler(InBatchSampler(M), prop, shared=True)
+    users, pos = np.array([0, 1, 2]), np.array([2, 1, 4])
+    if use_torch:
+        t = mix.sample_torch(torch.as_tensor(users), torch.as_tensor(pos), generator=torch.Generator().manual_seed(0))
+        items, log_q, valid = t.items.numpy(), t.log_q.numpy(), t.valid.numpy()
+    else:
+        nb = mix.sample(users, pos)
+        items, log_q, valid = nb.items, nb.log_q, nb.valid
+    assert items.shape == (3, 43)
+    shared = items[:, 3:]
+    assert (shared == shared[0]).all()  # one draw set for all rows
+    np.testing.assert_allclose(log_q[:, 3:], np.log(1 / 5), rtol=1e-6)  # untruncated uniform
+    expect = (DENSE[users[:, None], shared] == 0) & (shared != pos[:, None])
+    np.testing.assert_array_equal(valid[:, 3:], expect)
+    assert not expect.all() and expect.any()

@@ -216,26 +216,32 @@ class InBatchSampler:
 
 
 class MixedSampler:
-    """Mixed negatives: in-batch (B columns) followed by ``proposal.k`` proposal draws per row.
+    """Mixed negatives: in-batch (B columns) followed by ``proposal.k`` proposal draws.
 
     Args:
         inbatch: an :class:`InBatchSampler`.
         proposal: a :class:`NegativeSampler` (e.g. uniform ``alpha=0`` as in Yang et al.).
+        shared: False: ``k`` draws per row with the proposal's exact exclusion and truncated
+            ``log_q``. True: one set of ``k`` draws shared by every row (Yang et al.'s index
+            batch: the B x k logits need only k extra item embeddings); they come from the
+            untruncated proposal, so ``log_q = log p_j`` and seen items / the row's positive are
+            masked (``valid=False``) instead of redrawn when ``proposal.exclude_seen``, and the
+            row's positive is always masked.
 
-    Outputs have shape (B, B + k); ``log_q`` is each column's own source log-probability
-    (in-batch frequency, or the proposal's exact truncated log-probability); ``valid`` is
-    the in-batch mask next to the proposal mask (all True when the proposal returns None).
+    Outputs have shape (B, B + k); ``log_q`` is each column's own source log-probability;
+    ``valid`` is the in-batch mask next to the proposal mask.
     """
 
-    def __init__(self, inbatch: InBatchSampler, proposal: NegativeSampler) -> None:
+    def __init__(self, inbatch: InBatchSampler, proposal: NegativeSampler, shared: bool = False) -> None:
         if not isinstance(inbatch, InBatchSampler):
             raise TypeError(f"inbatch must be an InBatchSampler, got {type(inbatch).__name__}")
-        if not hasattr(proposal, "sample"):
+        if not isinstance(proposal, NegativeSampler):
             raise TypeError(f"proposal must be a NegativeSampler, got {type(proposal).__name__}")
-        if getattr(proposal, "n_items", inbatch.n_items) != inbatch.n_items:
+        if proposal.n_items != inbatch.n_items:
             raise ValueError(f"inbatch has {inbatch.n_items} items but proposal has {proposal.n_items}")
         self.inbatch = inbatch
         self.proposal = proposal
+        self.shared = bool(shared)
 
     def set_step(self, step: int) -> None:
         """Forward the training step to the proposal's schedules."""
@@ -244,11 +250,24 @@ class MixedSampler:
     def sample(self, users: Any, pos_items: Any) -> NegativeBatch:
         """numpy: ``items`` int64 (B, B + k), ``log_q`` float32, ``valid`` bool."""
         a = self.inbatch.sample(users, pos_items)
-        b = self.proposal.sample(users, pos_items)
-        vb = np.ones(b.items.shape, dtype=bool) if b.valid is None else b.valid
+        B = a.items.shape[0]
+        if self.shared:
+            pr = self.proposal
+            idx = pr.table.sample(pr.k, rng=pr._rng)
+            pos = np.asarray(a.items[0]) if B else np.empty(0, dtype=np.int64)
+            vb = idx[None, :] != pos[:, None]
+            if pr.exclude_seen and B:
+                u = check_ids(users, pr.n_users, "users", length=B)
+                vb &= ~_seen_matrix(pr.indptr, pr.indices, u, idx)
+            b_items = np.broadcast_to(idx[None, :], (B, idx.size))
+            b_logq = np.broadcast_to(pr.log_p[idx].astype(np.float32)[None, :], (B, idx.size))
+        else:
+            b = self.proposal.sample(users, pos_items)
+            b_items, b_logq = b.items, b.log_q
+            vb = np.ones(b.items.shape, dtype=bool) if b.valid is None else b.valid
         return NegativeBatch(
-            np.concatenate([a.items, b.items], axis=1),
-            np.concatenate([a.log_q, b.log_q], axis=1),
+            np.concatenate([a.items, b_items], axis=1),
+            np.concatenate([a.log_q, b_logq], axis=1),
             np.concatenate([a.valid, vb], axis=1),
         )
 
@@ -257,11 +276,25 @@ class MixedSampler:
         import torch
 
         a = self.inbatch.sample_torch(users, pos_items)
-        b = self.proposal.sample_torch(users, pos_items, generator=generator)
-        b_items = b.items.to(a.items.device)
-        vb = torch.ones(b_items.shape, dtype=torch.bool, device=b_items.device) if b.valid is None else b.valid.to(b_items.device)
+        dev = a.items.device
+        B = a.items.shape[0]
+        if self.shared:
+            pr = self.proposal
+            st = pr._torch_state(dev)
+            idx = st["table"].sample(pr.k, generator=generator)
+            pos = a.items[0] if B else torch.empty(0, dtype=torch.int64, device=dev)
+            vb = idx[None, :] != pos[:, None]
+            if pr.exclude_seen and B:
+                u = users.to(device=dev, dtype=torch.int64).reshape(-1)
+                vb &= ~pr._is_seen_t(st, u[:, None].expand(B, idx.numel()), idx[None, :].expand(B, idx.numel()))
+            b_items = idx[None, :].expand(B, idx.numel())
+            b_logq = st["log_p"][idx][None, :].expand(B, idx.numel())
+        else:
+            b = self.proposal.sample_torch(users, pos_items, generator=generator)
+            b_items, b_logq = b.items.to(dev), b.log_q.to(dev)
+            vb = torch.ones(b_items.shape, dtype=torch.bool, device=dev) if b.valid is None else b.valid.to(dev)
         return NegativeBatch(
             torch.cat([a.items, b_items], dim=1),
-            torch.cat([a.log_q, b.log_q.to(b_items.device)], dim=1),
+            torch.cat([a.log_q, b_logq], dim=1),
             torch.cat([a.valid, vb], dim=1),
         )
