@@ -26,7 +26,7 @@ import numpy as np
 from recneg.data import split_random
 from recneg.datasets import load_lightgcn, load_movielens
 from recneg.evaluation.ranking import ranking_metrics
-from recneg.models.mf import MatrixFactorization
+from recneg.models.mf import MatrixFactorization, _as_csr
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -38,9 +38,8 @@ def evaluate(model, train, test) -> tuple[float, float]:
 
 def fit_implicit(train, epochs: int, lr: float = 0.01, reg: float = 0.01, seed: int = 0):
     from implicit.cpu.bpr import BayesianPersonalizedRanking as ImplicitBPR
-    import scipy.sparse as sp
 
-    X = sp.csr_matrix(train.csr.astype(np.float32))
+    X = _as_csr(train)  # binary float32 CSR
     m = ImplicitBPR(factors=64, learning_rate=lr, regularization=reg, iterations=epochs, num_threads=2,
                     verify_negative_samples=True, random_state=seed)
     t = time.perf_counter()
@@ -69,7 +68,8 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-BPR_BEST = dict(loss="bpr", lr=0.05, reg=0.005, lr_decay="linear")
+BPR_BEST = dict(loss="bpr", lr=0.05, reg=0.005, lr_decay="linear")  # uniform negatives, exclusion
+BPR_DNS = dict(loss="bpr", lr=0.05, reg=0.02, hard="dns", dns_candidates=8, negatives=2, lr_decay="linear")
 
 
 def section_speed(train, test, args):
@@ -93,10 +93,12 @@ def section_speed(train, test, args):
     print(table(["model", "epochs", "s/epoch", "speed-up vs implicit", "Recall@20", "NDCG@20"], rows))
     if args.long_epochs:
         rows = []
-        mr, sr, curve = fit_recneg(train, validate=ev, every=args.long_epochs // 4, epochs=args.long_epochs,
-                                   **BPR_BEST)
-        for e, r, n in curve:
-            rows.append([f"recneg BPR ({_kw(BPR_BEST)})", e, sr, r, n])
+        for cfg in (BPR_BEST, BPR_DNS):
+            mr, sr, curve = fit_recneg(train, validate=ev, every=args.long_epochs // 4, epochs=args.long_epochs,
+                                       **cfg)
+            for e, r, n in curve:
+                rows.append([f"recneg BPR ({_kw(cfg)})", e, sr, r, n])
+                print(rows[-1], flush=True)
         for lr in (0.01, 0.05):
             mi, si = fit_implicit(train, args.long_epochs, lr=lr)
             rows.append([f"implicit BPR lr={lr}", args.long_epochs, si, *ev(mi)])
@@ -128,19 +130,20 @@ def section_samplers(train, test, args):
         print(rows[-1], flush=True)
     if args.inbatch_epochs:
         Ei = args.inbatch_epochs
-        m, s, _ = fit_recneg(train, loss="bpr", in_batch=True, logq=True, lr=args.torch_lr, reg=1e-4,
-                             batch_size=2048, epochs=Ei)
-        rows.append(["in-batch + logQ (SNIS weights), B=2048", "torch Adam", Ei, s, *evaluate(m, train, test)])
+        m, s, _ = fit_recneg(train, loss="bpr", in_batch=True, logq=True, lr=args.torch_lr, reg=0.0,
+                             batch_size=2048, epochs=Ei, workers=args.torch_workers)
+        rows.append([f"in-batch + logQ (SNIS weights), B=2048, lr={args.torch_lr}", "torch Adam", Ei, s,
+                     *evaluate(m, train, test)])
         print(rows[-1], flush=True)
     print(f"\n### BPR Recall@20 by negative sampler (Gowalla)\n")
     print(table(["sampler", "optimiser", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
 BEST_CONFIGS = {
-    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives=1024, alpha=0.0, lr=1e-3,
-                    reg=0.0, batch_size=1024),
-    "ccl": dict(loss="ccl", negatives=1024, margin=0.9, negative_weight=150.0, alpha=0.0, lr=1e-3, reg=0.0,
-                batch_size=1024),
+    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives=512, alpha=0.0, lr=1e-2,
+                    reg=0.0, batch_size=2048, exclude_seen=False),
+    "ccl": dict(loss="ccl", negatives=512, margin=0.9, negative_weight=150.0, alpha=0.0, lr=5e-3, reg=0.0,
+                batch_size=2048, exclude_seen=False),
 }
 
 
@@ -150,7 +153,8 @@ def section_best(train, test, args):
     for name in args.best.split(","):
         kw = dict(BEST_CONFIGS[name])
         E = args.best_epochs
-        m, s, curve = fit_recneg(train, validate=ev, every=max(E // 4, 1), epochs=E, **kw)
+        m, s, curve = fit_recneg(train, validate=ev, every=max(E // 4, 1), epochs=E, workers=args.torch_workers,
+                                 **kw)
         for e, r, n in curve:
             rows.append([name, _kw(kw), e, s, r, n])
             print(rows[-1], flush=True)
@@ -166,11 +170,15 @@ def section_ml100k(args):
     E = args.ml_epochs
     mi, si = fit_implicit(train, E, lr=0.05)
     rows.append(["implicit BPR (lr 0.05, reg 0.01)", E, si, *evaluate(mi, train, test)])
-    for name, kw in [("recneg BPR numba", dict(loss="bpr", lr=0.05, reg=0.01, lr_decay="linear")),
-                     ("recneg softmax cosine logQ", BEST_CONFIGS["softmax"] | dict(negatives=256, batch_size=256)),
-                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(negatives=256, batch_size=256))]:
+    for name, kw in [("recneg BPR numba", BPR_BEST),
+                     ("recneg BPR numba DNS", BPR_DNS),
+                     ("recneg softmax cosine", BEST_CONFIGS["softmax"] | dict(batch_size=1024)),
+                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(batch_size=1024))]:
+        if kw["loss"] != "bpr":
+            kw = kw | dict(workers=args.torch_workers)
         m, s, _ = fit_recneg(train, epochs=E, **kw)
         rows.append([name, E, s, *evaluate(m, train, test)])
+        print(rows[-1], flush=True)
     print(f"\n### ML-100k (80/20 random per-user split, seed 0, all ratings as positives)\n")
     print(table(["model", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
@@ -184,7 +192,8 @@ def main() -> None:
     ap.add_argument("--long-epochs", type=int, default=0, help="also train BPR this long (0 = skip)")
     ap.add_argument("--sampler-epochs", type=int, default=30)
     ap.add_argument("--inbatch-epochs", type=int, default=10)
-    ap.add_argument("--torch-lr", type=float, default=1e-3)
+    ap.add_argument("--torch-lr", type=float, default=1e-2)
+    ap.add_argument("--torch-workers", type=int, default=2, help="torch CPU threads (1 is faster on a loaded box)")
     ap.add_argument("--best", default="softmax,ccl")
     ap.add_argument("--best-epochs", type=int, default=20)
     ap.add_argument("--ml-epochs", type=int, default=50)
