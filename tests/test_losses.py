@@ -259,3 +259,23 @@ def test_draw_per_example_excludes_seen_and_flags_impossible_rows():
     assert not va[30].any()
     assert va[:30].all()
     assert not D[np.arange(30)[:, None], it[:30]].any()
+
+
+def test_shuffle_inplace_is_a_seeded_uniform_permutation():
+    from recneg.engine.bpr import shuffle_inplace
+
+    a = np.arange(1000, dtype=np.int64)
+    b = np.arange(1000, dtype=np.int64)
+    sa = shuffle_inplace(a, np.uint64(7))
+    sb = shuffle_inplace(b, np.uint64(7))
+    np.testing.assert_array_equal(a, b)
+    assert sa == sb
+    np.testing.assert_array_equal(np.sort(a), np.arange(1000))
+    # position of element 0 over many shuffles of a 5-array is uniform
+    pos = np.zeros(5, np.int64)
+    s = np.uint64(11)
+    for _ in range(5000):
+        o = np.arange(5, dtype=np.int64)
+        s = np.uint64(shuffle_inplace(o, s))
+        pos[int(np.flatnonzero(o == 0)[0])] += 1
+    assert stats.chisquare(pos).pvalue > 1e-3

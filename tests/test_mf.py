@@ -40,8 +40,8 @@ def _model_recall(m, train, test):
 @pytest.mark.parametrize("kw", [
     dict(loss="bpr", alpha=0.0),
     dict(loss="bpr", alpha=0.75, hard="dns", dns_candidates=4),
-    dict(loss="softmax", negatives=128, lr=0.01, temperature=0.2, score="cosine"),
-    dict(loss="ccl", negatives=128, lr=0.01, margin=0.5, negative_weight=10.0),
+    dict(loss="softmax", negatives=128, lr=0.01, temperature=0.2, score="cosine", workers=1),
+    dict(loss="ccl", negatives=128, lr=0.01, margin=0.5, negative_weight=10.0, workers=1),
 ])
 def test_recovers_planted_clusters_above_most_popular(planted, kw):
     data, train, test = planted
@@ -60,7 +60,8 @@ def test_torch_bpr_and_bce_and_in_batch_learn(planted):
     pop = _pop_recall(train, test)
     for kw in (dict(loss="bpr", backend="torch"), dict(loss="bce"), dict(loss="softmax", in_batch=True),
                dict(loss="bpr", in_batch=True)):
-        m = MatrixFactorization(factors=16, epochs=12, lr=0.01, batch_size=256, progress=False, **kw).fit(train)
+        m = MatrixFactorization(factors=16, epochs=12, lr=0.01, batch_size=256, workers=1, progress=False,
+                                **kw).fit(train)
         assert _model_recall(m, train, test) > pop + 0.2, kw
 
 
@@ -113,7 +114,7 @@ def test_save_load_round_trip(tmp_path, planted):
     a = m.recommend(np.arange(10), _as_csr(train)[:10], N=5)
     b = m2.recommend(np.arange(10), _as_csr(train)[:10], N=5)
     np.testing.assert_array_equal(a[0], b[0])
-    c = MatrixFactorization(factors=8, loss="ccl", epochs=1, negatives=16, progress=False).fit(train)
+    c = MatrixFactorization(factors=8, loss="ccl", epochs=1, negatives=16, workers=1, progress=False).fit(train)
     c.save(tmp_path / "ccl.npz")
     np.testing.assert_allclose(MatrixFactorization.load(tmp_path / "ccl.npz").item_factors, c.item_factors)
 

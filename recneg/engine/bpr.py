@@ -37,7 +37,8 @@ from ..sampling._rng import rng_next, rng_uniform
 from ..sampling.alias import alias_draw
 from ..sampling.exclusion import is_seen
 
-__all__ = ["bpr_update", "draw_negative", "bpr_epoch", "sample_negatives", "MODE_UNIFORM", "MODE_ALIAS"]
+__all__ = ["bpr_update", "draw_negative", "bpr_epoch", "sample_negatives", "shuffle_inplace", "MODE_UNIFORM",
+           "MODE_ALIAS"]
 
 MODE_UNIFORM = 0
 MODE_ALIAS = 1
@@ -56,33 +57,56 @@ def bpr_update(U, V, b, u, i, j, lr, reg, use_bias):
         The loss ``-log sigmoid(x)`` before the step (float).
     """
     d = U.shape[1]
-    x = 0.0
+    lr32 = np.float32(lr)
+    reg32 = np.float32(reg)
+    x = np.float32(0.0)
     for f in range(d):
         x += U[u, f] * (V[i, f] - V[j, f])
     if use_bias:
         x += b[i] - b[j]
-    # g = sigmoid(-x), computed stably
-    if x >= 0.0:
-        e = math.exp(-x)
-        g = e / (1.0 + e)
+    # g = sigmoid(-x), computed stably (scalar math in float64, vector math in float32)
+    xd = float(x)
+    if xd >= 0.0:
+        e = math.exp(-xd)
+        gd = e / (1.0 + e)
         loss = math.log1p(e)
     else:
-        e = math.exp(x)
-        g = 1.0 / (1.0 + e)
-        loss = -x + math.log1p(e)
+        e = math.exp(xd)
+        gd = 1.0 / (1.0 + e)
+        loss = -xd + math.log1p(e)
+    g = np.float32(gd)
     for f in range(d):
         uf = U[u, f]
         vif = V[i, f]
         vjf = V[j, f]
-        U[u, f] = uf + lr * (g * (vif - vjf) - reg * uf)
-        V[i, f] = vif + lr * (g * uf - reg * vif)
-        V[j, f] = vjf + lr * (-g * uf - reg * vjf)
+        U[u, f] = uf + lr32 * (g * (vif - vjf) - reg32 * uf)
+        V[i, f] = vif + lr32 * (g * uf - reg32 * vif)
+        V[j, f] = vjf + lr32 * (-g * uf - reg32 * vjf)
     if use_bias:
         bi = b[i]
         bj = b[j]
-        b[i] = bi + lr * (g - reg * bi)
-        b[j] = bj + lr * (-g - reg * bj)
+        b[i] = bi + lr32 * (g - reg32 * bi)
+        b[j] = bj + lr32 * (-g - reg32 * bj)
     return loss
+
+
+@njit(cache=True)
+def shuffle_inplace(order, state):
+    """Fisher-Yates shuffle of ``order`` in place with a xorshift state; returns the new state.
+
+    Cheaper than ``Generator.permutation`` (no allocation), so the per-epoch
+    reshuffle of ~1M pairs costs a few milliseconds.
+    """
+    n = order.shape[0]
+    for t in range(n - 1, 0, -1):
+        state = rng_next(state)
+        k = int(rng_uniform(state) * (t + 1))
+        if k > t:
+            k = t
+        tmp = order[t]
+        order[t] = order[k]
+        order[k] = tmp
+    return state
 
 
 @njit(cache=True, inline="always")
@@ -115,13 +139,13 @@ def draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude
 def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
     """Best-scoring of ``m`` drawn candidates (dynamic negative sampling)."""
     best = -1
-    best_s = -np.inf
+    best_s = np.float32(-np.inf)
     d = U.shape[1]
     for _ in range(m):
         j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude, max_tries)
         if j < 0:
             continue
-        s = 0.0
+        s = np.float32(0.0)
         for f in range(d):
             s += U[u, f] * V[j, f]
         if use_bias:

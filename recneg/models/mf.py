@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch
+from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, shuffle_inplace
 from ..sampling._rng import seed_states
 from ..sampling.alias import AliasTable
 from ..sampling.distributions import popularity
@@ -411,6 +411,8 @@ class MatrixFactorization:
             table = AliasTable(weights)
             mode, prob, alias = MODE_ALIAS, table.prob, table.alias
         states = seed_states(self.seed, self.chunks)
+        order = np.arange(pair_u.shape[0], dtype=np.int64)
+        shuffle_state = np.uint64(rng.integers(1, 2**63, dtype=np.int64))
         dns_m = self.dns_candidates if self.hard == "dns" else 1
         U, V, b = self._U, self._V, self._b
 
@@ -418,7 +420,8 @@ class MatrixFactorization:
             lr = self.lr
             if self.lr_decay == "linear":
                 lr = self.lr * max(1.0 - epoch / max(self.epochs, 1), 1e-4)
-            order = rng.permutation(pair_u.shape[0]).astype(np.int64)
+            nonlocal shuffle_state
+            shuffle_state = np.uint64(shuffle_inplace(order, shuffle_state))
             old = numba.get_num_threads()
             numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
             try:
