@@ -114,3 +114,23 @@ def test_item2vec_errors():
         m.recommend(0, sp.csr_matrix((1, 5)))
     with pytest.raises(TypeError, match="user_items"):
         m.recommend(0, np.zeros((1, 3)))
+
+
+def test_save_load_roundtrip(synth, tmp_path):
+    m = Item2Vec(vector_size=8, epochs=2, workers=1, progress=False, context="set", min_count=3, ns_exponent=-0.5)
+    m.fit(synth.interactions)
+    p = tmp_path / "i2v.npz"
+    m.save(p)
+    assert [f.name for f in tmp_path.iterdir()] == ["i2v.npz"]
+    m2 = Item2Vec.load(p)
+    assert m2.context == "set" and m2.min_count == 3 and m2.ns_exponent == -0.5
+    assert np.array_equal(m2.item_factors, m.item_factors) and np.array_equal(m2.syn1neg, m.syn1neg)
+    assert np.array_equal(m2.in_vocab, m.in_vocab)
+    a = m.recommend(np.arange(4), synth.interactions.csr[:4], N=5)
+    b = m2.recommend(np.arange(4), synth.interactions.csr[:4], N=5)
+    assert np.array_equal(a[0], b[0])
+    with pytest.raises(ValueError, match="not fitted"):
+        Item2Vec().save(tmp_path / "x.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(1))
+    with pytest.raises(ValueError, match="not a recneg Item2Vec"):
+        Item2Vec.load(tmp_path / "other.npz")

@@ -20,7 +20,10 @@ API follows ``implicit``: ``fit(user_items)``, ``similar_items(itemid, N)`` and
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import tempfile
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -271,6 +274,44 @@ class Item2Vec(SkipGramBase):
             scores[:, self._check_items(filter_items, "filter_items")] = -np.inf
         top, sc = _topn(scores, N)
         return (top[0], sc[0]) if scalar else (top, sc)
+
+    # ------------------------------------------------------------------ persistence
+    _FORMAT = "recneg-item2vec-1"
+    _PARAMS = ("vector_size", "context", "window", "min_count", "sample", "sg", "negative", "ns_exponent", "alpha",
+               "min_alpha", "epochs", "workers", "seed", "device", "shared_negatives", "session_gap", "batch_size",
+               "backend")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace)."""
+        self._check_fitted()
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, format=np.array(self._FORMAT),
+                         params=np.array(json.dumps({k: getattr(self, k) for k in self._PARAMS})),
+                         syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts, in_vocab=self.in_vocab,
+                         losses=np.asarray(self.losses, dtype=np.float64))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Item2Vec":
+        """Load a model written by :meth:`save`."""
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            if "format" not in z.files or str(z["format"]) != cls._FORMAT:
+                raise ValueError(f"{os.fspath(path)!r} is not a recneg Item2Vec file (saved by Item2Vec.save)")
+            model = cls(progress=False, **json.loads(str(z["params"])))
+            model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
+            model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
+            model.item_counts = np.asarray(z["item_counts"], dtype=np.int64)
+            model.in_vocab = np.asarray(z["in_vocab"], dtype=bool)
+            model.losses = list(z["losses"])
+        return model
 
     def __repr__(self) -> str:
         return (f"Item2Vec(vector_size={self.vector_size}, context={self.context!r}, window={self.window}, "
