@@ -44,16 +44,16 @@ def run_demo(n_users: int = 3000, n_items: int = 1500, n_clusters: int = 12, see
     data = make_synthetic(n_users=n_users, n_items=n_items, n_clusters=n_clusters, seed=seed)
     train, test = split_random(data.interactions, test_fraction=0.2, seed=seed)
     steps.update()
-    echo(f"data: {data.interactions!r}, {n_clusters} planted clusters, power-law popularity")
-    echo(f"split: 80/20 random per user -> train nnz={train.nnz:,}, test nnz={test.nnz:,}")
+    header = [f"data: {data.interactions!r}, {n_clusters} planted clusters, power-law popularity",
+              f"split: 80/20 random per user -> train nnz={train.nnz:,}, test nnz={test.nnz:,}"]
     Ks = [20]
     metrics = {}
     pop = most_popular_scores(train)
     metrics["most popular"] = ranking_metrics(train=train, test=test, K=Ks, score_fn=pop).metrics
     steps.update()
-    i2v = Item2Vec(vector_size=32, context="set", negative=5, ns_exponent=0.75, epochs=i2v_epochs, seed=seed,
+    i2v = Item2Vec(vector_size=32, context="window", negative=5, ns_exponent=0.0, epochs=i2v_epochs, seed=seed,
                    progress=False).fit(train)
-    metrics["item2vec (set context)"] = ranking_metrics(i2v, train, test, K=Ks).metrics
+    metrics["item2vec (uniform negatives)"] = ranking_metrics(i2v, train, test, K=Ks).metrics
     steps.update()
     bpr = MatrixFactorization(factors=32, loss="bpr", alpha=0.0, exclude_seen=True, epochs=bpr_epochs, seed=seed,
                               progress=False).fit(train)
@@ -66,6 +66,8 @@ def run_demo(n_users: int = 3000, n_items: int = 1500, n_clusters: int = 12, see
     }
     steps.update()
     steps.close()
+    for line in header:
+        echo(line)
     echo("")
     echo("| model | Recall@20 | NDCG@20 |")
     echo("|---|---|---|")

@@ -32,7 +32,7 @@ def test_planted_clusters_recovered(synth, kw):
 
 
 def test_similar_items_and_recommend_exact_on_tiny_model():
-    m = Item2Vec(vector_size=3, epochs=1, workers=1, progress=False)
+    m = Item2Vec(vector_size=3, epochs=1, workers=1, progress=False, scoring="cosine")
     m.fit_sequences([np.array([0, 1, 2, 3, 4])], n_items=6)  # item 5 never seen: left out
     V = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.8, 0.6], [-1, 0, 0], [0, 0, 0]], np.float32)
     m.syn0 = V
@@ -134,3 +134,19 @@ def test_save_load_roundtrip(synth, tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(1))
     with pytest.raises(ValueError, match="not a recneg Item2Vec"):
         Item2Vec.load(tmp_path / "other.npz")
+
+
+def test_default_scoring_is_in_out_and_persists(tmp_path):
+    assert Item2Vec().scoring == "in_out"
+    with pytest.raises(ValueError, match="scoring"):
+        Item2Vec(scoring="dot")
+    m = Item2Vec(vector_size=3, epochs=1, workers=1, progress=False)
+    m.fit_sequences([np.array([0, 1, 2, 3, 4])], n_items=6)
+    m.syn1neg = np.eye(6, 3, k=0, dtype=np.float32) * np.arange(1, 7, dtype=np.float32)[:, None]
+    ui = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0]], np.float32))
+    a = m.recommend(0, ui, N=3)
+    b = m.recommend(0, ui, N=3, scoring="in_out")
+    assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+    m.scoring = "cosine"
+    m.save(tmp_path / "m.npz")
+    assert Item2Vec.load(tmp_path / "m.npz").scoring == "cosine"
