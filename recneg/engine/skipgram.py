@@ -386,7 +386,10 @@ def train_embeddings(
         for ep in range(epochs):
             loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
             losses.append(loss if compute_loss else float("nan"))
-            logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
+            if compute_loss:
+                logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
+            else:
+                logger.info("epoch %d/%d done", ep + 1, epochs)
             for cb in callbacks:
                 cb(ep, loss)
         bar.close()
@@ -419,7 +422,10 @@ def train_embeddings(
                 bar.update(int(out_words[c0:c1].sum()))
             loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
             losses.append(loss)
-            logger.info("epoch %d/%d: %d pairs, loss %.4f", ep + 1, epochs, int(out_pairs.sum()), loss)
+            if compute_loss:
+                logger.info("epoch %d/%d: %d pairs, loss %.4f", ep + 1, epochs, int(out_pairs.sum()), loss)
+            else:
+                logger.info("epoch %d/%d: %d pairs", ep + 1, epochs, int(out_pairs.sum()))
             for cb in callbacks:
                 cb(ep, loss)
     finally:
