@@ -152,6 +152,8 @@ def section_best(train, test, args):
     ev = lambda m: evaluate(m, train, test)  # noqa: E731
     for name in args.best.split(","):
         kw = dict(BEST_CONFIGS[name])
+        if name == "softmax" and args.temperature is not None:
+            kw["temperature"] = args.temperature
         E = args.best_epochs
         m, s, curve = fit_recneg(train, validate=ev, every=max(E // 4, 1), epochs=E, workers=args.torch_workers,
                                  **kw)
@@ -196,6 +198,7 @@ def main() -> None:
     ap.add_argument("--torch-workers", type=int, default=2, help="torch CPU threads (1 is faster on a loaded box)")
     ap.add_argument("--best", default="softmax,ccl")
     ap.add_argument("--best-epochs", type=int, default=20)
+    ap.add_argument("--temperature", type=float, default=None, help="override the softmax temperature")
     ap.add_argument("--ml-epochs", type=int, default=50)
     args = ap.parse_args()
     sections = args.sections.split(",")
