@@ -193,3 +193,14 @@ def test_corrupt_npz(tmp_path):
     p.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a valid recneg Interactions"):
         Interactions.load(p)
+
+
+def test_index_dtypes_stay_scipy_compatible():
+    x = Interactions.from_sparse(sp.random(5, 6, density=0.5, format="csr", random_state=0))
+    assert x.indptr.dtype == np.int64 and x.indices.dtype == np.int32
+    r, c = x.csr.nonzero()  # scipy needs matching indptr/indices dtypes
+    assert r.size == x.nnz
+    x.csr.tocoo()
+    y = Interactions.from_arrays(np.array([0, 1, 1]), np.array([2, 0, 1]))
+    assert y.indptr.dtype == np.int64
+    assert y.csr.nonzero()[0].tolist() == [0, 1, 1]

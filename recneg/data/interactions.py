@@ -103,6 +103,8 @@ class Interactions:
         self.timestamps = timestamps
         self.meta: dict = dict(meta or {})
         self._csc: sp.csc_matrix | None = None
+        self._indptr64: np.ndarray | None = None
+        self._indices32: np.ndarray | None = None
         self._user_index: pd.Index | None = None
         self._item_index: pd.Index | None = None
 
@@ -277,8 +279,6 @@ class Interactions:
         m.sort_indices()
         if binarize:
             m.data[:] = 1.0
-        m.indptr = m.indptr.astype(np.int64)
-        m.indices = m.indices.astype(np.int32)
         return cls(m, user_ids, item_ids)
 
     @classmethod
@@ -307,17 +307,27 @@ class Interactions:
 
     @property
     def indptr(self) -> np.ndarray:
-        """int64 (n_users + 1,) CSR row pointers."""
-        if self.csr.indptr.dtype != np.int64:
-            self.csr.indptr = self.csr.indptr.astype(np.int64)
-        return self.csr.indptr
+        """int64 (n_users + 1,) CSR row pointers (a cached int64 view of ``csr.indptr``).
+
+        ``csr`` itself keeps scipy's own index dtypes (indptr and indices alike), which
+        scipy needs for ``nonzero()``, ``tocoo()`` and friends.
+        """
+        ip = self.csr.indptr
+        if ip.dtype == np.int64:
+            return ip
+        if self._indptr64 is None or self._indptr64.shape != ip.shape:
+            self._indptr64 = ip.astype(np.int64)
+        return self._indptr64
 
     @property
     def indices(self) -> np.ndarray:
         """int32 (nnz,) item index of each stored interaction, sorted within each user."""
-        if self.csr.indices.dtype != np.int32:
-            self.csr.indices = self.csr.indices.astype(np.int32)
-        return self.csr.indices
+        ix = self.csr.indices
+        if ix.dtype == np.int32:
+            return ix
+        if self._indices32 is None or self._indices32.shape != ix.shape:
+            self._indices32 = ix.astype(np.int32)
+        return self._indices32
 
     @property
     def csc(self) -> sp.csc_matrix:
@@ -454,7 +464,6 @@ class Interactions:
         else:
             ts = None
         sub.sort_indices()
-        sub.indptr = sub.indptr.astype(np.int64)
         return Interactions(sp.csr_matrix(sub), self.user_ids[ui], self.item_ids[ii], ts)
 
     # ------------------------------------------------------------------ io

@@ -13,6 +13,7 @@ _LAZY = {
     "KeyedVectors": ".keyedvectors",
     "MatrixFactorization": ".mf",
     "BayesianPersonalizedRanking": ".mf",
+    "StopTraining": ".mf",
 }
 __all__ = sorted(_LAZY)
 
