@@ -202,6 +202,7 @@ def build_model(kind: str, args: argparse.Namespace):
         return Item2Vec(
             vector_size=args.factors, window=args.window, negative=args.negatives, ns_exponent=args.ns_exponent,
             epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet,
+            callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else (),  # a callback turns on loss tracking
         )
     raise CLIError(f"unknown model kind {kind!r}")
 
@@ -221,20 +222,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = Word2Vec(
             corpus_file=args.corpus, vector_size=args.factors, window=args.window, min_count=args.min_count,
             negative=args.negatives, ns_exponent=args.ns_exponent, sg=0 if args.cbow else 1, sample=args.sample,
-            epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet,
+            epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet, compute_loss=args.plot,
         )
         with _atomic_dir(out) as tmp:
             model.wv.save(tmp / "vectors.npz")
             model.wv.save_word2vec_format(tmp / "vectors.txt", binary=False)
+            if args.plot:
+                _write_plots(tmp, {"loss": model.losses}, model.vocab.counts, args.ns_exponent, args.seed)
             meta = dict(kind=kind, source=f"corpus:{args.corpus}", params=_params(args), seconds=time.perf_counter() - t0)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         print(f"trained word2vec on {args.corpus}: {len(model.wv):,} words x {args.factors} in {meta['seconds']:.1f}s -> {out}")
         return 0
     train, test, desc = load_data(args)
     model = build_model(kind, args)
-    model.fit(train)
+    if kind == "mf" and args.plot and test is not None:
+        from .evaluation.ranking import ranking_metrics
+
+        def validation(epoch: int, m) -> dict:
+            return {"recall@20": ranking_metrics(m, train, test, K=20).metrics["recall@20"]}
+
+        model.fit(train, validation=validation)
+    else:
+        model.fit(train)
     with _atomic_dir(out) as tmp:
         model.save(tmp / "model.npz")
+        if args.plot:
+            if kind == "mf":
+                hist = {"loss": [h["loss"] for h in model.history]}
+                if model.history and "recall@20" in model.history[0]:
+                    hist["recall@20 (test)"] = [h["recall@20"] for h in model.history]
+            else:
+                hist = {"loss": list(model.losses)}
+            _write_plots(tmp, hist, train.item_counts, args.ns_exponent if kind != "mf" or not args.in_batch else 0.0, args.seed)
         train.save(tmp / "train.npz")
         if test is not None:
             test.save(tmp / "test.npz")
@@ -249,6 +268,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
         res = _evaluate(model, train, test, [10, 20])
         print(_format_metrics(res))
     return 0
+
+
+def _write_plots(folder: Path, history: dict, counts: np.ndarray, alpha: float, seed: int) -> None:
+    """training.png (per-epoch curves) and sampler.png (1M proposal draws against the target)."""
+    from .plots import plot_sampled_vs_target, plot_training_curves
+    from .sampling import AliasTable, popularity
+
+    history = {k: v for k, v in history.items() if len(v) and not all(np.isnan(v))}
+    if history:
+        plot_training_curves(history, folder / "training.png")
+    table = AliasTable(popularity(counts, alpha))
+    plot_sampled_vs_target(table.p, table.sample(1_000_000, seed), folder / "sampler.png",
+                           title=f"negative proposal: popularity^{alpha:g}")
 
 
 def _params(args: argparse.Namespace) -> dict:
@@ -429,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("kind", choices=MODEL_KINDS, help="what to train")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--no-eval", action="store_true", help="skip evaluating on the held-out split")
+    t.add_argument("--plot", action="store_true",
+                   help="also write training.png (loss, and for mf test recall@20, per epoch) and sampler.png "
+                        "(sampled vs target negatives); needs matplotlib")
     add_data_args(t, corpus=True)
     add_model_args(t)
     t.set_defaults(func=_cmd_train)

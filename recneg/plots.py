@@ -45,7 +45,7 @@ def plot_training_curves(history: Mapping[str, Sequence[float]], path: str | os.
     if not series:
         raise ValueError("history is empty: nothing to plot")
     plt = _plt()
-    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.2), squeeze=False, constrained_layout=True)
     for ax, (name, vals) in zip(axes[0], series.items()):
         ax.plot(np.arange(1, len(vals) + 1), vals, marker="o", ms=3)
         ax.set_xlabel("epoch")
@@ -97,7 +97,7 @@ def plot_lab(results, path: str | os.PathLike, metric: str = "recall@20") -> Pat
     if metric not in df.columns or df.empty:
         raise ValueError(f"results have no rows with alpha and {metric!r} to plot")
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     for excl, style in ((True, "-"), (False, "--")):
         sub = df[df["exclude_seen"] == excl]
         for k, g in sub.groupby("k"):

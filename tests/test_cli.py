@@ -134,3 +134,14 @@ def test_lab_tiny_writes_table_and_png(csv_path, tmp_path):
 def test_console_script_subprocess():
     r = subprocess.run([sys.executable, "-m", "recneg.cli", "similar", "/nonexistent", "x"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("recneg similar: error:")
+
+
+def test_train_plot_writes_pngs(tmp_path):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    out = tmp_path / "m"
+    assert main(["-q", "train", "mf", "--synthetic", "--factors", "8", "--epochs", "3", "--plot", "--no-eval",
+                 "--out", str(out)]) == 0
+    for name in ("training.png", "sampler.png"):
+        img = plt.imread(out / name)  # opens and decodes the PNG
+        assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300
+        assert img[..., :3].std() > 0.05  # not a blank canvas
