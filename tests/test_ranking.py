@@ -515,3 +515,18 @@ def test_item2vec_plugs_in():
     ids, sc = i2v.recommend(r.users, tr[r.users], N=10)
     np.testing.assert_array_equal(r.top_items, np.where(np.asarray(sc) > -np.inf, ids, -1))
     assert 0.0 <= r["recall@10"] <= 1.0
+
+
+def test_recommend_only_model_with_nan_scores_gets_clear_error():
+    import scipy.sparse as sp
+
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32))
+    test = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32))
+
+    class NaNRecommender:
+        def recommend(self, userid, user_items, N=10, filter_already_liked_items=True):
+            u = np.atleast_1d(userid)
+            return np.tile(np.arange(N), (u.size, 1)), np.full((u.size, N), np.nan, dtype=np.float32)
+
+    with pytest.raises(ValueError, match="NaN"):
+        ranking_metrics(NaNRecommender(), train, test, K=2)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import tempfile
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from .._io import atomic_savez
 
 logger = logging.getLogger(__name__)
 
@@ -479,7 +480,7 @@ class Interactions:
         )
         if self.timestamps is not None:
             arrays["timestamps"] = self.timestamps
-        _atomic_savez(path, **arrays)
+        atomic_savez(path, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Interactions":
@@ -512,23 +513,6 @@ class Interactions:
         density = self.nnz / max(1, self.n_users * self.n_items)
         ts = ", timestamps" if self.timestamps is not None else ""
         return f"Interactions(n_users={self.n_users:,}, n_items={self.n_items:,}, nnz={self.nnz:,}, density={density:.4%}{ts})"
-
-
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez to a temp file in the same folder, then os.replace onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def as_interactions(x: Any, name: str = "user_items") -> Interactions:

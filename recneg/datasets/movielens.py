@@ -90,7 +90,6 @@ def load_movielens(
     if variant not in specs:
         raise ValueError(f"variant must be one of {sorted(specs)}, got {variant!r}")
     spec = specs[variant]
-    source: str
     if path is not None:
         p = Path(path)
         if not p.exists():

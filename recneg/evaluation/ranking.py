@@ -622,6 +622,9 @@ def ranking_metrics(
     )
 
 
+_NAN_MSG = "scores contain NaN (from the model / user_factors / item_factors / score_fn); check the model's training (diverged?)"
+
+
 def _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix) -> tuple[np.ndarray, np.ndarray]:
     """Top lists from ``model.recommend``: (items int64 (B, kmax), valid bool); train items, -1 ids and
     -inf scores the model returns are dropped (list compacted), short lists padded invalid."""
@@ -732,7 +735,7 @@ def _sampled_ranks_factors(scorer, pair_user, pair_item, negs):
 def _ranks_from_scores(pos_s, neg_s, pos_i, neg_i) -> np.ndarray:
     """1 + #negatives ahead of the positive under (score desc, index asc)."""
     if bool(torch.isnan(pos_s).any()) or bool(torch.isnan(neg_s).any()):
-        raise ValueError("scores contain NaN (from the model / user_factors / item_factors / score_fn)")
+        raise ValueError(_NAN_MSG)
     ahead = (neg_s > pos_s[:, None]) | ((neg_s == pos_s[:, None]) & (neg_i < pos_i[:, None]))
     return (1 + ahead.sum(1)).cpu().numpy()
 

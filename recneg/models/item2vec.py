@@ -25,12 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._io import atomic_savez
 from ..engine.vocab import EncodedCorpus, encode_sequences
 from .word2vec import SkipGramBase, _check_int
 
@@ -292,20 +292,10 @@ class Item2Vec(SkipGramBase):
     def save(self, path: str | os.PathLike) -> None:
         """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace)."""
         self._check_fitted()
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, format=np.array(self._FORMAT),
-                         params=np.array(json.dumps({k: getattr(self, k) for k in self._PARAMS})),
-                         syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts, in_vocab=self.in_vocab,
-                         losses=np.asarray(self.losses, dtype=np.float64))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(path, format=np.array(self._FORMAT),
+                     params=np.array(json.dumps({k: getattr(self, k) for k in self._PARAMS})),
+                     syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts, in_vocab=self.in_vocab,
+                     losses=np.asarray(self.losses, dtype=np.float64))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Item2Vec":

@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from typing import Any, Callable, Iterable
 
@@ -35,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from .._io import atomic_savez
 from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, shuffle_inplace
 from ..sampling._rng import seed_states
 from ..sampling.alias import AliasTable
@@ -533,17 +533,7 @@ class MatrixFactorization:
     def save(self, path: str | os.PathLike) -> None:
         """Write factors and configuration to an ``.npz`` file atomically (temp file + os.replace)."""
         self._check_fitted()
-        path = os.fspath(path)
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".mf-", suffix=".npz.tmp", dir=d)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, U=self._U, V=self._V, b=self._b, config=np.array(json.dumps(self.get_params())))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(path, U=self._U, V=self._V, b=self._b, config=np.array(json.dumps(self.get_params())))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MatrixFactorization":

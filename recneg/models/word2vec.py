@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .._io import atomic_savez
 from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
 from ..sampling.alias import AliasTable
@@ -238,26 +238,16 @@ class Word2Vec(SkipGramBase):
         """Save vocabulary, weights and parameters to one ``.npz`` file, atomically."""
         if self.vocab is None:
             raise ValueError("nothing to save: the model has no vocabulary; train it first")
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    format=np.array(_FORMAT),
-                    params=np.array(json.dumps(self._params())),
-                    syn0=self.syn0,
-                    syn1neg=self.syn1neg,
-                    counts=self.vocab.counts,
-                    keys=np.array(self.vocab.index_to_key, dtype=str),
-                    losses=np.asarray(self.losses, dtype=np.float64),
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(
+            path,
+            format=np.array(_FORMAT),
+            params=np.array(json.dumps(self._params())),
+            syn0=self.syn0,
+            syn1neg=self.syn1neg,
+            counts=self.vocab.counts,
+            keys=np.array(self.vocab.index_to_key, dtype=str),
+            losses=np.asarray(self.losses, dtype=np.float64),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Word2Vec":
