@@ -196,6 +196,8 @@ def run_lab(
                 best_at_check = max(best_at_check, at_check)
             logger.info("lab: %s -> %s=%.4f (%.1fs)", s.label, rk, met[rk], secs)
         result.rows.append(row)
+        # keep the table on disk as the sweep goes, so an interrupted lab keeps what it measured
+        _write(result, out, model, loss, K, description, time.perf_counter() - t_start, False, epochs)
         done[s.key()] = row
         return row
 
