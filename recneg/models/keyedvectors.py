@@ -15,11 +15,12 @@ import io
 import mmap
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
+
+from .._io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -48,27 +49,17 @@ def _ensure_list(x: Any) -> list:
 
 
 def _atomic_write(path: PathLike, write_fn, compress: bool = False) -> None:
-    """Write a file atomically: `write_fn(binary_file)` fills a temp file in the same
-    directory, which then replaces `path` with os.replace (the old file survives failures)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0, compresslevel=6) as gz:
-                    write_fn(gz)
-            else:
-                write_fn(raw)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``path`` atomically via :func:`recneg._io.atomic_write`; ``compress`` gzips the stream
+    (mtime 0, so the same vectors give the same bytes)."""
+    if not compress:
+        atomic_write(path, write_fn)
+        return
+
+    def gz_write(raw) -> None:
+        with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0, compresslevel=6) as gz:
+            write_fn(gz)
+
+    atomic_write(path, gz_write)
 
 
 @contextlib.contextmanager
