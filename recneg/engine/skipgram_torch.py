@@ -19,6 +19,32 @@ import torch
 logger = logging.getLogger(__name__)
 
 
+def _output_layer(syn1neg: torch.Tensor, h: torch.Tensor, centres: torch.Tensor, negatives: torch.Tensor,
+                  lr: float | torch.Tensor, neg_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shared negative-sampling output layer for a batch of hidden vectors ``h`` (B, d).
+
+    Scores ``h`` against the centre (label 1) and the negatives (label 0), updates ``syn1neg``
+    in place, and returns (neu1e (B, d), the gradient step for the input side; loss (B,)).
+    """
+    tg = torch.cat([centres[:, None], negatives], dim=1)         # (B, k+1)
+    w = syn1neg[tg]                                              # (B, k+1, d)
+    f = torch.einsum("bd,bkd->bk", h, w)
+    labels = torch.zeros_like(f)
+    labels[:, 0] = 1.0
+    loss_terms = torch.nn.functional.softplus((1.0 - 2.0 * labels) * f)  # sign -1 positive, +1 negatives
+    lr_t = torch.as_tensor(lr, dtype=f.dtype, device=f.device)
+    if lr_t.ndim == 1:
+        lr_t = lr_t[:, None]
+    g = (labels - torch.sigmoid(f)) * lr_t
+    if neg_mask is not None:
+        keep = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)
+        g = g * keep
+        loss_terms = loss_terms * keep
+    neu1e = torch.einsum("bk,bkd->bd", g, w)
+    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    return neu1e, loss_terms.sum(1)
+
+
 def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor,
             negatives: torch.Tensor, lr: float | torch.Tensor, neg_mask: torch.Tensor | None = None) -> torch.Tensor:
     """One batched skip-gram step.
@@ -33,26 +59,9 @@ def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, c
     Returns:
         float32 (B,) loss of each pair (before the update).
     """
-    l1 = syn0[contexts]                                          # (B, d)
-    tg = torch.cat([centres[:, None], negatives], dim=1)         # (B, k+1)
-    w = syn1neg[tg]                                              # (B, k+1, d)
-    f = torch.einsum("bd,bkd->bk", l1, w)
-    labels = torch.zeros_like(f)
-    labels[:, 0] = 1.0
-    sign = 1.0 - 2.0 * labels                                    # -1 for positive, +1 for negatives
-    loss_terms = torch.nn.functional.softplus(sign * f)
-    lr_t = torch.as_tensor(lr, dtype=f.dtype, device=f.device)
-    if lr_t.ndim == 1:
-        lr_t = lr_t[:, None]
-    g = (labels - torch.sigmoid(f)) * lr_t
-    if neg_mask is not None:
-        keep = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)
-        g = g * keep
-        loss_terms = loss_terms * keep
-    neu1e = torch.einsum("bk,bkd->bd", g, w)
-    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * l1[:, None, :]).reshape(-1, l1.shape[1]))
+    neu1e, loss = _output_layer(syn1neg, syn0[contexts], centres, negatives, lr, neg_mask)
     syn0.index_add_(0, contexts, neu1e)
-    return loss_terms.sum(1)
+    return loss
 
 
 def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, ctx_mask: torch.Tensor,
@@ -71,25 +80,10 @@ def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor,
     cnt = m.sum(1).clamp_min(1.0)
     safe_ctx = torch.where(ctx_mask, contexts, torch.zeros_like(contexts))
     h = (syn0[safe_ctx] * m[:, :, None]).sum(1) / cnt[:, None]  # (B, d)
-    tg = torch.cat([centres[:, None], negatives], dim=1)
-    w = syn1neg[tg]
-    f = torch.einsum("bd,bkd->bk", h, w)
-    labels = torch.zeros_like(f)
-    labels[:, 0] = 1.0
-    loss_terms = torch.nn.functional.softplus((1.0 - 2.0 * labels) * f)
-    lr_t = torch.as_tensor(lr, dtype=f.dtype, device=f.device)
-    if lr_t.ndim == 1:
-        lr_t = lr_t[:, None]
-    g = (labels - torch.sigmoid(f)) * lr_t
-    if neg_mask is not None:
-        keep = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)
-        g = g * keep
-        loss_terms = loss_terms * keep
-    neu1e = torch.einsum("bk,bkd->bd", g, w)
-    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    neu1e, loss = _output_layer(syn1neg, h, centres, negatives, lr, neg_mask)
     upd = (neu1e[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
     syn0.index_add_(0, safe_ctx.reshape(-1), upd)
-    return loss_terms.sum(1)
+    return loss
 
 
 def _draw_negatives(table, centres: torch.Tensor, k: int, generator: torch.Generator | None,
