@@ -191,3 +191,118 @@ def test_bad_inputs_raise_clear_errors(planted):
         m.recommend(10**6, _as_csr(train)[0])
     with pytest.raises(ValueError, match="patience"):
         MatrixFactorization(epochs=1).fit(train, patience=3)
+
+
+# ------------------------------------------------ user batches, full softmax
+def _trainer(train, **kw):
+    from recneg.engine.mf_torch import TorchTrainer
+    from recneg.sampling.distributions import popularity
+
+    m = MatrixFactorization(factors=4, epochs=1, workers=1, progress=False, **kw)
+    X = _as_csr(train)
+    rng = np.random.default_rng(0)
+    m._U = (rng.standard_normal((X.shape[0], 4)) * 0.5).astype(np.float32)
+    m._V = (rng.standard_normal((X.shape[1], 4)) * 0.5).astype(np.float32)
+    m._b = np.zeros(X.shape[1], np.float32)
+    counts = np.asarray(X.getnnz(axis=0))
+    return m, X, TorchTrainer(m, X, popularity(counts, 0.0), counts)
+
+
+@pytest.mark.parametrize("exclude_seen", [False, True])
+def test_user_batch_full_softmax_matches_hand_computation(exclude_seen):
+    import torch
+
+    X = sp.csr_matrix(np.array([[1, 0, 1, 0, 0], [0, 1, 0, 0, 0], [1, 1, 1, 0, 1]], dtype=np.float32))
+    m, X, tr = _trainer(X, loss="softmax", negatives="all", batching="users", temperature=0.5, reg=0.0,
+                        exclude_seen=exclude_seen)
+    users = torch.tensor([2, 0])
+    got = float(tr.user_batch_loss(users).detach())
+    S = (m._U.astype(np.float64) @ m._V.astype(np.float64).T) / 0.5
+    losses = []
+    for u in (2, 0):
+        seen = X[u].indices
+        for i in seen:
+            if exclude_seen:  # the positive against every item the user has not seen
+                others = np.setdiff1d(np.arange(5), seen)
+                den = np.log(np.exp(S[u, i]) + np.exp(S[u, others]).sum())
+            else:  # the exact full softmax over the catalogue
+                den = np.log(np.exp(S[u]).sum())
+            losses.append(den - S[u, i])
+    assert got == pytest.approx(np.mean(losses), rel=1e-5)
+
+
+def test_user_batch_ccl_matches_pair_batch_with_the_same_negatives():
+    import torch
+
+    data = make_synthetic(n_users=30, n_items=40, n_clusters=3, interactions_per_user=6, seed=1)
+    X = _as_csr(data.interactions)
+    m, X, tr = _trainer(X, loss="ccl", negatives=16, batching="users", reg=0.0, margin=0.1, negative_weight=3.0)
+    _, _, tp = _trainer(X, loss="ccl", negatives=16, batching="pairs", reg=0.0, margin=0.1, negative_weight=3.0)
+    negs = torch.randint(0, X.shape[1], (16,), generator=torch.Generator().manual_seed(3))
+    tr._shared_negatives = lambda: negs
+    tp._shared_negatives = lambda: negs
+    users = torch.tensor([4, 0, 7])
+    coo = X[[4, 0, 7]].tocoo()
+    pu = torch.as_tensor(np.array([4, 0, 7])[coo.row], dtype=torch.int64)
+    pi = torch.as_tensor(coo.col, dtype=torch.int64)
+    a = tr.user_batch_loss(users)
+    b = tp.batch_loss(pu, pi)  # pair batching also masks each user's seen items (exclude_seen=True)
+    assert float(a.detach()) == pytest.approx(float(b.detach()), rel=1e-5)
+
+
+def test_torch_linear_lr_decay_reaches_near_zero(planted):
+    _, train, _ = planted
+    m, X, tr = _trainer(train, loss="softmax", negatives=8, batching="users", batch_size=100, lr=0.01,
+                        lr_decay="linear")
+    m.epochs = 2
+    tr(0)
+    mid = tr.opt.param_groups[0]["lr"]
+    tr(1)
+    last = tr.opt.param_groups[0]["lr"]
+    steps = tr.steps_per_epoch
+    assert mid == pytest.approx(0.01 * (1 - (steps - 1) / (2 * steps)))
+    assert last == pytest.approx(0.01 * (1 - (2 * steps - 1) / (2 * steps)))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(loss="ccl", negatives=128, batching="users", batch_size=32, lr=0.01, init_std=0.01, margin=0.5,
+         negative_weight=10.0, lr_decay="linear"),
+    dict(loss="softmax", negatives="all", batching="users", batch_size=32, lr=0.01, temperature=0.2,
+         score="cosine"),
+    dict(loss="bpr", hard="dns", dns_candidates=8, pair_order="user", lr_decay="linear"),
+])
+def test_user_batches_full_softmax_and_user_order_recover_clusters(planted, kw):
+    data, train, test = planted
+    m = MatrixFactorization(factors=16, epochs=25, workers=1, progress=False, seed=0, **kw).fit(train)
+    pop = _pop_recall(train, test)
+    got = _model_recall(m, train, test)
+    assert got > pop + 0.25, (kw, got, pop)
+
+
+def test_user_batch_and_all_negatives_config_round_trips(tmp_path, planted):
+    _, train, _ = planted
+    m = MatrixFactorization(factors=4, loss="softmax", negatives="all", batching="users", epochs=1, workers=1,
+                            pair_order="user", progress=False).fit(train)
+    m.save(tmp_path / "m.npz")
+    m2 = MatrixFactorization.load(tmp_path / "m.npz")
+    assert m2.get_params() == m.get_params() and m2.negatives == "all" and m2.batching == "users"
+
+
+def test_user_batch_and_order_errors():
+    with pytest.raises(ValueError, match="batching"):
+        MatrixFactorization(batching="items")
+    with pytest.raises(ValueError, match="shared negatives"):
+        MatrixFactorization(loss="bpr", batching="users")
+    with pytest.raises(ValueError, match="shared negatives"):
+        MatrixFactorization(loss="softmax", in_batch=True, batching="users")
+    with pytest.raises(ValueError, match="torch"):
+        MatrixFactorization(loss="softmax", negatives="all", backend="numba")
+    with pytest.raises(ValueError, match="torch"):
+        MatrixFactorization(loss="bpr", share_negatives=True, backend="numba")
+    with pytest.raises(ValueError, match="share_negatives"):
+        MatrixFactorization(loss="softmax", negatives="all", share_negatives=False)
+    with pytest.raises(ValueError, match="negatives"):
+        MatrixFactorization(negatives="some")
+    with pytest.raises(ValueError, match="pair_order"):
+        MatrixFactorization(pair_order="random")
+    assert MatrixFactorization(loss="bpr", share_negatives=True).backend == "torch"

@@ -37,7 +37,8 @@ from ..sampling._rng import rng_next, rng_uniform
 from ..sampling.alias import alias_draw
 from ..sampling.exclusion import is_seen
 
-__all__ = ["bpr_update", "draw_negative", "bpr_epoch", "sample_negatives", "shuffle_inplace", "MODE_UNIFORM",
+__all__ = ["bpr_update", "draw_negative", "bpr_epoch", "sample_negatives", "shuffle_inplace", "user_block_order",
+           "MODE_UNIFORM",
            "MODE_ALIAS"]
 
 MODE_UNIFORM = 0
@@ -106,6 +107,37 @@ def shuffle_inplace(order, state):
         tmp = order[t]
         order[t] = order[k]
         order[k] = tmp
+    return state
+
+
+@njit(cache=True)
+def user_block_order(indptr, users, order, state):
+    """Fill ``order`` with the pair indices grouped by user, users in a new random order.
+
+    Pairs are CSR-ordered (user u owns pairs ``indptr[u]:indptr[u+1]``). ``users``
+    (int64, n_users) is shuffled in place, then each user's pairs are written as one
+    contiguous block, itself shuffled. Consecutive updates then share the user's
+    factor row and history row (cache-resident), which is what makes DNS and
+    exclusion cheap; the visit order of users and of items within a user stays random.
+    Returns the new RNG state.
+    """
+    state = shuffle_inplace(users, state)
+    t = 0
+    for k in range(users.shape[0]):
+        u = users[k]
+        start = t
+        for p in range(indptr[u], indptr[u + 1]):
+            order[t] = p
+            t += 1
+        n = t - start
+        for a in range(n - 1, 0, -1):
+            state = rng_next(state)
+            r = int(rng_uniform(state) * (a + 1))
+            if r > a:
+                r = a
+            tmp = order[start + a]
+            order[start + a] = order[start + r]
+            order[start + r] = tmp
     return state
 
 

@@ -10,6 +10,12 @@ Every loss takes scores of one positive per row and of N negatives per row:
 
 and returns the mean loss over rows (float scalar tensor). Rows without any
 valid negative contribute only their positive term.
+
+User-batched training (each step takes a batch of users and all their
+positives) scores the shared negatives once per *user*: ``neg`` and ``valid``
+are then (R, N) for the R users of the batch and ``rows`` (B,) gives the user
+row of each positive, so the loss equals the per-pair loss with
+``neg[rows]``, ``valid[rows]`` at 1/mean(history length) of the GEMM cost.
 """
 from __future__ import annotations
 
@@ -33,15 +39,24 @@ def _mean_rows(x: torch.Tensor) -> torch.Tensor:
     return x.mean() if x.numel() else x.sum()
 
 
+def _by_row(x: torch.Tensor | None, rows: torch.Tensor | None) -> torch.Tensor | None:
+    """``x[rows]`` for per-user (R, ...) tensors; unchanged without ``rows`` or for (N,) tensors."""
+    if x is None or rows is None or x.dim() < 2:
+        return x
+    return x[rows]
+
+
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
-             neg_log_q: torch.Tensor | None = None) -> torch.Tensor:
+             neg_log_q: torch.Tensor | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Pairwise BPR: ``sum_j w_bj * softplus(s_bj - s_b)`` per row, mean over rows.
 
     Weights ``w_bj`` are uniform over the valid negatives of row b, or, with
     ``neg_log_q`` (shape (N,) or (B, N)), self-normalised importance weights
     ``w_bj ∝ 1 / q_j`` that turn negatives drawn from q (e.g. in-batch, i.e.
-    popularity) into an estimate of the uniform-negative BPR loss.
+    popularity) into an estimate of the uniform-negative BPR loss. ``rows``: see the module docstring
+    (BPR needs every (positive, negative) pair, so per-user scores are expanded).
     """
+    neg, valid, neg_log_q = _by_row(neg, rows), _by_row(valid, rows), _by_row(neg_log_q, rows)
     pair = F.softplus(neg - pos.unsqueeze(1))
     if valid is None:
         valid = torch.ones_like(pair, dtype=torch.bool)
@@ -57,17 +72,17 @@ def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = 
 
 
 def bce_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
-             negative_weight: float = 1.0) -> torch.Tensor:
+             negative_weight: float = 1.0, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy (NCE-style): ``-log s(pos) - w * sum_j log s(-neg_j)``, mean over rows."""
     term = F.softplus(neg)
     if valid is not None:
         term = torch.where(valid, term, torch.zeros_like(term))
-    return _mean_rows(F.softplus(-pos) + negative_weight * term.sum(dim=1))
+    return _mean_rows(F.softplus(-pos) + negative_weight * _by_row(term.sum(dim=1, keepdim=True), rows)[:, 0])
 
 
 def sampled_softmax_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
                          pos_log_q: torch.Tensor | None = None, neg_log_q: torch.Tensor | None = None,
-                         temperature: float = 1.0) -> torch.Tensor:
+                         temperature: float = 1.0, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Sampled softmax with logQ correction (Yi et al. 2019).
 
     Logits are ``s / temperature - log q`` for the positive and each negative
@@ -83,12 +98,12 @@ def sampled_softmax_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tens
         ln = ln - neg_log_q.expand_as(ln).to(ln.dtype)
     if valid is not None:
         ln = ln.masked_fill(~valid, -math.inf)
-    logits = torch.cat([lp.unsqueeze(1), ln], dim=1)
-    return _mean_rows(torch.logsumexp(logits, dim=1) - lp)
+    lse = _by_row(torch.logsumexp(ln, dim=1, keepdim=True), rows)[:, 0]  # -inf for rows without negatives
+    return _mean_rows(torch.logaddexp(lp, lse) - lp)
 
 
 def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
-             margin: float = 0.9, negative_weight: float = 150.0) -> torch.Tensor:
+             margin: float = 0.9, negative_weight: float = 150.0, rows: torch.Tensor | None = None) -> torch.Tensor:
     """Cosine contrastive loss (SimpleX, Mao et al. 2021) on cosine scores.
 
     Per row: ``(1 - pos) + negative_weight * mean_j relu(neg_j - margin)``, the mean
@@ -96,11 +111,11 @@ def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = 
     """
     term = F.relu(neg - margin)
     if valid is None:
-        cnt = torch.full_like(pos, float(neg.shape[1]))
+        per_row = term.mean(dim=1, keepdim=True)
     else:
         term = torch.where(valid, term, torch.zeros_like(term))
-        cnt = valid.sum(dim=1).clamp(min=1).to(pos.dtype)
-    return _mean_rows((1.0 - pos) + negative_weight * term.sum(dim=1) / cnt)
+        per_row = term.sum(dim=1, keepdim=True) / valid.sum(dim=1, keepdim=True).clamp(min=1).to(term.dtype)
+    return _mean_rows((1.0 - pos) + negative_weight * _by_row(per_row, rows)[:, 0])
 
 
 class SeenIndex:
@@ -200,9 +215,9 @@ class TorchTrainer:
     """Mini-batch trainer of one MF model on torch (lazy Adam over sparse embedding gradients).
 
     ``cfg`` is any object with the attributes of :class:`recneg.models.mf.MatrixFactorization`
-    (factors, loss, negatives, share_negatives, in_batch, alpha, exclude_seen, hard,
-    dns_candidates, logq, score, lr, reg, batch_size, device, seed, margin,
-    negative_weight, temperature, use_bias, max_tries) and its float32 arrays
+    (factors, loss, negatives (int or "all"), share_negatives, in_batch, alpha, exclude_seen, hard,
+    dns_candidates, logq, score, lr, reg, lr_decay, epochs, batch_size, batching, device, seed,
+    margin, negative_weight, temperature, use_bias, max_tries) and its float32 arrays
     ``_U`` (n_users, d), ``_V`` (n_items, d), ``_b`` (n_items,) as initial values;
     :meth:`sync` copies the trained values back into those arrays.
 
@@ -221,23 +236,37 @@ class TorchTrainer:
         self.gen.manual_seed(0 if cfg.seed is None else int(cfg.seed))
         n_users, n_items = X.shape
         self.n_items = n_items
-        self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=True).to(dev)
-        self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=True).to(dev)
+        self.by_user = getattr(cfg, "batching", "pairs") == "users"
+        self.full = cfg.negatives == "all"
+        # lazy (sparse) Adam when a step touches few rows; dense Adam when it touches the whole catalogue
+        # or when each user row is visited once per epoch (user batches), where lazy moments starve
+        sparse = not (self.by_user or self.full)
+        self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=sparse).to(dev)
+        self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=sparse).to(dev)
         with torch.no_grad():
             self.U.weight.copy_(torch.from_numpy(cfg._U))
             self.V.weight.copy_(torch.from_numpy(cfg._V))
         params = list(self.U.parameters()) + list(self.V.parameters())
         self.b = None
         if cfg.use_bias:
-            self.b = torch.nn.Embedding(n_items, 1, sparse=True).to(dev)
+            self.b = torch.nn.Embedding(n_items, 1, sparse=sparse).to(dev)
             with torch.no_grad():
                 self.b.weight.zero_()
             params += list(self.b.parameters())
-        self.opt = torch.optim.SparseAdam(params, lr=cfg.lr)
+        self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
         coo = X.tocoo()
         self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
         self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
         self.seen = SeenIndex(X.indptr, X.indices, n_items, dev) if cfg.exclude_seen else None
+        self.history_index = self.seen
+        if self.by_user:
+            if self.history_index is None:
+                self.history_index = SeenIndex(X.indptr, X.indices, n_items, dev)
+            self.active_users = torch.as_tensor(np.flatnonzero(np.diff(X.indptr)), dtype=torch.int64, device=dev)
+        self.all_items = torch.arange(n_items, device=dev) if self.full else None
+        n_units = self.active_users.numel() if self.by_user else self.pu.numel()
+        self.steps_per_epoch = (n_units + cfg.batch_size - 1) // cfg.batch_size
+        self.step = 0
         if cfg.alpha == 0.0:
             self.table = None
             self.log_q = torch.full((n_items,), -math.log(n_items), dtype=torch.float32, device=dev)
@@ -276,14 +305,15 @@ class TorchTrainer:
         pos = self._score(uq, iq, i, shared=False)
         neg_log_q = None
         if cfg.in_batch or cfg.share_negatives:
-            negs = i if cfg.in_batch else self._draw(cfg.negatives)
+            negs = i if cfg.in_batch else self._shared_negatives()
             valid = shared_valid_mask(u, i, negs, self.seen)
             ne = ie if cfg.in_batch else self.V(negs)
             nq = F.normalize(ne, dim=-1) if cosine else ne
             neg = self._score(uq, nq, negs, shared=True)
-            if cfg.logq:
+            logq = cfg.logq and not self.full  # the whole catalogue is not a sample: nothing to correct
+            if logq:
                 neg_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[negs]
-            pos_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[i] if cfg.logq else None
+            pos_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[i] if logq else None
         else:
             k = cfg.negatives
             if cfg.hard == "dns":
@@ -320,9 +350,71 @@ class TorchTrainer:
             loss = loss + 0.5 * cfg.reg * r
         return loss
 
+    def _shared_negatives(self) -> torch.Tensor:
+        """The batch's shared negatives: (N,) draws from the proposal, or every item when negatives="all"."""
+        return self.all_items if self.full else self._draw(self.cfg.negatives)
+
+    def user_batch_loss(self, users: torch.Tensor) -> torch.Tensor:
+        """Loss of a batch of users (int64 (R,)) over all their training positives.
+
+        The shared negatives are scored once per user: one (R, d) x (d, N) GEMM, then
+        every positive of row r reuses row r's negative term (``rows`` in the losses).
+        With ``exclude_seen`` every item in the user's history is masked from the
+        negatives; without it (and with negatives="all") the softmax denominator is
+        the whole catalogue, the positive included (the exact full softmax).
+        """
+        cfg = self.cfg
+        rows, items = self.history_index.rows_of(users)
+        cosine = cfg.score == "cosine"
+        ue, ie = self.U(users), self.V(items)
+        uq = F.normalize(ue, dim=-1) if cosine else ue
+        iq = F.normalize(ie, dim=-1) if cosine else ie
+        pos = (uq[rows] * iq).sum(-1)
+        if self.b is not None:
+            pos = pos + self.b(items).squeeze(-1)
+        negs = self._shared_negatives()
+        ne = self.V(negs)
+        nq = F.normalize(ne, dim=-1) if cosine else ne
+        neg = self._score(uq, nq, negs, shared=True)  # (R, N)
+        valid = None
+        if self.seen is not None:
+            if self.full:
+                valid = torch.ones(neg.shape, dtype=torch.bool, device=neg.device)
+                valid[rows, items] = False
+            else:
+                valid = shared_valid_mask(users, torch.full_like(users, -1), negs, self.seen)
+        logq = cfg.logq and not self.full
+        neg_log_q = self.log_q[negs] if logq else None
+        if cfg.loss == "softmax":
+            if self.full and valid is None:
+                loss = _mean_rows(torch.logsumexp(neg / cfg.temperature, dim=1)[rows] - pos / cfg.temperature)
+            else:
+                loss = sampled_softmax_loss(pos, neg, valid, self.log_q[items] if logq else None, neg_log_q,
+                                            cfg.temperature, rows=rows)
+        elif cfg.loss == "bpr":
+            loss = bpr_loss(pos, neg, valid, rows=rows)
+        elif cfg.loss == "bce":
+            loss = bce_loss(pos, neg, valid, cfg.negative_weight, rows=rows)
+        else:
+            loss = ccl_loss(pos, neg, valid, cfg.margin, cfg.negative_weight, rows=rows)
+        if cfg.reg > 0:
+            r = ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean() + ne.pow(2).sum(-1).mean()
+            loss = loss + 0.5 * cfg.reg * r
+        return loss
+
+    def _set_lr(self) -> None:
+        if getattr(self.cfg, "lr_decay", None) != "linear":
+            return
+        total = max(self.steps_per_epoch * self.cfg.epochs, 1)
+        lr = self.cfg.lr * max(1.0 - self.step / total, 1e-4)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+
     def __call__(self, epoch: int) -> float:
         cfg = self.cfg
-        n = self.pu.numel()
+        self.step = epoch * self.steps_per_epoch
+        units = self.active_users if self.by_user else None
+        n = units.numel() if self.by_user else self.pu.numel()
         perm = torch.randperm(n, generator=self.gen, device=self.dev)
         total = torch.zeros((), dtype=torch.float64, device=self.dev)
         steps = 0
@@ -332,10 +424,15 @@ class TorchTrainer:
         try:
             for s in range(0, n, cfg.batch_size):
                 idx = perm[s:s + cfg.batch_size]
+                self._set_lr()
                 self.opt.zero_grad(set_to_none=True)
-                loss = self.batch_loss(self.pu[idx], self.pi[idx])
+                if self.by_user:
+                    loss = self.user_batch_loss(units[idx])
+                else:
+                    loss = self.batch_loss(self.pu[idx], self.pi[idx])
                 loss.backward()
                 self.opt.step()
+                self.step += 1
                 total += loss.detach()
                 steps += 1
         finally:
