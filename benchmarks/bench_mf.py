@@ -68,8 +68,11 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-BPR_BEST = dict(loss="bpr", lr=0.05, reg=0.005, lr_decay="linear")  # uniform negatives, exclusion
-BPR_DNS = dict(loss="bpr", lr=0.05, reg=0.02, hard="dns", dns_candidates=8, negatives=2, lr_decay="linear")
+# numba kernel, uniform proposal with exclusion, user-block pair order (the default)
+BPR_BEST = dict(loss="bpr", lr=0.05, reg=0.005, lr_decay="linear")
+# the same kernel keeping the best of 8 uniform candidates per update (DNS): the configuration that meets
+# the "BPR as fast as implicit with Recall@20 >= 0.1627" target
+BPR_DNS = dict(loss="bpr", lr=0.05, reg=0.02, hard="dns", dns_candidates=8, negatives=1, lr_decay="linear")
 
 
 def section_speed(train, test, args):
@@ -80,15 +83,19 @@ def section_speed(train, test, args):
     fit_implicit(train, 1)
     rows = []
     times_i, times_r = [], []
+    times_d = []
     for rep in range(args.repeats):
         mi, si = fit_implicit(train, E)
         mr, sr, _ = fit_recneg(train, epochs=E, **BPR_BEST)
+        md, sd, _ = fit_recneg(train, epochs=E, **BPR_DNS)
         times_i.append(si)
         times_r.append(sr)
-    ri, rr = ev(mi), ev(mr)
-    si, sr = float(np.median(times_i)), float(np.median(times_r))
+        times_d.append(sd)
+    ri, rr, rd = ev(mi), ev(mr), ev(md)
+    si, sr, sd = float(np.median(times_i)), float(np.median(times_r)), float(np.median(times_d))
     rows.append([f"implicit BPR (lr 0.01, reg 0.01, verify_negative_samples)", E, si, 1.0, *ri])
     rows.append([f"recneg BPR numba ({_kw(BPR_BEST)})", E, sr, si / sr, *rr])
+    rows.append([f"recneg BPR numba DNS ({_kw(BPR_DNS)})", E, sd, si / sd, *rd])
     print(f"\n### BPR speed and accuracy, Gowalla, {E} epochs, median of {args.repeats} alternated fits\n")
     print(table(["model", "epochs", "s/epoch", "speed-up vs implicit", "Recall@20", "NDCG@20"], rows))
     if args.long_epochs:
@@ -139,11 +146,13 @@ def section_samplers(train, test, args):
     print(table(["sampler", "optimiser", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
+# user batches: each step takes 128 users with all their positives; 4096 uniform negatives shared by the batch
+# are scored once per user (a 128 x 4096 GEMM) and masked where the user has seen them
 BEST_CONFIGS = {
-    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives=512, alpha=0.0, lr=1e-2,
-                    reg=0.0, batch_size=2048, exclude_seen=False),
-    "ccl": dict(loss="ccl", negatives=512, margin=0.9, negative_weight=150.0, alpha=0.0, lr=5e-3, reg=0.0,
-                batch_size=2048, exclude_seen=False),
+    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
+                    reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
+    "ccl": dict(loss="ccl", negatives=4096, margin=0.9, negative_weight=150.0, alpha=0.0, lr=1e-3, reg=0.0,
+                init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
 }
 
 
@@ -174,8 +183,8 @@ def section_ml100k(args):
     rows.append(["implicit BPR (lr 0.05, reg 0.01)", E, si, *evaluate(mi, train, test)])
     for name, kw in [("recneg BPR numba", BPR_BEST),
                      ("recneg BPR numba DNS", BPR_DNS),
-                     ("recneg softmax cosine", BEST_CONFIGS["softmax"] | dict(batch_size=1024)),
-                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(batch_size=1024))]:
+                     ("recneg softmax cosine", BEST_CONFIGS["softmax"] | dict(batch_size=32, negatives="all")),
+                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(batch_size=32, negatives="all"))]:
         if kw["loss"] != "bpr":
             kw = kw | dict(workers=args.torch_workers)
         m, s, _ = fit_recneg(train, epochs=E, **kw)

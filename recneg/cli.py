@@ -185,6 +185,8 @@ def build_model(kind: str, args: argparse.Namespace):
             factors=args.factors, loss=args.loss, negatives=args.negatives, alpha=args.ns_exponent,
             exclude_seen=args.exclude_seen, lr=args.lr, reg=args.reg, epochs=args.epochs,
             workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
+            lr_decay=args.lr_decay, batching=args.batching, score=args.score, temperature=args.temperature,
+            margin=args.margin, negative_weight=args.negative_weight, init_std=args.init_std,
         )
         kw = {k: v for k, v in kw.items() if v is not None}
         if m is not None:
@@ -197,8 +199,9 @@ def build_model(kind: str, args: argparse.Namespace):
     if kind == "item2vec":
         from .models.item2vec import Item2Vec
 
-        if args.hard or args.in_batch:
-            raise CLIError("item2vec draws negatives from the popularity^alpha table only; --hard/--in-batch apply to mf")
+        if args.hard or args.in_batch or args.negatives == "all":
+            raise CLIError("item2vec draws negatives from the popularity^alpha table only; --hard/--in-batch/"
+                           "--negatives all apply to mf")
         return Item2Vec(
             vector_size=args.factors, window=args.window, negative=args.negatives, ns_exponent=args.ns_exponent,
             epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet,
@@ -219,6 +222,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("word2vec needs --corpus PATH (a .txt or .gz text file)")
         if not Path(args.corpus).is_file():
             raise CLIError(f"--corpus {args.corpus}: no such file")
+        if args.negatives == "all":
+            raise CLIError("word2vec takes a number of negatives per pair; --negatives all applies to mf")
         model = Word2Vec(
             corpus_file=args.corpus, vector_size=args.factors, window=args.window, min_count=args.min_count,
             negative=args.negatives, ns_exponent=args.ns_exponent, sg=0 if args.cbow else 1, sample=args.sample,
@@ -409,6 +414,19 @@ def _fmt() -> type:
     return argparse.RawDescriptionHelpFormatter
 
 
+def _negatives_arg(text: str) -> int | str:
+    """``--negatives``: a positive integer, or "all" (mf: every item, the exact full softmax)."""
+    if text == "all":
+        return "all"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return n
+
+
 def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     d = dict(factors=64, epochs=20, lr=None, negatives=5)
     d.update(defaults or {})
@@ -425,9 +443,19 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--batch-size", type=int, default=None, help="mini-batch size for torch losses")
     g.add_argument("--workers", type=int, default=2, help="CPU threads (default 2)")
     g.add_argument("--device", default="cpu", help="torch device for torch losses (cpu, cuda)")
+    g.add_argument("--lr-decay", choices=["linear"], default=None, help="mf: decay lr linearly to 0 over the epochs")
+    g.add_argument("--batching", choices=["pairs", "users"], default=None,
+                   help="mf torch losses: batches of pairs (default) or of users with all their positives, "
+                        "shared negatives scored once per user (softmax/ccl)")
+    g.add_argument("--score", choices=["dot", "cosine"], default=None, help="mf scores (ccl is always cosine)")
+    g.add_argument("--temperature", type=float, default=None, help="mf softmax temperature (default 1)")
+    g.add_argument("--margin", type=float, default=None, help="mf ccl margin (default 0.9)")
+    g.add_argument("--negative-weight", type=float, default=None, help="mf ccl/bce negative weight")
+    g.add_argument("--init-std", type=float, default=None, help="mf initialisation std (default 0.1)")
     s = p.add_argument_group("negative sampling")
     s.add_argument("--ns-exponent", type=float, default=0.75, help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare)")
-    s.add_argument("--negatives", type=int, default=d["negatives"], help="negatives per positive (default %(default)s)")
+    s.add_argument("--negatives", type=_negatives_arg, default=d["negatives"],
+                   help="negatives per positive, or per batch when shared; mf also takes 'all' (default %(default)s)")
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=True, help="redraw negatives the user has seen (default)")
     s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="allow seen items as negatives")
     s.add_argument("--hard", default=None, metavar="dns:M", help="dynamic hard negatives: best of M candidates (mf)")

@@ -53,6 +53,21 @@ def test_train_evaluate_similar_roundtrip(csv_path, tmp_path, capsys):
     assert len(lines) == 4 and all(l.split()[-1] != "3" for l in lines)
 
 
+def test_train_mf_ccl_user_batches_from_the_command_line(csv_path, tmp_path, capsys):
+    out = tmp_path / "ccl"
+    rc = main(["-q", "train", "mf", "--csv", str(csv_path), "--user-col", "uid", "--item-col", "sku",
+               "--factors", "8", "--epochs", "3", "--loss", "ccl", "--negatives", "all", "--batching", "users",
+               "--batch-size", "32", "--lr", "0.01", "--init-std", "0.01", "--lr-decay", "linear", "--margin", "0.5",
+               "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    params = json.loads((out / "meta.json").read_text())["params"]
+    assert params["negatives"] == "all" and params["batching"] == "users"
+    from recneg.models.mf import MatrixFactorization
+
+    m = MatrixFactorization.load(out / "model.npz")
+    assert (m.negatives, m.batching, m.margin, m.init_std, m.lr_decay) == ("all", "users", 0.5, 0.01, "linear")
+
+
 def test_train_item2vec_writes_vectors(csv_path, tmp_path, capsys):
     out2 = tmp_path / "i2v"
     assert main(["-q", "train", "item2vec", "--csv", str(csv_path), "--user-col", "uid", "--item-col", "sku",
@@ -82,6 +97,10 @@ def test_retrain_replaces_folder_atomically(csv_path, tmp_path):
         (["train", "word2vec", "--out", "x"], "--corpus"),
         (["evaluate", "/nonexistent-model"], "not a recneg model folder"),
         (["train", "mf", "--lightgcn", "/nonexistent", "--out", "x"], "not a folder"),
+        (["train", "item2vec", "--csv", "{csv}", "--user-col", "uid", "--item-col", "sku", "--negatives", "all",
+          "--out", "x"], "--negatives all apply to mf"),
+        (["train", "mf", "--csv", "{csv}", "--user-col", "uid", "--item-col", "sku", "--batching", "users",
+          "--out", "x"], "shared negatives"),
     ],
 )
 def test_bad_inputs_get_one_line(argv, needle, csv_path, capsys, tmp_path):
@@ -91,6 +110,14 @@ def test_bad_inputs_get_one_line(argv, needle, csv_path, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err
+
+
+def test_bad_negatives_value_is_a_one_line_argparse_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "mf", "--synthetic", "--negatives", "some", "--out", "x"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "positive integer or 'all'" in err
 
 
 def test_unknown_option_is_argparse_error(capsys):

@@ -129,10 +129,10 @@ class MatrixFactorization:
         max_tries: draws per negative before giving up on finding an unseen item.
         chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
             independent of the thread count, up to Hogwild races).
-        pair_order: visit order of the numba kernel's epoch: "shuffle" (pairs in a new random
-            order) or "user" (users in a random order, each user's pairs in one block, shuffled
-            within it): the user's factor and history rows stay in cache, which makes exclusion
-            and DNS candidates cheaper per update.
+        pair_order: visit order of the numba kernel's epoch: "user" (default: users in a new
+            random order, each user's pairs in one block, shuffled within it; the user's factor
+            and history rows stay in cache, about 2x faster per epoch on Gowalla at the same
+            Recall) or "shuffle" (all pairs in a new random order).
         progress: show a tqdm bar over epochs.
 
     Attributes (after fit):
@@ -170,7 +170,7 @@ class MatrixFactorization:
         init_std: float | None = None,
         max_tries: int = 64,
         chunks: int = 256,
-        pair_order: str = "shuffle",
+        pair_order: str = "user",
         progress: bool = True,
     ) -> None:
         if isinstance(factors, bool) or not isinstance(factors, (int, np.integer)) or factors <= 0:
