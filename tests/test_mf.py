@@ -306,3 +306,38 @@ def test_user_batch_and_order_errors():
     with pytest.raises(ValueError, match="pair_order"):
         MatrixFactorization(pair_order="random")
     assert MatrixFactorization(loss="bpr", share_negatives=True).backend == "torch"
+
+
+def test_positives_per_row_cuts_each_users_history_into_fresh_chunks():
+    data = make_synthetic(n_users=40, n_items=50, n_clusters=3, interactions_per_user=9, seed=2)
+    X = _as_csr(data.interactions)
+    m, X, tr = _trainer(X, loss="ccl", negatives=8, batching="users", positives_per_row=4)
+    deg = np.diff(X.indptr)
+    assert tr.row_user.numel() == int(((deg + 3) // 4).sum())
+    assert tr.steps_per_epoch == -(-tr.row_user.numel() // m.batch_size)
+    seen_orders = []
+    for _ in range(2):
+        ptr, items = tr._epoch_rows()
+        ptr, items = ptr.numpy(), items.numpy()
+        lens = np.diff(ptr)
+        assert lens.min() >= 1 and lens.max() <= 4
+        pairs = set()
+        for r, u in enumerate(tr.row_user.numpy()):
+            got = items[ptr[r]:ptr[r + 1]]
+            assert set(got) <= set(X[u].indices)  # a row holds only its user's positives
+            pairs |= {(int(u), int(i)) for i in got}
+        assert len(pairs) == X.nnz == len(items)  # every positive exactly once per epoch
+        seen_orders.append(items.copy())
+    assert not np.array_equal(seen_orders[0], seen_orders[1])  # reshuffled every epoch
+
+
+def test_positives_per_row_errors_and_learning(planted):
+    with pytest.raises(ValueError, match="positives_per_row"):
+        MatrixFactorization(loss="ccl", positives_per_row=4)
+    with pytest.raises(ValueError, match="positives_per_row"):
+        MatrixFactorization(loss="ccl", batching="users", positives_per_row=0)
+    data, train, test = planted
+    m = MatrixFactorization(factors=16, epochs=15, workers=1, progress=False, loss="ccl", negatives=128,
+                            batching="users", positives_per_row=4, batch_size=64, lr=0.01, init_std=0.01,
+                            margin=0.5, negative_weight=10.0, lr_decay="linear").fit(train)
+    assert _model_recall(m, train, test) > _pop_recall(train, test) + 0.25

@@ -32,6 +32,7 @@ __all__ = [
     "SeenIndex",
     "draw_per_example",
     "shared_valid_mask",
+    "gather_rows",
 ]
 
 
@@ -143,12 +144,17 @@ class SeenIndex:
 
     def rows_of(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """All (row position in ``users``, item) pairs seen by ``users``: two int64 (M,) tensors."""
-        start = self.indptr[users]
-        lens = self.indptr[users + 1] - start
-        b = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), lens)
-        first = torch.cumsum(lens, 0) - lens
-        off = torch.arange(b.numel(), device=users.device) - first[b]
-        return b, self.indices[start[b] + off]
+        return gather_rows(self.indptr, self.indices, users)
+
+
+def gather_rows(indptr: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flatten CSR rows ``rows`` (R,): (position in ``rows``, value) for every stored entry, int64 (M,) each."""
+    start = indptr[rows]
+    lens = indptr[rows + 1] - start
+    b = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), lens)
+    first = torch.cumsum(lens, 0) - lens
+    off = torch.arange(b.numel(), device=rows.device) - first[b]
+    return b, values[start[b] + off]
 
 
 def shared_valid_mask(users: torch.Tensor, pos: torch.Tensor, negs: torch.Tensor,
@@ -259,12 +265,23 @@ class TorchTrainer:
         self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
         self.seen = SeenIndex(X.indptr, X.indices, n_items, dev) if cfg.exclude_seen else None
         self.history_index = self.seen
+        self.chunk = getattr(cfg, "positives_per_row", None) if self.by_user else None
         if self.by_user:
             if self.history_index is None:
                 self.history_index = SeenIndex(X.indptr, X.indices, n_items, dev)
             self.active_users = torch.as_tensor(np.flatnonzero(np.diff(X.indptr)), dtype=torch.int64, device=dev)
+            n_units = self.active_users.numel()
+        else:
+            n_units = self.pu.numel()
+        if self.chunk:
+            # rows = (user, chunk of at most `chunk` positives); the chunks are redrawn every epoch
+            deg = self.history_index.indptr[1:] - self.history_index.indptr[:-1]
+            per_user = (deg + self.chunk - 1) // self.chunk
+            self.row_user = torch.repeat_interleave(torch.arange(n_users, device=dev), per_user)
+            self.row_first = torch.cumsum(per_user, 0) - per_user
+            self.pair_user = torch.repeat_interleave(torch.arange(n_users, device=dev), deg)
+            n_units = self.row_user.numel()
         self.all_items = torch.arange(n_items, device=dev) if self.full else None
-        n_units = self.active_users.numel() if self.by_user else self.pu.numel()
         self.steps_per_epoch = (n_units + cfg.batch_size - 1) // cfg.batch_size
         self.step = 0
         if cfg.alpha == 0.0:
@@ -354,17 +371,33 @@ class TorchTrainer:
         """The batch's shared negatives: (N,) draws from the proposal, or every item when negatives="all"."""
         return self.all_items if self.full else self._draw(self.cfg.negatives)
 
-    def user_batch_loss(self, users: torch.Tensor) -> torch.Tensor:
-        """Loss of a batch of users (int64 (R,)) over all their training positives.
+    def _epoch_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This epoch's chunked rows: CSR (row_ptr (n_rows + 1,), items) with each user's positives
+        in a new random order, cut into rows of at most ``positives_per_row``."""
+        idx = self.history_index
+        nnz = idx.indices.numel()
+        order = torch.randperm(nnz, generator=self.gen, device=self.dev)
+        order = order[torch.sort(self.pair_user[order], stable=True).indices]  # by user, random within
+        owner = self.pair_user[order]
+        within = torch.arange(nnz, device=self.dev) - idx.indptr[owner]
+        row = self.row_first[owner] + torch.div(within, self.chunk, rounding_mode="floor")
+        ptr = torch.zeros(self.row_user.numel() + 1, dtype=torch.int64, device=self.dev)
+        ptr[1:] = torch.cumsum(torch.bincount(row, minlength=self.row_user.numel()), 0)
+        return ptr, idx.indices[order]
 
-        The shared negatives are scored once per user: one (R, d) x (d, N) GEMM, then
-        every positive of row r reuses row r's negative term (``rows`` in the losses).
-        With ``exclude_seen`` every item in the user's history is masked from the
-        negatives; without it (and with negatives="all") the softmax denominator is
-        the whole catalogue, the positive included (the exact full softmax).
+    def user_batch_loss(self, users: torch.Tensor,
+                        positives: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Loss of a batch of user rows (int64 (R,), repeats allowed) over their positives.
+
+        ``positives`` = (row position (M,), item (M,)) pairs; default: every training item
+        of each user. The shared negatives are scored once per row: one (R, d) x (d, N)
+        GEMM, then every positive of row r reuses row r's negative term (``rows`` in the
+        losses). With ``exclude_seen`` every item in the user's history is masked from the
+        negatives; without it (and with negatives="all") the softmax denominator is the
+        whole catalogue, the positive included (the exact full softmax).
         """
         cfg = self.cfg
-        rows, items = self.history_index.rows_of(users)
+        rows, items = self.history_index.rows_of(users) if positives is None else positives
         cosine = cfg.score == "cosine"
         ue, ie = self.U(users), self.V(items)
         uq = F.normalize(ue, dim=-1) if cosine else ue
@@ -415,6 +448,9 @@ class TorchTrainer:
         self.step = epoch * self.steps_per_epoch
         units = self.active_users if self.by_user else None
         n = units.numel() if self.by_user else self.pu.numel()
+        if self.chunk:
+            row_ptr, row_items = self._epoch_rows()
+            n = self.row_user.numel()
         perm = torch.randperm(n, generator=self.gen, device=self.dev)
         total = torch.zeros((), dtype=torch.float64, device=self.dev)
         steps = 0
@@ -426,7 +462,9 @@ class TorchTrainer:
                 idx = perm[s:s + cfg.batch_size]
                 self._set_lr()
                 self.opt.zero_grad(set_to_none=True)
-                if self.by_user:
+                if self.chunk:
+                    loss = self.user_batch_loss(self.row_user[idx], gather_rows(row_ptr, row_items, idx))
+                elif self.by_user:
                     loss = self.user_batch_loss(units[idx])
                 else:
                     loss = self.batch_loss(self.pu[idx], self.pi[idx])

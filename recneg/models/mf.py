@@ -115,6 +115,9 @@ class MatrixFactorization:
             positives; the shared negatives are scored once per user, so the GEMM costs
             n_users x N instead of n_pairs x N per epoch; dense Adam). "users" needs
             shared negatives (softmax/ccl, or share_negatives=True, or negatives="all").
+        positives_per_row: with batching="users", cut each user's positives (reshuffled every
+            epoch) into rows of at most this many; each row is one unit of the batch, so a user
+            gets several updates per epoch, each against fresh negatives. None = one row per user.
         workers: CPU threads (numba kernel, or torch on device="cpu").
         device: torch device for the torch path ("cpu", "cuda", ...).
         backend: "auto" (numba for bpr on CPU, else torch), "numba" or "torch".
@@ -158,6 +161,7 @@ class MatrixFactorization:
         epochs: int = 30,
         batch_size: int = 1024,
         batching: str = "pairs",
+        positives_per_row: int | None = None,
         workers: int = 2,
         device: str = "cpu",
         backend: str = "auto",
@@ -195,6 +199,11 @@ class MatrixFactorization:
         if negatives is not None and negatives != "all" and (
                 isinstance(negatives, bool) or not isinstance(negatives, (int, np.integer)) or negatives < 1):
             raise ValueError(f"negatives must be a positive integer or 'all', got {negatives!r}")
+        if positives_per_row is not None and (isinstance(positives_per_row, bool) or not isinstance(
+                positives_per_row, (int, np.integer)) or positives_per_row < 1):
+            raise ValueError(f"positives_per_row must be a positive integer or None, got {positives_per_row!r}")
+        if positives_per_row is not None and batching != "users":
+            raise ValueError("positives_per_row cuts user rows of batching='users'; set batching='users' or drop it")
         if pair_order not in ("shuffle", "user"):
             raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
         if batching not in ("pairs", "users"):
@@ -216,6 +225,7 @@ class MatrixFactorization:
         else:
             self.negatives = int(negatives) if negatives is not None else _NEG_DEFAULT[loss]
         self.batching = batching
+        self.positives_per_row = None if positives_per_row is None else int(positives_per_row)
         self.pair_order = pair_order
         self.alpha = float(alpha)
         self.exclude_seen = bool(exclude_seen)
@@ -291,7 +301,7 @@ class MatrixFactorization:
 
     # ------------------------------------------------------------------ config
     _CONFIG_KEYS = ("factors", "loss", "negatives", "alpha", "exclude_seen", "hard", "dns_candidates", "in_batch",
-                    "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "workers",
+                    "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "positives_per_row", "workers",
                     "device", "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
                     "max_tries", "chunks", "pair_order", "progress")
 
