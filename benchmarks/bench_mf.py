@@ -146,13 +146,18 @@ def section_samplers(train, test, args):
     print(table(["sampler", "optimiser", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
-# user batches: each step takes 128 users with all their positives; 4096 uniform negatives shared by the batch
-# are scored once per user (a 128 x 4096 GEMM) and masked where the user has seen them
+# user batches: each step takes 128 users with all their positives; the negatives are scored once per user
+# (a 128 x N GEMM) and masked where the user has seen them. "ccl"/"softmax": the whole catalogue as negatives
+# (negatives="all"); "ccl-4096"/"softmax-4096": 4096 uniform negatives shared by the batch.
 BEST_CONFIGS = {
-    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
-                    reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
-    "ccl": dict(loss="ccl", negatives=4096, margin=0.9, negative_weight=150.0, alpha=0.0, lr=1e-3, reg=0.0,
-                init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
+    "ccl": dict(loss="ccl", negatives="all", margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0, init_std=0.01,
+                batching="users", batch_size=128, lr_decay="linear"),
+    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives="all", lr=1e-2, reg=0.0,
+                    batching="users", batch_size=128, lr_decay="linear"),
+    "ccl-4096": dict(loss="ccl", negatives=4096, alpha=0.0, margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0,
+                     init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
+    "softmax-4096": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
+                         reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
 }
 
 
@@ -161,10 +166,11 @@ def section_best(train, test, args):
     ev = lambda m: evaluate(m, train, test)  # noqa: E731
     for name in args.best.split(","):
         kw = dict(BEST_CONFIGS[name])
-        if name == "softmax" and args.temperature is not None:
+        if name.startswith("softmax") and args.temperature is not None:
             kw["temperature"] = args.temperature
         E = args.best_epochs
-        m, s, curve = fit_recneg(train, validate=ev, every=max(E // 4, 1), epochs=E, workers=args.torch_workers,
+        m, s, curve = fit_recneg(train, validate=ev, every=args.every or max(E // 4, 1), epochs=E,
+                                 workers=args.torch_workers,
                                  **kw)
         for e, r, n in curve:
             rows.append([name, _kw(kw), e, s, r, n])
@@ -205,7 +211,8 @@ def main() -> None:
     ap.add_argument("--inbatch-epochs", type=int, default=10)
     ap.add_argument("--torch-lr", type=float, default=1e-2)
     ap.add_argument("--torch-workers", type=int, default=2, help="torch CPU threads (1 is faster on a loaded box)")
-    ap.add_argument("--best", default="softmax,ccl")
+    ap.add_argument("--best", default="ccl,softmax", help=f"comma-separated keys of {sorted(BEST_CONFIGS)}")
+    ap.add_argument("--every", type=int, default=0, help="best: evaluate every N epochs (default epochs/4)")
     ap.add_argument("--best-epochs", type=int, default=20)
     ap.add_argument("--temperature", type=float, default=None, help="override the softmax temperature")
     ap.add_argument("--ml-epochs", type=int, default=50)

@@ -33,17 +33,21 @@ def main(path: str, epochs: int = 10) -> None:
     train, test = load_lightgcn(path)
     print(f"train: {train!r}\ntest:  {test!r}")
     configs = {
-        "BPR, uniform negatives, exclusion": dict(loss="bpr", alpha=0.0),
-        "sampled softmax, 512 shared negatives": dict(loss="softmax", score="cosine", temperature=0.1, negatives=512,
-                                                      alpha=0.0, lr=1e-2, reg=0.0, batch_size=2048,
-                                                      exclude_seen=False),
+        "BPR, uniform negatives, exclusion": dict(loss="bpr", alpha=0.0, lr=0.05, reg=0.005, lr_decay="linear"),
+        "BPR, DNS (best of 8 candidates)": dict(loss="bpr", hard="dns", dns_candidates=8, lr=0.05, reg=0.02,
+                                                lr_decay="linear"),
+        "sampled softmax, 4096 shared negatives": dict(loss="softmax", score="cosine", temperature=0.1,
+                                                       negatives=4096, lr=1e-2, reg=0.0, batching="users",
+                                                       batch_size=128, lr_decay="linear"),
+        "CCL, 4096 shared negatives": dict(loss="ccl", negatives=4096, lr=1e-3, reg=0.0, init_std=0.01,
+                                           batching="users", batch_size=128, lr_decay="linear"),
     }
     for name, cfg in configs.items():
         t0 = time.perf_counter()
         model = MatrixFactorization(factors=64, epochs=epochs, seed=0, progress=False, **cfg).fit(train)
         secs = time.perf_counter() - t0
         r = ranking_metrics(model, train, test, K=20)
-        print(f"{name:38s} recall@20 {r['recall@20']:.4f}  ndcg@20 {r['ndcg@20']:.4f}  ({secs:.0f}s)")
+        print(f"{name:40s} recall@20 {r['recall@20']:.4f}  ndcg@20 {r['ndcg@20']:.4f}  ({secs:.0f}s)")
 
 
 if __name__ == "__main__":
