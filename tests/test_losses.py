@@ -195,6 +195,29 @@ def test_bpr_epoch_dns_picks_highest_scoring_candidate():
     assert set(changed) == {0, 3}
 
 
+def test_bpr_epoch_dns_pool_scores_once_per_user_and_refreshes_the_pick():
+    """Pool DNS: the best pool item is picked; after its update its pool score is refreshed, so a
+    user block of two pairs moves from the hardest item to the next one once the first is pushed down."""
+    U = np.array([[1.0, 0.0]], np.float32)
+    V = np.array([[0.0, 1.0], [0.0, -1.0], [0.1, 0.0], [0.3, 0.0], [5.0, 0.0]], np.float32)
+    b = np.zeros(5, np.float32)
+    X = sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 0.0, 0.0]], np.float32))
+    args = (X.indptr.astype(np.int64), X.indices.astype(np.int32), MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32),
+            True, 100, 1, 64)
+    # one pair, pool of 32 draws over the 4 unseen items: item 4 (score 5) is the negative
+    V1 = V.copy()
+    U1 = U.copy()
+    bpr_epoch(U1, V1, b, np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int64), *args, 0.1, 0.0,
+              False, seed_states(3, 1), 32)
+    assert set(np.flatnonzero(np.abs(V1 - V).sum(1) > 0)) == {0, 4}
+    # the step pushes item 4 (refreshed score -2.3) below item 3 (0.3): the same user's second pair picks item 3
+    V2 = V.copy()
+    U2 = U.copy()
+    bpr_epoch(U2, V2, b, np.array([0, 0], np.int32), np.array([0, 0], np.int32), np.array([0, 1], np.int64),
+              *args, 0.3, 0.0, False, seed_states(3, 1), 32)
+    assert set(np.flatnonzero(np.abs(V2 - V).sum(1) > 0)) == {0, 3, 4}
+
+
 @pytest.mark.parametrize("alpha", [0.0, 0.75])
 def test_kernel_negatives_follow_proposal_minus_seen_chi_square(alpha):
     counts = np.array([50, 20, 10, 5, 5, 3, 2, 1, 1, 1], np.float64)

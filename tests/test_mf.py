@@ -270,6 +270,7 @@ def test_torch_linear_lr_decay_reaches_near_zero(planted):
     dict(loss="softmax", negatives="all", batching="users", batch_size=32, lr=0.01, temperature=0.2,
          score="cosine"),
     dict(loss="bpr", hard="dns", dns_candidates=8, pair_order="user", lr_decay="linear"),
+    dict(loss="bpr", hard="dns", dns_candidates=8, dns_pool=32, lr_decay="linear"),
 ])
 def test_user_batches_full_softmax_and_user_order_recover_clusters(planted, kw):
     data, train, test = planted
@@ -305,6 +306,12 @@ def test_user_batch_and_order_errors():
         MatrixFactorization(negatives="some")
     with pytest.raises(ValueError, match="pair_order"):
         MatrixFactorization(pair_order="random")
+    with pytest.raises(ValueError, match="dns_pool"):
+        MatrixFactorization(hard="dns", dns_pool=-1)
+    with pytest.raises(ValueError, match="dns_pool"):
+        MatrixFactorization(dns_pool=16)
+    with pytest.raises(ValueError, match="dns_pool"):
+        MatrixFactorization(hard="dns", dns_pool=16, backend="torch")
     assert MatrixFactorization(loss="bpr", share_negatives=True).backend == "torch"
 
 

@@ -188,9 +188,19 @@ def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, in
     return best, state
 
 
+@njit(fastmath=True, inline="always")
+def _score(U, V, b, u, j, use_bias):
+    s = np.float32(0.0)
+    for f in range(U.shape[1]):
+        s += U[u, f] * V[j, f]
+    if use_bias:
+        s += b[j]
+    return s
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias, exclude, max_tries,
-              k, dns_m, lr, reg, use_bias, states):
+              k, dns_m, lr, reg, use_bias, states, pool_size=0):
     """One Hogwild epoch of BPR-SGD over ``order``; updates ``U``, ``V``, ``b`` and ``states`` in place.
 
     Args:
@@ -204,6 +214,12 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
         dns_m: candidates per negative for DNS; 1 disables DNS.
         lr, reg: learning rate and L2 coefficient; use_bias: learn item biases.
         states: uint64 (n_chunks,) per-chunk RNG states; the chunk count sets the parallel grain.
+        pool_size: DNS from a per-user candidate pool (0 = off): when the visit reaches a new
+            user, ``pool_size`` candidates are drawn (with exclusion) and scored once; each DNS
+            negative is then the best of ``dns_m`` picks from the pool, and the chosen item's
+            score (in every pool slot holding it) is refreshed after its update. With the
+            user-block visit order this scores ~pool_size items per user instead of dns_m per
+            update.
 
     Returns:
         (loss_sum, n_updates, n_skipped): summed BPR loss, number of updates made,
@@ -216,15 +232,48 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
     done = np.zeros(n_chunks, dtype=np.int64)
     skipped = np.zeros(n_chunks, dtype=np.int64)
     per = (n + n_chunks - 1) // n_chunks
+    P = max(pool_size, 1)
+    pool_items = np.empty((n_chunks, P), dtype=np.int64)
+    pool_scores = np.empty((n_chunks, P), dtype=np.float32)
     for c in prange(n_chunks):
         state = states[c]
         start = c * per
         end = min(n, start + per)
+        cur = -1
         for t in range(start, end):
             p = order[t]
             u = pair_u[p]
             i = pair_i[p]
+            if pool_size > 0 and dns_m > 1 and u != cur:
+                cur = u
+                for q in range(P):
+                    j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude,
+                                             max_tries)
+                    pool_items[c, q] = j
+                    pool_scores[c, q] = _score(U, V, b, u, j, use_bias) if j >= 0 else np.float32(-np.inf)
             for _ in range(k):
+                if pool_size > 0 and dns_m > 1:
+                    bq = -1
+                    bs = np.float32(-np.inf)
+                    for _m in range(dns_m):
+                        state = rng_next(state)
+                        q = int(rng_uniform(state) * P)
+                        if q >= P:
+                            q = P - 1
+                        if pool_items[c, q] >= 0 and (bq < 0 or pool_scores[c, q] > bs):
+                            bq = q
+                            bs = pool_scores[c, q]
+                    if bq < 0:
+                        skipped[c] += 1
+                        continue
+                    j = pool_items[c, bq]
+                    losses[c] += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
+                    done[c] += 1
+                    sj = _score(U, V, b, u, j, use_bias)
+                    for q in range(P):  # the pool may hold j more than once
+                        if pool_items[c, q] == j:
+                            pool_scores[c, q] = sj
+                    continue
                 if dns_m > 1:
                     j, state = _dns_negative(state, U, V, b, u, use_bias, dns_m, mode, prob, alias, n_items,
                                              indptr, indices, exclude, max_tries)

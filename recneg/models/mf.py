@@ -97,6 +97,10 @@ class MatrixFactorization:
         hard: None or "dns" (dynamic negative sampling: keep the best-scoring of
             ``dns_candidates`` draws). Per-example negatives only (bpr/bce).
         dns_candidates: candidates per DNS negative.
+        dns_pool: numba kernel only: draw and score a pool of this many candidates once per
+            user visit and pick each DNS negative as the best of ``dns_candidates`` picks from
+            it (0 = fresh candidates for every negative). With the default user-block order this
+            cuts DNS scoring from dns_candidates per update to dns_pool per user.
         in_batch: use the other positives of the batch as negatives (torch path);
             ``logq`` corrects for their popularity. ``negatives`` is then ignored.
         share_negatives: one set of negatives for the whole batch (default: True for
@@ -152,6 +156,7 @@ class MatrixFactorization:
         exclude_seen: bool = True,
         hard: str | None = None,
         dns_candidates: int = 8,
+        dns_pool: int = 0,
         in_batch: bool = False,
         share_negatives: bool | None = None,
         logq: bool = True,
@@ -231,6 +236,9 @@ class MatrixFactorization:
         self.exclude_seen = bool(exclude_seen)
         self.hard = hard
         self.dns_candidates = int(dns_candidates)
+        if isinstance(dns_pool, bool) or not isinstance(dns_pool, (int, np.integer)) or dns_pool < 0:
+            raise ValueError(f"dns_pool must be an integer >= 0, got {dns_pool!r}")
+        self.dns_pool = int(dns_pool)
         self.in_batch = bool(in_batch)
         self.logq = bool(logq)
         self.score = "cosine" if loss == "ccl" else (score or "dot")
@@ -283,6 +291,9 @@ class MatrixFactorization:
             raise ValueError("in_batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
                              "use loss='softmax' or 'bpr' with in_batch=True, or in_batch=False")
 
+        if self.dns_pool and (hard != "dns" or backend != "numba"):
+            raise ValueError(f"dns_pool picks DNS negatives in the numba BPR kernel; it needs hard='dns' and the numba "
+                             f"backend (got hard={hard!r}, backend={backend!r}); drop dns_pool or use loss='bpr' on CPU")
         numba = backend == "numba"
         self.lr = float(lr) if lr is not None else (0.05 if numba else 1e-3)
         self.reg = float(reg) if reg is not None else (0.01 if numba else 1e-4)
@@ -300,7 +311,8 @@ class MatrixFactorization:
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------ config
-    _CONFIG_KEYS = ("factors", "loss", "negatives", "alpha", "exclude_seen", "hard", "dns_candidates", "in_batch",
+    _CONFIG_KEYS = ("factors", "loss", "negatives", "alpha", "exclude_seen", "hard", "dns_candidates", "dns_pool",
+                    "in_batch",
                     "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "positives_per_row", "workers",
                     "device", "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
                     "max_tries", "chunks", "pair_order", "progress")
@@ -476,7 +488,7 @@ class MatrixFactorization:
             try:
                 loss, done, skipped = bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob,
                                                 alias, self.exclude_seen, self.max_tries, self.negatives, dns_m,
-                                                lr, self.reg, self.use_bias, states)
+                                                lr, self.reg, self.use_bias, states, self.dns_pool)
             finally:
                 numba.set_num_threads(old)
             if skipped:
