@@ -191,6 +191,10 @@ def build_model(kind: str, args: argparse.Namespace):
         kw = {k: v for k, v in kw.items() if v is not None}
         if m is not None:
             kw.update(hard="dns", dns_candidates=m)
+        if args.dns_pool is not None:
+            if m is None:
+                raise CLIError("--dns-pool P picks DNS candidates from a per-user pool; give --hard dns:M too")
+            kw.update(dns_pool=args.dns_pool)
         if args.in_batch:
             kw.update(in_batch=True)
         if args.batch_size:
@@ -459,6 +463,8 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=True, help="redraw negatives the user has seen (default)")
     s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="allow seen items as negatives")
     s.add_argument("--hard", default=None, metavar="dns:M", help="dynamic hard negatives: best of M candidates (mf)")
+    s.add_argument("--dns-pool", type=int, default=None, metavar="P",
+                   help="mf bpr: draw and score P candidates once per user, pick the M DNS candidates from them")
     s.add_argument("--in-batch", action="store_true", help="in-batch negatives with logQ correction (mf softmax)")
 
 

@@ -35,12 +35,13 @@ def test_help_has_examples(capsys):
 def test_train_evaluate_similar_roundtrip(csv_path, tmp_path, capsys):
     out = tmp_path / "bpr"
     rc = main(["-q", "train", "mf", "--csv", str(csv_path), "--user-col", "uid", "--item-col", "sku",
-               "--factors", "16", "--epochs", "5", "--ns-exponent", "0.5", "--out", str(out)])
+               "--factors", "16", "--epochs", "5", "--ns-exponent", "0.5", "--hard", "dns:4", "--dns-pool", "16",
+               "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     assert {"meta.json", "model.npz", "train.npz", "test.npz"} <= {p.name for p in out.iterdir()}
     assert not list(tmp_path.glob("*.tmp"))
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["kind"] == "mf" and meta["params"]["ns_exponent"] == 0.5
+    assert meta["kind"] == "mf" and meta["params"]["ns_exponent"] == 0.5 and meta["params"]["dns_pool"] == 16
     capsys.readouterr()
     js = tmp_path / "m.json"
     assert main(["evaluate", str(out), "--k", "5", "10", "--json", str(js)]) == 0
@@ -101,6 +102,8 @@ def test_retrain_replaces_folder_atomically(csv_path, tmp_path):
           "--out", "x"], "--negatives all apply to mf"),
         (["train", "mf", "--csv", "{csv}", "--user-col", "uid", "--item-col", "sku", "--batching", "users",
           "--out", "x"], "shared negatives"),
+        (["train", "mf", "--csv", "{csv}", "--user-col", "uid", "--item-col", "sku", "--dns-pool", "16",
+          "--out", "x"], "--hard dns:M"),
     ],
 )
 def test_bad_inputs_get_one_line(argv, needle, csv_path, capsys, tmp_path):
