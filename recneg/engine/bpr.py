@@ -215,9 +215,9 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
         lr, reg: learning rate and L2 coefficient; use_bias: learn item biases.
         states: uint64 (n_chunks,) per-chunk RNG states; the chunk count sets the parallel grain.
         pool_size: DNS from a per-user candidate pool (0 = off): when the visit reaches a new
-            user, ``pool_size`` candidates are drawn (with exclusion) and scored once; each DNS
-            negative is then the best of ``dns_m`` picks from the pool, and the chosen item's
-            score (in every pool slot holding it) is refreshed after its update. With the
+            user, ``pool_size`` distinct candidates are drawn (with exclusion) and scored once; each
+            DNS negative is then the best of ``dns_m`` picks from the pool, and the chosen item's
+            score is refreshed after its update. With the
             user-block visit order this scores ~pool_size items per user instead of dns_m per
             update.
 
@@ -233,8 +233,12 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
     skipped = np.zeros(n_chunks, dtype=np.int64)
     per = (n + n_chunks - 1) // n_chunks
     P = max(pool_size, 1)
+    H = 2
+    while H < 2 * P:
+        H *= 2
     pool_items = np.empty((n_chunks, P), dtype=np.int64)
     pool_scores = np.empty((n_chunks, P), dtype=np.float32)
+    pool_seen = np.empty((n_chunks, H), dtype=np.int64)  # open-addressing set: one pool slot per item
     for c in prange(n_chunks):
         state = states[c]
         start = c * per
@@ -246,9 +250,22 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
             i = pair_i[p]
             if pool_size > 0 and dns_m > 1 and u != cur:
                 cur = u
+                for h in range(H):
+                    pool_seen[c, h] = -1
                 for q in range(P):
-                    j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude,
-                                             max_tries)
+                    j = -1
+                    for _try in range(4):  # redraw an item already in the pool (rare on large catalogues)
+                        j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude,
+                                                 max_tries)
+                        if j < 0:
+                            break
+                        h = (j * 40503) & (H - 1)
+                        while pool_seen[c, h] >= 0 and pool_seen[c, h] != j:
+                            h = (h + 1) & (H - 1)
+                        if pool_seen[c, h] != j:
+                            pool_seen[c, h] = j
+                            break
+                        j = -1
                     pool_items[c, q] = j
                     pool_scores[c, q] = _score(U, V, b, u, j, use_bias) if j >= 0 else np.float32(-np.inf)
             for _ in range(k):
@@ -269,10 +286,7 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
                     j = pool_items[c, bq]
                     losses[c] += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
                     done[c] += 1
-                    sj = _score(U, V, b, u, j, use_bias)
-                    for q in range(P):  # the pool may hold j more than once
-                        if pool_items[c, q] == j:
-                            pool_scores[c, q] = sj
+                    pool_scores[c, bq] = _score(U, V, b, u, j, use_bias)  # pool items are distinct
                     continue
                 if dns_m > 1:
                     j, state = _dns_negative(state, U, V, b, u, use_bias, dns_m, mode, prob, alias, n_items,
