@@ -215,11 +215,10 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
         lr, reg: learning rate and L2 coefficient; use_bias: learn item biases.
         states: uint64 (n_chunks,) per-chunk RNG states; the chunk count sets the parallel grain.
         pool_size: DNS from a per-user candidate pool (0 = off): when the visit reaches a new
-            user, ``pool_size`` distinct candidates are drawn (with exclusion) and scored once; each
-            DNS negative is then the best of ``dns_m`` picks from the pool, and the chosen item's
-            score is refreshed after its update. With the
-            user-block visit order this scores ~pool_size items per user instead of dns_m per
-            update.
+            user, ``pool_size`` distinct candidates are drawn (with exclusion) and scored once;
+            each DNS negative is then the best of ``dns_m`` distinct pool slots (a window at a
+            random start) and its score is refreshed after its update. With the user-block
+            visit order this scores ~pool_size items per user instead of dns_m per update.
 
     Returns:
         (loss_sum, n_updates, n_skipped): summed BPR loss, number of updates made,
@@ -270,16 +269,19 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias
                     pool_scores[c, q] = _score(U, V, b, u, j, use_bias) if j >= 0 else np.float32(-np.inf)
             for _ in range(k):
                 if pool_size > 0 and dns_m > 1:
+                    # dns_m distinct picks: a window of consecutive slots at a random start (the pool
+                    # was drawn i.i.d., so its order is random); one random number per negative
                     bq = -1
                     bs = np.float32(-np.inf)
-                    for _m in range(dns_m):
-                        state = rng_next(state)
-                        q = int(rng_uniform(state) * P)
+                    state = rng_next(state)
+                    q = int(rng_uniform(state) * P)
+                    for _m in range(min(dns_m, P)):
                         if q >= P:
-                            q = P - 1
+                            q -= P
                         if pool_items[c, q] >= 0 and (bq < 0 or pool_scores[c, q] > bs):
                             bq = q
                             bs = pool_scores[c, q]
+                        q += 1
                     if bq < 0:
                         skipped[c] += 1
                         continue
