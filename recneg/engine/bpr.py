@@ -14,7 +14,9 @@ Negatives are drawn inside the kernel:
   training CSR) is redrawn, up to ``max_tries`` draws; if all are seen the
   negative is skipped and counted;
 * DNS (Zhang et al. 2013): ``dns_m > 1`` draws ``dns_m`` candidates and keeps the
-  one the current model scores highest.
+  one the current model scores highest; with ``pool_size > 0`` the candidates come
+  from a pool drawn and scored once per user visit (cheap with the user-block order
+  of :func:`user_block_order`).
 
 Update for one triple (u, i, j), with ``x = u.(v_i - v_j) + b_i - b_j`` and
 ``g = sigmoid(-x)`` (the gradient of ``log sigmoid(x)``)::
