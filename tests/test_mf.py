@@ -229,6 +229,14 @@ def test_user_batch_full_softmax_matches_hand_computation(exclude_seen):
                 den = np.log(np.exp(S[u]).sum())
             losses.append(den - S[u, i])
     assert got == pytest.approx(np.mean(losses), rel=1e-5)
+    # a row holding part of a history (positives_per_row) still masks the user's whole history
+    part = float(tr.user_batch_loss(torch.tensor([2]), (torch.tensor([0]), torch.tensor([4]))).detach())
+    seen = X[2].indices
+    if exclude_seen:
+        want = np.log(np.exp(S[2, 4]) + np.exp(S[2, np.setdiff1d(np.arange(5), seen)]).sum()) - S[2, 4]
+    else:
+        want = np.log(np.exp(S[2]).sum()) - S[2, 4]
+    assert part == pytest.approx(want, rel=1e-5)
 
 
 def test_user_batch_ccl_matches_pair_batch_with_the_same_negatives():

@@ -411,9 +411,10 @@ class TorchTrainer:
         neg = self._score(uq, nq, negs, shared=True)  # (R, N)
         valid = None
         if self.seen is not None:
-            if self.full:
+            if self.full:  # mask the whole history (a row may hold only part of it: positives_per_row)
                 valid = torch.ones(neg.shape, dtype=torch.bool, device=neg.device)
-                valid[rows, items] = False
+                hr, hi = (rows, items) if positives is None else self.seen.rows_of(users)
+                valid[hr, hi] = False
             else:
                 valid = shared_valid_mask(users, torch.full_like(users, -1), negs, self.seen)
         logq = cfg.logq and not self.full
