@@ -131,15 +131,7 @@ def user_block_order(indptr, users, order, state):
         for p in range(indptr[u], indptr[u + 1]):
             order[t] = p
             t += 1
-        n = t - start
-        for a in range(n - 1, 0, -1):
-            state = rng_next(state)
-            r = int(rng_uniform(state) * (a + 1))
-            if r > a:
-                r = a
-            tmp = order[start + a]
-            order[start + a] = order[start + r]
-            order[start + r] = tmp
+        state = shuffle_inplace(order[start:t], state)
     return state
 
 
@@ -169,35 +161,31 @@ def draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude
     return -1, state
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
-    """Best-scoring of ``m`` drawn candidates (dynamic negative sampling)."""
-    best = -1
-    best_s = np.float32(-np.inf)
-    d = U.shape[1]
-    for _ in range(m):
-        j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude, max_tries)
-        if j < 0:
-            continue
-        s = np.float32(0.0)
-        for f in range(d):
-            s += U[u, f] * V[j, f]
-        if use_bias:
-            s += b[j]
-        if s > best_s:
-            best_s = s
-            best = j
-    return best, state
-
-
 @njit(fastmath=True, inline="always")
 def _score(U, V, b, u, j, use_bias):
+    """Score ``U[u] . V[j] (+ b[j])`` in float32."""
     s = np.float32(0.0)
     for f in range(U.shape[1]):
         s += U[u, f] * V[j, f]
     if use_bias:
         s += b[j]
     return s
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
+    """Best-scoring of ``m`` drawn candidates (dynamic negative sampling)."""
+    best = -1
+    best_s = np.float32(-np.inf)
+    for _ in range(m):
+        j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude, max_tries)
+        if j < 0:
+            continue
+        s = _score(U, V, b, u, j, use_bias)
+        if s > best_s:
+            best_s = s
+            best = j
+    return best, state
 
 
 @njit(parallel=True, fastmath=True, cache=True)

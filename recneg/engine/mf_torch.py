@@ -353,18 +353,27 @@ class TorchTrainer:
             pos_log_q = self.log_q[i] if cfg.logq else None
             if cfg.logq:
                 neg_log_q = self.log_q[negs]
+        loss = self._loss(pos, neg, valid, pos_log_q, neg_log_q, bpr_log_q=neg_log_q if cfg.in_batch else None)
+        return self._with_reg(loss, ue, ie, ne)
+
+    def _loss(self, pos, neg, valid, pos_log_q, neg_log_q, rows=None, bpr_log_q=None) -> torch.Tensor:
+        """The configured loss of positive/negative scores (shapes: module docstring; ``rows`` for user batches)."""
+        cfg = self.cfg
         if cfg.loss == "bpr":
-            loss = bpr_loss(pos, neg, valid, neg_log_q if cfg.in_batch else None)
+            loss = bpr_loss(pos, neg, valid, bpr_log_q, rows=rows)
         elif cfg.loss == "bce":
-            loss = bce_loss(pos, neg, valid, cfg.negative_weight)
+            loss = bce_loss(pos, neg, valid, cfg.negative_weight, rows=rows)
         elif cfg.loss == "softmax":
-            loss = sampled_softmax_loss(pos, neg, valid, pos_log_q, neg_log_q, cfg.temperature)
+            loss = sampled_softmax_loss(pos, neg, valid, pos_log_q, neg_log_q, cfg.temperature, rows=rows)
         else:
-            loss = ccl_loss(pos, neg, valid, cfg.margin, cfg.negative_weight)
-        if cfg.reg > 0:
-            r = (ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean()
-                 + ne.pow(2).sum(-1).mean())
-            loss = loss + 0.5 * cfg.reg * r
+            loss = ccl_loss(pos, neg, valid, cfg.margin, cfg.negative_weight, rows=rows)
+        return loss
+
+    def _with_reg(self, loss, ue, ie, ne) -> torch.Tensor:
+        """``loss + reg/2 * (mean squared norm of the user, positive and negative embeddings used)``."""
+        if self.cfg.reg > 0:
+            r = ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean() + ne.pow(2).sum(-1).mean()
+            loss = loss + 0.5 * self.cfg.reg * r
         return loss
 
     def _shared_negatives(self) -> torch.Tensor:
@@ -417,24 +426,14 @@ class TorchTrainer:
                 valid[hr, hi] = False
             else:
                 valid = shared_valid_mask(users, torch.full_like(users, -1), negs, self.seen)
-        logq = cfg.logq and not self.full
-        neg_log_q = self.log_q[negs] if logq else None
-        if cfg.loss == "softmax":
-            if self.full and valid is None:
-                loss = _mean_rows(torch.logsumexp(neg / cfg.temperature, dim=1)[rows] - pos / cfg.temperature)
-            else:
-                loss = sampled_softmax_loss(pos, neg, valid, self.log_q[items] if logq else None, neg_log_q,
-                                            cfg.temperature, rows=rows)
-        elif cfg.loss == "bpr":
-            loss = bpr_loss(pos, neg, valid, rows=rows)
-        elif cfg.loss == "bce":
-            loss = bce_loss(pos, neg, valid, cfg.negative_weight, rows=rows)
+        if cfg.loss == "softmax" and self.full and valid is None:
+            # the exact full softmax: the whole catalogue, positive included, is the denominator
+            loss = _mean_rows(torch.logsumexp(neg / cfg.temperature, dim=1)[rows] - pos / cfg.temperature)
         else:
-            loss = ccl_loss(pos, neg, valid, cfg.margin, cfg.negative_weight, rows=rows)
-        if cfg.reg > 0:
-            r = ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean() + ne.pow(2).sum(-1).mean()
-            loss = loss + 0.5 * cfg.reg * r
-        return loss
+            logq = cfg.logq and not self.full
+            loss = self._loss(pos, neg, valid, self.log_q[items] if logq else None,
+                              self.log_q[negs] if logq else None, rows=rows)
+        return self._with_reg(loss, ue, ie, ne)
 
     def _set_lr(self) -> None:
         if getattr(self.cfg, "lr_decay", None) != "linear":
