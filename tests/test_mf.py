@@ -356,3 +356,52 @@ def test_positives_per_row_errors_and_learning(planted):
                             batching="users", positives_per_row=4, batch_size=64, lr=0.01, init_std=0.01,
                             margin=0.5, negative_weight=10.0, lr_decay="linear").fit(train)
     assert _model_recall(m, train, test) > _pop_recall(train, test) + 0.25
+
+
+def test_history_aggregation_matches_hand_computation_and_trains_w():
+    import torch
+
+    X = sp.csr_matrix(np.array([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 0, 1]], dtype=np.float32))
+    m, X, tr = _trainer(X, loss="ccl", negatives="all", batching="users", reg=0.0, history_weight=0.25)
+    rep, own = tr.user_vectors(torch.tensor([2, 1, 0]))
+    U, V = m._U.astype(np.float64), m._V.astype(np.float64)
+    want = np.stack([0.75 * U[2] + 0.25 * V[[0, 1, 2, 4]].mean(0),  # W starts at the identity
+                     0.75 * U[1],  # no history: only the user's own embedding
+                     0.75 * U[0] + 0.25 * V[[0, 2]].mean(0)])
+    np.testing.assert_allclose(rep.detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(own.detach().numpy(), U[[2, 1, 0]], rtol=1e-6)
+    # the loss reaches W and the items of the history through the aggregate
+    loss = tr.user_batch_loss(torch.tensor([0, 2]))
+    loss.backward()
+    assert tr.W.grad is not None and float(tr.W.grad.abs().sum()) > 0
+    tr.opt.step()
+    assert not torch.allclose(tr.W.detach(), torch.eye(4))
+    # sync() stores the representations, so scoring needs no history
+    tr.sync()
+    with torch.no_grad():
+        rep = tr.user_vectors(torch.arange(3))[0].numpy()
+    np.testing.assert_allclose(m._U, rep, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batching", ["users", "pairs"])
+def test_history_aggregation_recovers_clusters_and_round_trips(tmp_path, planted, batching):
+    data, train, test = planted
+    m = MatrixFactorization(factors=16, loss="ccl", negatives=128, batching=batching, batch_size=32 if
+                            batching == "users" else 256, lr=0.01, init_std=0.01, margin=0.5, negative_weight=10.0,
+                            history_weight=0.5, epochs=20, workers=1, progress=False, seed=0).fit(train)
+    got, pop = _model_recall(m, train, test), _pop_recall(train, test)
+    assert got > pop + 0.25, (got, pop)
+    m.save(tmp_path / "h.npz")
+    m2 = MatrixFactorization.load(tmp_path / "h.npz")
+    assert m2.history_weight == 0.5
+    np.testing.assert_array_equal(m2.recommend(np.arange(5), train.csr[:5], N=5)[0],
+                                  m.recommend(np.arange(5), train.csr[:5], N=5)[0])
+
+
+def test_history_weight_errors():
+    for bad in (-0.1, 1.0, 2, True):
+        with pytest.raises(ValueError, match="history_weight"):
+            MatrixFactorization(loss="ccl", history_weight=bad)
+    with pytest.raises(ValueError, match="torch path"):
+        MatrixFactorization(loss="bpr", backend="numba", history_weight=0.5)
+    assert MatrixFactorization(loss="bpr", history_weight=0.5).backend == "torch"

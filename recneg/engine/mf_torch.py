@@ -246,7 +246,8 @@ class TorchTrainer:
         self.full = cfg.negatives == "all"
         # lazy (sparse) Adam when a step touches few rows; dense Adam when it touches the whole catalogue
         # or when each user row is visited once per epoch (user batches), where lazy moments starve
-        sparse = not (self.by_user or self.full)
+        self.history_weight = float(getattr(cfg, "history_weight", 0.0) or 0.0)
+        sparse = not (self.by_user or self.full or self.history_weight)
         self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=sparse).to(dev)
         self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=sparse).to(dev)
         with torch.no_grad():
@@ -259,6 +260,11 @@ class TorchTrainer:
             with torch.no_grad():
                 self.b.weight.zero_()
             params += list(self.b.parameters())
+        self.W = None
+        if self.history_weight:
+            # SimpleX's behaviour aggregation: a d x d map of the mean history embedding, starting at identity
+            self.W = torch.nn.Parameter(torch.eye(cfg.factors, device=dev))
+            params.append(self.W)
         self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
         coo = X.tocoo()
         self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
@@ -266,9 +272,12 @@ class TorchTrainer:
         self.seen = SeenIndex(X.indptr, X.indices, n_items, dev) if cfg.exclude_seen else None
         self.history_index = self.seen
         self.chunk = getattr(cfg, "positives_per_row", None) if self.by_user else None
+        if (self.by_user or self.history_weight) and self.history_index is None:
+            self.history_index = SeenIndex(X.indptr, X.indices, n_items, dev)
+        if self.history_weight:
+            deg = (self.history_index.indptr[1:] - self.history_index.indptr[:-1]).clamp(min=1)
+            self.inv_degree = (1.0 / deg.to(torch.float32)).unsqueeze(1)
         if self.by_user:
-            if self.history_index is None:
-                self.history_index = SeenIndex(X.indptr, X.indices, n_items, dev)
             self.active_users = torch.as_tensor(np.flatnonzero(np.diff(X.indptr)), dtype=torch.int64, device=dev)
             n_units = self.active_users.numel()
         else:
@@ -311,13 +320,28 @@ class TorchTrainer:
             s = s + (bias.unsqueeze(0) if shared else bias)
         return s
 
+    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(representation, own embedding) of ``users`` (R,), both float (R, d).
+
+        The representation is the user's embedding ``e_u``, or with ``history_weight`` h > 0
+        SimpleX's aggregation ``(1 - h) * e_u + h * W @ mean_{j in hist(u)} e_j`` over the
+        user's training items (W a learned d x d matrix, identity at the start).
+        """
+        ue = self.U(users)
+        rep = ue
+        if self.history_weight:
+            b, items = self.history_index.rows_of(users)
+            agg = torch.zeros_like(ue).index_add_(0, b, self.V(items)) * self.inv_degree[users]
+            rep = (1.0 - self.history_weight) * ue + self.history_weight * (agg @ self.W.T)
+        return rep, ue
+
     def batch_loss(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         """Loss of one batch of positive pairs (u, i), both int64 (B,)."""
         cfg = self.cfg
-        ue = self.U(u)
+        rep, ue = self.user_vectors(u)
         ie = self.V(i)
         cosine = cfg.score == "cosine"
-        uq = F.normalize(ue, dim=-1) if cosine else ue
+        uq = F.normalize(rep, dim=-1) if cosine else rep
         iq = F.normalize(ie, dim=-1) if cosine else ie
         pos = self._score(uq, iq, i, shared=False)
         neg_log_q = None
@@ -408,8 +432,8 @@ class TorchTrainer:
         cfg = self.cfg
         rows, items = self.history_index.rows_of(users) if positives is None else positives
         cosine = cfg.score == "cosine"
-        ue, ie = self.U(users), self.V(items)
-        uq = F.normalize(ue, dim=-1) if cosine else ue
+        (rep, ue), ie = self.user_vectors(users), self.V(items)
+        uq = F.normalize(rep, dim=-1) if cosine else rep
         iq = F.normalize(ie, dim=-1) if cosine else ie
         pos = (uq[rows] * iq).sum(-1)
         if self.b is not None:
@@ -478,8 +502,18 @@ class TorchTrainer:
         return float(total) / max(steps, 1)
 
     def sync(self) -> None:
-        """Copy trained factors back into ``cfg._U``, ``cfg._V``, ``cfg._b`` (numpy float32)."""
-        self.cfg._U = self.U.weight.detach().to("cpu", torch.float32).numpy().copy()
+        """Copy trained factors back into ``cfg._U``, ``cfg._V``, ``cfg._b`` (numpy float32).
+
+        With ``history_weight`` the user factors are the aggregated representations
+        (:meth:`user_vectors` over the training history), so scoring needs no history.
+        """
+        if self.history_weight:
+            with torch.no_grad():
+                users = torch.arange(self.U.num_embeddings, device=self.dev)
+                U = torch.cat([self.user_vectors(c)[0] for c in users.split(8192)])
+            self.cfg._U = U.to("cpu", torch.float32).numpy().copy()
+        else:
+            self.cfg._U = self.U.weight.detach().to("cpu", torch.float32).numpy().copy()
         self.cfg._V = self.V.weight.detach().to("cpu", torch.float32).numpy().copy()
         if self.b is not None:
             self.cfg._b = self.b.weight.detach()[:, 0].to("cpu", torch.float32).numpy().copy()

@@ -133,6 +133,10 @@ class MatrixFactorization:
         lr_decay: "linear" decays lr to 0 over ``epochs`` (per epoch on numba, per step on
             torch); None keeps it fixed.
         init_std: std of the normal initialisation (default 0.1).
+        history_weight: h in [0, 1); h > 0 represents a user as SimpleX does (Mao et al. 2021),
+            ``(1 - h) * e_u + h * W @ mean(e_j for j in the user's training items)`` with a learned
+            d x d ``W`` (torch path). After fit, ``user_factors`` hold these representations of
+            the training history, so ``recommend`` and the evaluator need nothing else; 0 = plain MF.
         max_tries: draws per negative before giving up on finding an unseen item.
         chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
             independent of the thread count, up to Hogwild races).
@@ -177,6 +181,7 @@ class MatrixFactorization:
         use_bias: bool = False,
         lr_decay: str | None = None,
         init_std: float | None = None,
+        history_weight: float = 0.0,
         max_tries: int = 64,
         chunks: int = 256,
         pair_order: str = "user",
@@ -217,6 +222,8 @@ class MatrixFactorization:
             raise ValueError(f"alpha must be a finite number, got {alpha!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if isinstance(history_weight, bool) or not (0.0 <= float(history_weight) < 1.0):
+            raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
 
         self.factors = int(factors)
         self.loss = loss
@@ -251,11 +258,12 @@ class MatrixFactorization:
         self.temperature = float(temperature)
         self.use_bias = bool(use_bias)
         self.lr_decay = lr_decay
+        self.history_weight = float(history_weight)
         self.max_tries = int(max_tries)
         self.chunks = int(chunks)
         self.progress = bool(progress)
 
-        torch_only = self.in_batch or batching == "users" or self.negatives == "all"
+        torch_only = self.in_batch or batching == "users" or self.negatives == "all" or self.history_weight > 0
         if backend == "auto":
             use_numba = (loss == "bpr" and self.device == "cpu" and not torch_only and self.score == "dot"
                          and not self.share_negatives)
@@ -264,8 +272,8 @@ class MatrixFactorization:
             if loss != "bpr":
                 raise ValueError(f"backend='numba' implements loss='bpr' only; use backend='torch' for loss={loss!r}")
             if torch_only or self.share_negatives:
-                raise ValueError("in_batch, shared negatives, batching='users' and negatives='all' need the torch "
-                                 "path; use backend='torch' (or 'auto')")
+                raise ValueError("in_batch, shared negatives, batching='users', negatives='all' and history_weight "
+                                 "need the torch path; use backend='torch' (or 'auto')")
             if self.score != "dot":
                 raise ValueError("backend='numba' scores with dot products; use backend='torch' for score='cosine'")
             if self.device != "cpu":
@@ -315,7 +323,7 @@ class MatrixFactorization:
                     "in_batch",
                     "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "positives_per_row", "workers",
                     "device", "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
-                    "max_tries", "chunks", "pair_order", "progress")
+                    "history_weight", "max_tries", "chunks", "pair_order", "progress")
 
     def get_params(self) -> dict:
         """Constructor arguments as a dict (JSON-serialisable)."""
