@@ -187,7 +187,7 @@ def build_model(kind: str, args: argparse.Namespace):
             workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
             lr_decay=args.lr_decay, batching=args.batching, score=args.score, temperature=args.temperature,
             margin=args.margin, negative_weight=args.negative_weight, init_std=args.init_std,
-            history_weight=args.history_weight,
+            history_weight=args.history_weight, average_epochs=args.average_epochs,
         )
         kw = {k: v for k, v in kw.items() if v is not None}
         if m is not None:
@@ -457,6 +457,8 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--margin", type=float, default=None, help="mf ccl margin (default 0.9)")
     g.add_argument("--negative-weight", type=float, default=None, help="mf ccl/bce negative weight")
     g.add_argument("--init-std", type=float, default=None, help="mf initialisation std (default 0.1)")
+    g.add_argument("--average-epochs", type=int, default=None, metavar="K",
+                   help="mf: end with the average of the factors after each of the last K epochs")
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
                    help="mf torch: user = (1-H) * own embedding + H * W @ mean of its history's items (SimpleX)")
     s = p.add_argument_group("negative sampling")

@@ -59,15 +59,15 @@ def test_train_mf_ccl_user_batches_from_the_command_line(csv_path, tmp_path, cap
     rc = main(["-q", "train", "mf", "--csv", str(csv_path), "--user-col", "uid", "--item-col", "sku",
                "--factors", "8", "--epochs", "3", "--loss", "ccl", "--negatives", "all", "--batching", "users",
                "--batch-size", "32", "--lr", "0.01", "--init-std", "0.01", "--lr-decay", "linear", "--margin", "0.5",
-               "--history-weight", "0.3", "--out", str(out)])
+               "--history-weight", "0.3", "--average-epochs", "2", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     params = json.loads((out / "meta.json").read_text())["params"]
     assert params["negatives"] == "all" and params["batching"] == "users"
     from recneg.models.mf import MatrixFactorization
 
     m = MatrixFactorization.load(out / "model.npz")
-    assert (m.negatives, m.batching, m.margin, m.init_std, m.lr_decay, m.history_weight) == (
-        "all", "users", 0.5, 0.01, "linear", 0.3)
+    assert (m.negatives, m.batching, m.margin, m.init_std, m.lr_decay, m.history_weight, m.average_epochs) == (
+        "all", "users", 0.5, 0.01, "linear", 0.3, 2)
 
 
 def test_train_item2vec_writes_vectors(csv_path, tmp_path, capsys):

@@ -405,3 +405,33 @@ def test_history_weight_errors():
     with pytest.raises(ValueError, match="torch path"):
         MatrixFactorization(loss="bpr", backend="numba", history_weight=0.5)
     assert MatrixFactorization(loss="bpr", history_weight=0.5).backend == "torch"
+
+
+@pytest.mark.parametrize("kw", [dict(loss="bpr", workers=1),  # numba, dot scores: raw factors averaged
+                                dict(loss="ccl", negatives=16, batching="users", batch_size=64, workers=1)])
+def test_average_epochs_is_the_mean_of_the_last_epochs_factors(planted, kw):
+    _, train, _ = planted
+    snaps = []
+
+    def keep(epoch, m):
+        unit = (lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)) if m.score == "cosine" else (lambda x: x)
+        snaps.append((unit(m._U.copy()), unit(m._V.copy()), m._b.copy()))
+
+    m = MatrixFactorization(factors=8, epochs=4, average_epochs=2, progress=False, seed=0, **kw).fit(
+        train, callbacks=[keep])
+    for got, k in ((m._U, 0), (m._V, 1), (m._b, 2)):
+        np.testing.assert_allclose(got, (snaps[2][k] + snaps[3][k]) / 2, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(m._V, snaps[3][1])  # not simply the last epoch's factors
+    if m.backend == "numba":  # averaging leaves training alone: a plain run ends at the last snapshot
+        plain = MatrixFactorization(factors=8, epochs=4, progress=False, seed=0, **kw).fit(train)
+        np.testing.assert_array_equal(plain._V, snaps[3][1])
+
+
+def test_average_epochs_errors(planted):
+    _, train, _ = planted
+    for bad in (-1, 5, 1.5, True):
+        with pytest.raises(ValueError, match="average_epochs"):
+            MatrixFactorization(epochs=4, average_epochs=bad)
+    with pytest.raises(ValueError, match="average_epochs"):
+        MatrixFactorization(epochs=2, average_epochs=1, progress=False).fit(train, validation=lambda e, m: 0.0,
+                                                                             patience=1)

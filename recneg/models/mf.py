@@ -137,6 +137,9 @@ class MatrixFactorization:
             ``(1 - h) * e_u + h * W @ mean(e_j for j in the user's training items)`` with a learned
             d x d ``W`` (torch path). After fit, ``user_factors`` hold these representations of
             the training history, so ``recommend`` and the evaluator need nothing else; 0 = plain MF.
+        average_epochs: k > 0 ends training with the average of the factors after each of the
+            last k epochs (weight averaging, as in SWA; unit rows are averaged for cosine scores).
+            Validation callbacks see the current, not the averaged, factors. 0 = the last epoch's.
         max_tries: draws per negative before giving up on finding an unseen item.
         chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
             independent of the thread count, up to Hogwild races).
@@ -182,6 +185,7 @@ class MatrixFactorization:
         lr_decay: str | None = None,
         init_std: float | None = None,
         history_weight: float = 0.0,
+        average_epochs: int = 0,
         max_tries: int = 64,
         chunks: int = 256,
         pair_order: str = "user",
@@ -259,6 +263,10 @@ class MatrixFactorization:
         self.use_bias = bool(use_bias)
         self.lr_decay = lr_decay
         self.history_weight = float(history_weight)
+        if isinstance(average_epochs, bool) or not isinstance(average_epochs, (int, np.integer)) or not (
+                0 <= average_epochs <= epochs):
+            raise ValueError(f"average_epochs must be an integer in [0, epochs={epochs}], got {average_epochs!r}")
+        self.average_epochs = int(average_epochs)
         self.max_tries = int(max_tries)
         self.chunks = int(chunks)
         self.progress = bool(progress)
@@ -323,7 +331,7 @@ class MatrixFactorization:
                     "in_batch",
                     "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "positives_per_row", "workers",
                     "device", "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
-                    "history_weight", "max_tries", "chunks", "pair_order", "progress")
+                    "history_weight", "average_epochs", "max_tries", "chunks", "pair_order", "progress")
 
     def get_params(self) -> dict:
         """Constructor arguments as a dict (JSON-serialisable)."""
@@ -398,6 +406,9 @@ class MatrixFactorization:
             raise ValueError("user_items has no interactions: nothing to train on")
         if patience is not None and validation is None:
             raise ValueError("patience needs a validation callable (validation=fn(epoch, model))")
+        if patience is not None and self.average_epochs:
+            raise ValueError("patience keeps the best epoch's factors and average_epochs averages the last ones; "
+                             "use one of them (set average_epochs=0 or patience=None)")
         callbacks = list(callbacks or [])
         rng = np.random.default_rng(self.seed)
         d = self.factors
@@ -412,10 +423,14 @@ class MatrixFactorization:
             X, weights, counts)
 
         best_val, best_state, bad = -math.inf, None, 0
+        avg: list = []  # [n, sum of U, sum of V, sum of b] over the averaged epochs
         bar = tqdm(range(self.epochs), desc=f"mf-{self.loss}", disable=not self.progress, leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
             loss = trainer(epoch)
+            if self.average_epochs and epoch >= self.epochs - self.average_epochs:
+                self._sync_from_trainer(trainer)
+                self._accumulate(avg)
             rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
             stop = False
             if validation is not None:
@@ -455,7 +470,24 @@ class MatrixFactorization:
         self._sync_from_trainer(trainer)
         if best_state is not None and patience is not None:
             self._U, self._V, self._b = best_state
+        if avg:
+            n = avg[0]
+            self._U, self._V, self._b = (x / np.float32(n) for x in avg[1:])
+            logger.info("factors averaged over the last %d epochs", n)
         return self
+
+    def _accumulate(self, avg: list) -> None:
+        """Add the current factors (unit rows for cosine scores) to the running sums in ``avg``."""
+        U, V = self._U, self._V
+        if self.score == "cosine":
+            U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+            V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+        if not avg:
+            avg.extend([0, np.zeros_like(U), np.zeros_like(V), np.zeros_like(self._b)])
+        avg[0] += 1
+        avg[1] += U
+        avg[2] += V
+        avg[3] += self._b
 
     def _sync_from_trainer(self, trainer) -> None:
         sync = getattr(trainer, "sync", None)
