@@ -156,6 +156,9 @@ BEST_CONFIGS = {
                 batching="users", batch_size=128, lr_decay="linear"),
     "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives="all", lr=1e-2, reg=0.0,
                     batching="users", batch_size=128, lr_decay="linear"),
+    # constant lr, ending with the average of the factors after each of the last 50 epochs (SWA-style)
+    "ccl-avg": dict(loss="ccl", negatives="all", margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0, init_std=0.01,
+                    batching="users", batch_size=128, average_epochs=50),
     "ccl-4096": dict(loss="ccl", negatives=4096, alpha=0.0, margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0,
                      init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
     "softmax-4096": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
@@ -171,11 +174,16 @@ def section_best(train, test, args):
         if name.startswith("softmax") and args.temperature is not None:
             kw["temperature"] = args.temperature
         E = args.best_epochs
+        if kw.get("average_epochs", 0) > E:
+            kw["average_epochs"] = E
         m, s, curve = fit_recneg(train, validate=ev, every=args.every or max(E // 4, 1), epochs=E,
                                  workers=args.torch_workers,
                                  **kw)
         for e, r, n in curve:
             rows.append([name, _kw(kw), e, s, r, n])
+            print(rows[-1], flush=True)
+        if m.average_epochs:  # the curve shows each epoch's factors; the fitted model holds their average
+            rows.append([name, f"factors averaged over epochs {E - m.average_epochs + 1}-{E}", E, s, *ev(m)])
             print(rows[-1], flush=True)
     print(f"\n### Best loss + sampler configurations (Gowalla, dim 64)\n")
     print(table(["loss", "config", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
