@@ -156,9 +156,9 @@ BEST_CONFIGS = {
                 batching="users", batch_size=128, lr_decay="linear"),
     "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives="all", lr=1e-2, reg=0.0,
                     batching="users", batch_size=128, lr_decay="linear"),
-    # constant lr, ending with the average of the factors after each of the last 50 epochs (SWA-style)
+    # constant lr, ending with the average of the factors after each of the last 30 epochs (SWA-style)
     "ccl-avg": dict(loss="ccl", negatives="all", margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0, init_std=0.01,
-                    batching="users", batch_size=128, average_epochs=50),
+                    batching="users", batch_size=128, average_epochs=30),
     "ccl-4096": dict(loss="ccl", negatives=4096, alpha=0.0, margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0,
                      init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
     "softmax-4096": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
