@@ -428,10 +428,10 @@ class MatrixFactorization:
         for epoch in bar:
             t0 = time.perf_counter()
             loss = trainer(epoch)
+            rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
             if self.average_epochs and epoch >= self.epochs - self.average_epochs:
                 self._sync_from_trainer(trainer)
                 self._accumulate(avg)
-            rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
             stop = False
             if validation is not None:
                 self._sync_from_trainer(trainer)
