@@ -21,7 +21,7 @@ Output of `python examples/bpr_vs_softmax_gowalla.py ../shared/data/lightgcn/gow
 
 At equal epochs the softmax and CCL learn far more per epoch; BPR is 25-60x cheaper per epoch and
 needs ~300 epochs: 0.148 uniform, 0.165 with DNS. The best configuration found (CCL against the whole
-catalogue, negatives="all") reaches 0.1789 at 30 epochs; see benchmarks/RESULTS.md.
+catalogue, negatives="all", constant lr, average_epochs=30 of 60) reaches 0.1839; see benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
