@@ -370,7 +370,7 @@ def test_history_aggregation_matches_hand_computation_and_trains_w():
                      0.75 * U[0] + 0.25 * V[[0, 2]].mean(0)])
     np.testing.assert_allclose(rep.detach().numpy(), want, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(own.detach().numpy(), U[[2, 1, 0]], rtol=1e-6)
-    # the loss reaches W and the items of the history through the aggregate
+    # the loss reaches W through the aggregate, and a step moves it
     loss = tr.user_batch_loss(torch.tensor([0, 2]))
     loss.backward()
     assert tr.W.grad is not None and float(tr.W.grad.abs().sum()) > 0
