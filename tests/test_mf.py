@@ -399,7 +399,7 @@ def test_history_aggregation_recovers_clusters_and_round_trips(tmp_path, planted
 
 
 def test_history_weight_errors():
-    for bad in (-0.1, 1.0, 2, True):
+    for bad in (-0.1, 1.0, 2, True, "half", None, float("nan")):
         with pytest.raises(ValueError, match="history_weight"):
             MatrixFactorization(loss="ccl", history_weight=bad)
     with pytest.raises(ValueError, match="torch path"):

@@ -274,9 +274,9 @@ class TorchTrainer:
         self.chunk = getattr(cfg, "positives_per_row", None) if self.by_user else None
         if (self.by_user or self.history_weight) and self.history_index is None:
             self.history_index = SeenIndex(X.indptr, X.indices, n_items, dev)
+        deg = None if self.history_index is None else self.history_index.indptr[1:] - self.history_index.indptr[:-1]
         if self.history_weight:
-            deg = (self.history_index.indptr[1:] - self.history_index.indptr[:-1]).clamp(min=1)
-            self.inv_degree = (1.0 / deg.to(torch.float32)).unsqueeze(1)
+            self.inv_degree = (1.0 / deg.clamp(min=1).to(torch.float32)).unsqueeze(1)
         if self.by_user:
             self.active_users = torch.as_tensor(np.flatnonzero(np.diff(X.indptr)), dtype=torch.int64, device=dev)
             n_units = self.active_users.numel()
@@ -284,7 +284,6 @@ class TorchTrainer:
             n_units = self.pu.numel()
         if self.chunk:
             # rows = (user, chunk of at most `chunk` positives); the chunks are redrawn every epoch
-            deg = self.history_index.indptr[1:] - self.history_index.indptr[:-1]
             per_user = (deg + self.chunk - 1) // self.chunk
             self.row_user = torch.repeat_interleave(torch.arange(n_users, device=dev), per_user)
             self.row_first = torch.cumsum(per_user, 0) - per_user

@@ -49,6 +49,11 @@ _SHARED_DEFAULT = {"bpr": False, "bce": False, "softmax": True, "ccl": True}
 _NEG_DEFAULT = {"bpr": 1, "bce": 4, "softmax": 1024, "ccl": 1024}
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` (n, d) scaled to unit L2 norm (all-zero rows stay zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 class StopTraining(Exception):
     """Raise from a callback to end :meth:`MatrixFactorization.fit` after the current epoch."""
 
@@ -226,7 +231,11 @@ class MatrixFactorization:
             raise ValueError(f"alpha must be a finite number, got {alpha!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if isinstance(history_weight, bool) or not (0.0 <= float(history_weight) < 1.0):
+        try:
+            h = math.nan if isinstance(history_weight, bool) else float(history_weight)
+        except (TypeError, ValueError):
+            h = math.nan
+        if not 0.0 <= h < 1.0:
             raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
 
         self.factors = int(factors)
@@ -262,7 +271,7 @@ class MatrixFactorization:
         self.temperature = float(temperature)
         self.use_bias = bool(use_bias)
         self.lr_decay = lr_decay
-        self.history_weight = float(history_weight)
+        self.history_weight = h
         if isinstance(average_epochs, bool) or not isinstance(average_epochs, (int, np.integer)) or not (
                 0 <= average_epochs <= epochs):
             raise ValueError(f"average_epochs must be an integer in [0, epochs={epochs}], got {average_epochs!r}")
@@ -359,7 +368,7 @@ class MatrixFactorization:
     def _item_vecs(self) -> np.ndarray:
         V = self._V
         if self.score == "cosine":
-            V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+            V = _unit_rows(V)
         return V
 
     @property
@@ -368,7 +377,7 @@ class MatrixFactorization:
         self._check_fitted()
         U = self._U
         if self.score == "cosine":
-            U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+            U = _unit_rows(U)
         if self.use_bias:
             U = np.hstack([U, np.ones((U.shape[0], 1), np.float32)])
         return np.ascontiguousarray(U, dtype=np.float32)
@@ -429,12 +438,13 @@ class MatrixFactorization:
             t0 = time.perf_counter()
             loss = trainer(epoch)
             rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
-            if self.average_epochs and epoch >= self.epochs - self.average_epochs:
-                self._sync_from_trainer(trainer)
+            averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
+            if averaging or validation is not None or callbacks:
+                self._sync_from_trainer(trainer)  # once: the consumers below only read the factors
+            if averaging:
                 self._accumulate(avg)
             stop = False
             if validation is not None:
-                self._sync_from_trainer(trainer)
                 val = validation(epoch, self)
                 if isinstance(val, dict):
                     rec.update(val)
@@ -455,8 +465,6 @@ class MatrixFactorization:
             self.history.append(rec)
             bar.set_postfix(loss=f"{loss:.4f}")
             logger.debug("epoch %d: %s", epoch, rec)
-            if callbacks:
-                self._sync_from_trainer(trainer)
             for cb in callbacks:
                 try:
                     if cb(epoch, self):
@@ -480,8 +488,7 @@ class MatrixFactorization:
         """Add the current factors (unit rows for cosine scores) to the running sums in ``avg``."""
         U, V = self._U, self._V
         if self.score == "cosine":
-            U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
-            V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+            U, V = _unit_rows(U), _unit_rows(V)
         if not avg:
             avg.extend([0, np.zeros_like(U), np.zeros_like(V), np.zeros_like(self._b)])
         avg[0] += 1
@@ -620,7 +627,7 @@ class MatrixFactorization:
             raise ValueError(f"itemid out of range [0, {self.n_items})")
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
             raise ValueError(f"N must be a positive integer, got {N!r}")
-        V = self._V / np.maximum(np.linalg.norm(self._V, axis=1, keepdims=True), 1e-12)
+        V = _unit_rows(self._V)
         s = V[items] @ V.T
         N = min(int(N), self.n_items)
         part = np.argpartition(-s, N - 1, axis=1)[:, :N]
