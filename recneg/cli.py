@@ -1,7 +1,12 @@
 """The ``recneg`` command line: demo, train, evaluate, similar, lab.
 
-Every subcommand has ``--help`` with examples. Bad paths, wrong columns and bad
-options end with one clear ``recneg <cmd>: error: ...`` line and exit code 2.
+Every subcommand has ``--help`` with examples. Every error, bad input or not, ends with
+one ``recneg <cmd>: error: ...`` line on stderr (exit code 2; 1 for an internal error,
+130 for Ctrl-C), never a traceback (``-v`` adds one for internal errors).
+
+Output paths are never destroyed: ``--out`` may replace only a folder this command wrote
+before (a recneg model or lab folder, recognised by its ``meta.json`` and holding nothing
+else), an empty folder, or nothing; anything else is refused unless ``--force`` is given.
 """
 from __future__ import annotations
 
@@ -14,13 +19,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+from . import __version__
 
 logger = logging.getLogger("recneg")
 
 MODEL_KINDS = ("word2vec", "item2vec", "mf")
+# what `recneg train` and `recneg lab` write into their folders: a folder holding anything else is the user's
+MODEL_FILES = frozenset({"meta.json", "model.npz", "train.npz", "test.npz", "vectors.npz", "vectors.txt",
+                         "training.png", "sampler.png"})
+LAB_FILES = frozenset({"meta.json", "lab.csv", "lab.md", "lab.png", "best.json"})
+EVALUATE_JSON_TAG = "recneg evaluate"
 
 
 class CLIError(Exception):
@@ -34,16 +46,196 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not np.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return x
+
+
+# ---------------------------------------------------------------- output paths
+def _read_meta(folder: Path) -> dict | None:
+    """The folder's meta.json as a dict, or None when it has none or it is not a JSON object."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _recneg_folder(folder: Path) -> str | None:
+    """``"model"`` or ``"lab"`` when ``folder`` is one that recneg wrote (meta.json naming a kind recneg
+    writes, and no file recneg does not write), else None."""
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    meta = _read_meta(folder)
+    if meta is None:
+        return None
+    kind = "lab" if meta.get("kind") == "lab" else "model" if meta.get("kind") in MODEL_KINDS else None
+    allowed = LAB_FILES if kind == "lab" else MODEL_FILES
+    if kind is None or any(p.name not in allowed for p in folder.iterdir()):
+        return None
+    return kind
+
+
+def check_out(text: str, force: bool, what: str = "model", opt: str = "--out") -> Path:
+    """Validate an output folder before any work: returns its path, or raises CLIError.
+
+    It may not exist yet, be an empty folder, or be a ``what`` ("model"/"lab") folder recneg wrote;
+    anything else that exists (a file, a folder of the user's) is refused unless ``force``.
+    """
+    if not str(text).strip():
+        raise CLIError(f"{opt}: empty path; give the folder to write, e.g. {opt} runs/{what}")
+    out = Path(text)
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise CLIError(f"{opt} {out}: {parent} is a file, not a folder")
+    if not (out.exists() or out.is_symlink()) or force:
+        return out
+    if out.is_dir() and not out.is_symlink():
+        if not any(out.iterdir()):
+            return out
+        found = _recneg_folder(out)
+        if found == what:
+            return out
+        if found is not None:
+            why = f"is a recneg {found} folder, not a {what} folder"
+        elif (out / "meta.json").is_file():
+            why = "is a folder that holds files recneg did not write"
+        else:
+            why = f"is a folder that is not a recneg {what} folder (no meta.json)"
+    else:
+        why = "is a file" if out.is_file() else "exists and is not a folder"
+    raise CLIError(f"{opt} {out}: {why}; refusing to replace it (choose a new path, or add --force to replace it)")
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder tree (only ever called on a path the command may replace)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class _AtomicDir:
+    """Context manager: yields a temp folder beside ``target`` that replaces ``target`` on success.
+
+    On an exception (Ctrl-C included) the temp folder is removed and ``target`` is left as it was.
+    ``target`` is checked again (see :func:`check_out`) just before it is replaced.
+    """
+
+    def __init__(self, target: Path, force: bool, what: str = "model") -> None:
+        self.target, self.force, self.what = target, force, what
+
+    def __enter__(self) -> Path:
+        from ._io import apply_umask
+
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="." + self.target.name + ".", suffix=".tmp", dir=self.target.parent))
+        apply_umask(self.tmp, directory=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        try:
+            check_out(str(self.target), self.force, self.what)
+        except CLIError:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        old = None
+        if self.target.exists() or self.target.is_symlink():
+            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            _remove(old)
+
+
+def _atomic_dir(target: Path, force: bool = False, what: str = "model") -> _AtomicDir:
+    return _AtomicDir(target, force, what)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from ._io import atomic_write
+
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, default=float) + "\n").encode()))
+
+
 # ---------------------------------------------------------------- input data
+# pandas' own list of strings read as missing, applied to every column but the id columns
+_NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+               "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def read_table(path: Path, opt: str, id_cols: list[str], id_type: str = "str"):
+    """Read a CSV or parquet file of interactions as a DataFrame.
+
+    CSV id columns are read as strings (``id_type="str"``: "007" and "7" stay two ids; only an empty
+    cell is missing), or typed by pandas (``"infer"``). Every failure is a CLIError naming ``opt`` and the file.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise CLIError(f"{opt} {path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise CLIError(f"{opt} {path}: reading parquet needs pyarrow: pip install 'recneg[parquet]'") from None
+            return pd.read_parquet(path)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if b"\x00" in head or head[:2] in (b"PK", b"\x1f\x8b"):
+            raise CLIError(f"{opt} {path}: not a text CSV file (binary, zip or gzip data); give an uncompressed CSV or a parquet file")
+        if id_type == "infer":
+            return pd.read_csv(path)
+        cols = list(pd.read_csv(path, nrows=0).columns)
+        ids = [c for c in id_cols if c in cols]
+        return pd.read_csv(path, dtype={c: str for c in ids}, keep_default_na=False,
+                           na_values={c: ([""] if c in ids else _NA_STRINGS) for c in cols})
+    except CLIError:
+        raise
+    except Exception as e:  # pandas raises many types for unreadable files
+        raise CLIError(f"{opt} {path}: cannot read it as {'parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} "
+                       f"({_one_line(str(e)) or type(e).__name__})") from e
+
+
 def add_data_args(p: argparse.ArgumentParser, corpus: bool = False) -> None:
     g = p.add_argument_group("input data (give one)")
-    g.add_argument("--csv", metavar="PATH", help="CSV or parquet file of interactions (one row per event)")
+    g.add_argument("--csv", metavar="PATH", help="CSV or parquet file of interactions (one row per event; parquet needs "
+                                                 "pip install 'recneg[parquet]')")
     g.add_argument("--user-col", default="user", help="user id column of --csv (default: user)")
     g.add_argument("--item-col", default="item", help="item id column of --csv (default: item)")
-    g.add_argument("--time-col", default=None, help="timestamp column of --csv (orders item2vec histories)")
-    g.add_argument("--weight-col", default=None, help="weight column of --csv")
+    g.add_argument("--time-col", default=None, help="timestamp column of --csv (orders item2vec histories; needed by "
+                                                    "--split leave-last-out and temporal)")
+    g.add_argument("--weight-col", default=None, help="weight column of --csv (rows of weight 0 are dropped)")
+    g.add_argument("--id-type", choices=["str", "infer"], default="str",
+                   help="how --csv ids are read: str keeps them as written ('007' and '7' are two ids; default), "
+                        "infer lets pandas type them")
     g.add_argument("--lightgcn", metavar="DIR", help="LightGCN-format folder with train.txt (and test.txt)")
-    g.add_argument("--movielens", metavar="VARIANT", help="MovieLens variant: 100k, 1m, 20m, 25m, latest-small")
+    g.add_argument("--movielens", metavar="VARIANT", help="MovieLens variant: 100k, 1m, 20m, 25m, latest-small "
+                                                          "(downloads unless --movielens-path)")
     g.add_argument("--movielens-path", metavar="PATH", help="local MovieLens folder or .zip (otherwise downloads)")
     g.add_argument("--synthetic", action="store_true", help="the bundled synthetic dataset (no download)")
     if corpus:
@@ -51,7 +243,7 @@ def add_data_args(p: argparse.ArgumentParser, corpus: bool = False) -> None:
     s = p.add_argument_group("split")
     s.add_argument("--split", choices=["auto", "none", "random", "leave-last-out", "temporal"], default="auto",
                    help="held-out split stored with the model (auto: LightGCN's test.txt, else random 80/20)")
-    s.add_argument("--test-fraction", type=float, default=0.2, help="test share for --split random (default 0.2)")
+    s.add_argument("--test-fraction", type=float, default=0.2, help="test share for --split random/temporal (default 0.2)")
     s.add_argument("--seed", type=int, default=0, help="random seed for splits and training (default 0)")
 
 
@@ -64,20 +256,25 @@ def load_data(args: argparse.Namespace):
         raise CLIError("give exactly one input: --csv, --lightgcn, --movielens or --synthetic")
     src = given[0]
     test = None
+    if not 0 < args.test_fraction < 1:
+        raise CLIError(f"--test-fraction must be between 0 and 1 (exclusive), got {args.test_fraction}")
     if src == "csv":
         path = Path(args.csv)
-        if not path.is_file():
-            raise CLIError(f"--csv {path}: no such file")
-        import pandas as pd
-
-        try:
-            df = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
-        except Exception as e:  # pandas raises many types for unreadable files
-            raise CLIError(f"--csv {path}: cannot read it ({e})") from e
+        df = read_table(path, "--csv", [args.user_col, args.item_col], args.id_type)
         for opt, col in (("--user-col", args.user_col), ("--item-col", args.item_col), ("--time-col", args.time_col), ("--weight-col", args.weight_col)):
             if col is not None and col not in df.columns:
                 raise CLIError(f"{opt} {col!r} is not a column of {path}; columns are {list(df.columns)}")
-        inter = Interactions.from_dataframe(df, args.user_col, args.item_col, weight_col=args.weight_col, time_col=args.time_col)
+        if len(df) == 0:
+            raise CLIError(f"--csv {path}: has a header but no rows")
+        for opt, col in (("--user-col", args.user_col), ("--item-col", args.item_col)):
+            if df[col].isna().any():
+                raise CLIError(f"{opt} {col!r}: {int(df[col].isna().sum())} rows of {path} have no id; drop or fill them")
+        try:
+            inter = Interactions.from_dataframe(df, args.user_col, args.item_col, weight_col=args.weight_col, time_col=args.time_col)
+        except (ValueError, TypeError) as e:
+            raise CLIError(f"--csv {path}: {_one_line(str(e))}") from e
+        if inter.nnz == 0:
+            raise CLIError(f"--weight-col {args.weight_col!r}: every weight in {path} is zero, so no interaction is left")
         desc = f"csv:{path}"
     elif src == "lightgcn":
         from .datasets import load_lightgcn
@@ -89,9 +286,15 @@ def load_data(args: argparse.Namespace):
             test = None
         desc = f"lightgcn:{args.lightgcn}"
     elif src == "movielens":
-        from .datasets import load_movielens
+        from .datasets import DownloadError, load_movielens
 
-        inter = load_movielens(args.movielens, path=args.movielens_path, binarize=True)
+        try:
+            inter = load_movielens(args.movielens, path=args.movielens_path, binarize=True)
+        except DownloadError as e:
+            raise CLIError(f"--movielens {args.movielens}: {_one_line(str(e.args[0])).split('; pass path=')[0]}; "
+                           f"without network, pass --movielens-path PATH (a local copy, folder or .zip)") from e
+        except FileNotFoundError as e:
+            raise CLIError(f"--movielens-path {args.movielens_path}: {_one_line(str(e))}") from e
         desc = f"movielens:{args.movielens}"
     else:
         from .datasets import make_synthetic
@@ -103,6 +306,9 @@ def load_data(args: argparse.Namespace):
         split = "none" if test is not None else "random"
     if test is not None and split != "none":
         raise CLIError("--lightgcn brings its own test.txt; use --split none or auto")
+    if split in ("leave-last-out", "temporal") and inter.timestamps is None:
+        raise CLIError(f"--split {split} needs timestamps: give --time-col COLUMN"
+                       + ("" if src == "csv" else f" (the {src} input has none)"))
     if split == "random":
         inter, test = split_random(inter, args.test_fraction, seed=args.seed)
     elif split == "leave-last-out":
@@ -113,30 +319,6 @@ def load_data(args: argparse.Namespace):
 
 
 # ---------------------------------------------------------------- model dirs
-def _atomic_dir(target: Path):
-    """Context manager: yields a temp folder that replaces ``target`` on success."""
-
-    class _Ctx:
-        def __enter__(self_inner) -> Path:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self_inner.tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent))
-            return self_inner.tmp
-
-        def __exit__(self_inner, exc_type, exc, tb) -> None:
-            if exc_type is not None:
-                shutil.rmtree(self_inner.tmp, ignore_errors=True)
-                return
-            old = None
-            if target.exists():
-                old = target.with_name(target.name + f".old-{os.getpid()}")
-                os.replace(target, old)
-            os.replace(self_inner.tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-
-    return _Ctx()
-
-
 def load_model_dir(path: str | os.PathLike) -> tuple[dict, Any, Any, Any]:
     """Returns (meta, model, train or None, test or None) from a model folder."""
     from .data import Interactions
@@ -144,7 +326,12 @@ def load_model_dir(path: str | os.PathLike) -> tuple[dict, Any, Any, Any]:
     d = Path(path)
     if not (d / "meta.json").is_file():
         raise CLIError(f"{d} is not a recneg model folder (no meta.json); create one with `recneg train`")
-    meta = json.loads((d / "meta.json").read_text())
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CLIError(f"{d / 'meta.json'} is corrupt ({_one_line(str(e))}); train the model again") from e
+    if not isinstance(meta, dict):
+        raise CLIError(f"{d / 'meta.json'} is corrupt (not a JSON object); train the model again")
     kind = meta.get("kind")
     if kind == "mf":
         from .models.mf import MatrixFactorization
@@ -158,8 +345,10 @@ def load_model_dir(path: str | os.PathLike) -> tuple[dict, Any, Any, Any]:
         from .models.keyedvectors import KeyedVectors
 
         model = KeyedVectors.load(d / "vectors.npz")
+    elif kind == "lab":
+        raise CLIError(f"{d} is a `recneg lab` folder, not a model; its table is {d / 'lab.md'}")
     else:
-        raise CLIError(f"{d}/meta.json has unknown model kind {kind!r}")
+        raise CLIError(f"{d / 'meta.json'} has unknown model kind {kind!r}")
     train = Interactions.load(d / "train.npz") if (d / "train.npz").exists() else None
     test = Interactions.load(d / "test.npz") if (d / "test.npz").exists() else None
     return meta, model, train, test
@@ -176,7 +365,53 @@ def parse_hard(spec: str | None) -> int | None:
     return int(m)
 
 
+# option dest -> (flag, the model kinds that use it); given to another kind, it is refused, not ignored
+_KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "loss": ("--loss", ("mf",)), "reg": ("--reg", ("mf",)), "lr_decay": ("--lr-decay", ("mf",)),
+    "batching": ("--batching", ("mf",)), "score": ("--score", ("mf",)), "temperature": ("--temperature", ("mf",)),
+    "margin": ("--margin", ("mf",)), "negative_weight": ("--negative-weight", ("mf",)),
+    "init_std": ("--init-std", ("mf",)), "average_epochs": ("--average-epochs", ("mf",)),
+    "history_weight": ("--history-weight", ("mf",)), "exclude_seen": ("--exclude-seen/--no-exclude-seen", ("mf",)),
+    "hard": ("--hard", ("mf",)), "dns_pool": ("--dns-pool", ("mf",)), "in_batch": ("--in-batch", ("mf",)),
+    "window": ("--window", ("word2vec", "item2vec")), "sample": ("--sample", ("word2vec", "item2vec")),
+    "cbow": ("--cbow", ("word2vec", "item2vec")), "min_count": ("--min-count", ("word2vec",)),
+}
+
+
+def check_options(kind: str, args: argparse.Namespace) -> None:
+    """Refuse options that ``kind`` would ignore (one line naming them and the models that use them)."""
+    if kind != "mf" and args.negatives == "all":
+        raise CLIError(f"{kind} takes a number of negatives per pair; --negatives all and --hard/--in-batch apply to mf")
+    wrong = [(flag, kinds) for dest, (flag, kinds) in _KIND_OPTIONS.items()
+             if getattr(args, dest, None) not in (None, False) and kind not in kinds]
+    if wrong:
+        flags = ", ".join(f for f, _ in wrong)
+        users = sorted({k for _, ks in wrong for k in ks})
+        raise CLIError(f"{flags} {'applies' if len(wrong) == 1 else 'apply'} to {' and '.join(users)}, not {kind}; "
+                       f"leave {'it' if len(wrong) == 1 else 'them'} out")
+
+
+def check_device(device: str) -> None:
+    """Fail before any work when ``--device`` names no usable torch device."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise CLIError(f"--device {device!r}: not a torch device; use cpu or cuda") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise CLIError(f"--device {device}: no CUDA device is available (torch {torch.__version__} is {build}); "
+                           f"use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CLIError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise CLIError(f"--device {device}: no MPS device is available; use --device cpu")
+
+
 def build_model(kind: str, args: argparse.Namespace):
+    check_options(kind, args)
     if kind == "mf":
         from .models.mf import MatrixFactorization
 
@@ -204,21 +439,22 @@ def build_model(kind: str, args: argparse.Namespace):
     if kind == "item2vec":
         from .models.item2vec import Item2Vec
 
-        if args.hard or args.in_batch or args.negatives == "all":
-            raise CLIError("item2vec draws negatives from the popularity^alpha table only; --hard/--in-batch/"
-                           "--negatives all apply to mf")
+        kw = dict(window=args.window, sample=args.sample, alpha=args.lr, batch_size=args.batch_size)
         return Item2Vec(
-            vector_size=args.factors, window=args.window, negative=args.negatives, ns_exponent=args.ns_exponent,
-            epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet,
+            vector_size=args.factors, negative=args.negatives, ns_exponent=args.ns_exponent, sg=0 if args.cbow else 1,
+            epochs=args.epochs, workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
             callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else (),  # a callback turns on loss tracking
+            **{k: v for k, v in kw.items() if v is not None},
         )
     raise CLIError(f"unknown model kind {kind!r}")
 
 
 # ---------------------------------------------------------------- commands
 def _cmd_train(args: argparse.Namespace) -> int:
-    out = Path(args.out)
     kind = args.kind
+    out = check_out(args.out, args.force)
+    args._out_existed = out.exists() or out.is_symlink()
+    check_device(args.device)
     t0 = time.perf_counter()
     if kind == "word2vec":
         from .models.word2vec import Word2Vec
@@ -227,24 +463,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("word2vec needs --corpus PATH (a .txt or .gz text file)")
         if not Path(args.corpus).is_file():
             raise CLIError(f"--corpus {args.corpus}: no such file")
-        if args.negatives == "all":
-            raise CLIError("word2vec takes a number of negatives per pair; --negatives all applies to mf")
+        check_options(kind, args)
+        kw = dict(window=args.window, sample=args.sample, min_count=args.min_count, alpha=args.lr,
+                  batch_size=args.batch_size)
         model = Word2Vec(
-            corpus_file=args.corpus, vector_size=args.factors, window=args.window, min_count=args.min_count,
-            negative=args.negatives, ns_exponent=args.ns_exponent, sg=0 if args.cbow else 1, sample=args.sample,
-            epochs=args.epochs, workers=args.workers, seed=args.seed, progress=not args.quiet, compute_loss=args.plot,
+            corpus_file=args.corpus, vector_size=args.factors, negative=args.negatives, ns_exponent=args.ns_exponent,
+            sg=0 if args.cbow else 1, epochs=args.epochs, workers=args.workers, seed=args.seed, device=args.device,
+            progress=not args.quiet, compute_loss=args.plot, **{k: v for k, v in kw.items() if v is not None},
         )
-        with _atomic_dir(out) as tmp:
+        with _atomic_dir(out, args.force) as tmp:
             model.wv.save(tmp / "vectors.npz")
             model.wv.save_word2vec_format(tmp / "vectors.txt", binary=False)
             if args.plot:
                 _write_plots(tmp, {"loss": model.losses}, model.vocab.counts, args.ns_exponent, args.seed)
             meta = dict(kind=kind, source=f"corpus:{args.corpus}", params=_params(args), seconds=time.perf_counter() - t0)
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+            _write_json(tmp / "meta.json", meta)
         print(f"trained word2vec on {args.corpus}: {len(model.wv):,} words x {args.factors} in {meta['seconds']:.1f}s -> {out}")
         return 0
-    train, test, desc = load_data(args)
+    if args.corpus:
+        raise CLIError(f"--corpus is word2vec's input; {kind} takes --csv, --lightgcn, --movielens or --synthetic")
     model = build_model(kind, args)
+    train, test, desc = load_data(args)
     if kind == "mf" and args.plot and test is not None:
         from .evaluation.ranking import ranking_metrics
 
@@ -254,7 +493,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model.fit(train, validation=validation)
     else:
         model.fit(train)
-    with _atomic_dir(out) as tmp:
+    with _atomic_dir(out, args.force) as tmp:
         model.save(tmp / "model.npz")
         if args.plot:
             if kind == "mf":
@@ -272,7 +511,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
             KeyedVectors(np.asarray(model.item_factors, dtype=np.float32), [str(x) for x in train.item_ids]).save_word2vec_format(tmp / "vectors.txt")
         meta = dict(kind=kind, source=desc, params=_params(args), seconds=time.perf_counter() - t0)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        _write_json(tmp / "meta.json", meta)
     print(f"trained {kind} on {desc} ({train!r}) in {meta['seconds']:.1f}s -> {out}")
     if test is not None and not args.no_eval:
         res = _evaluate(model, train, test, [10, 20])
@@ -294,7 +533,8 @@ def _write_plots(folder: Path, history: dict, counts: np.ndarray, alpha: float, 
 
 
 def _params(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in vars(args).items() if k != "func" and isinstance(v, (int, float, str, bool, type(None), list))}
+    return {k: v for k, v in vars(args).items()
+            if k != "func" and not k.startswith("_") and isinstance(v, (int, float, str, bool, type(None), list))}
 
 
 def _evaluate(model, train, test, ks: list[int]) -> dict:
@@ -311,13 +551,37 @@ def _format_metrics(m: dict) -> str:
     return "\n".join(f"  {k:<14} {m[k]:.4f}" for k in keys) + f"\n  users evaluated: {m.get('n_users_evaluated', '?')}"
 
 
+def _check_json_out(text: str, force: bool) -> Path:
+    """``--json``: a new file, or one an earlier ``recneg evaluate`` wrote; anything else needs --force."""
+    if not str(text).strip():
+        raise CLIError("--json: empty path; give the file to write, e.g. --json metrics.json")
+    p = Path(text)
+    if p.is_dir():
+        raise CLIError(f"--json {p}: is a folder; give a file path")
+    if p.parent != Path("") and p.parent.exists() and not p.parent.is_dir():
+        raise CLIError(f"--json {p}: {p.parent} is a file, not a folder")
+    if p.exists() and not force:
+        try:
+            ours = json.loads(p.read_text()).get("written_by") == EVALUATE_JSON_TAG
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise CLIError(f"--json {p}: exists and was not written by `recneg evaluate`; refusing to replace it "
+                           f"(choose a new path, or add --force to replace it)")
+    return p
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    json_out = _check_json_out(args.json, args.force) if args.json is not None else None
     meta, model, train, test = load_model_dir(args.model)
     if meta["kind"] == "word2vec":
         from .evaluation import words
 
         if not (args.analogies or args.word_pairs):
             raise CLIError("word2vec models are evaluated with --analogies FILE and/or --word-pairs FILE")
+        for opt, f in (("--analogies", args.analogies), ("--word-pairs", args.word_pairs)):
+            if f is not None and not Path(f).is_file():
+                raise CLIError(f"{opt} {f}: no such file")
         out: dict[str, Any] = {}
         if args.analogies:
             r = words.evaluate_analogies(model, args.analogies, restrict_vocab=args.restrict_vocab)
@@ -330,26 +594,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for k, v in out.items():
             print(f"  {k:<18} {v:.4f}")
     else:
+        if args.analogies or args.word_pairs:
+            raise CLIError(f"--analogies/--word-pairs evaluate word2vec models; {args.model} is {meta['kind']}")
+        if train is None:
+            raise CLIError(f"{args.model} has no train.npz; train the model again with `recneg train`")
         if args.test:
-            test = _external_test(args, train)
+            test = _external_test(args, train, meta)
         if test is None:
             raise CLIError(f"{args.model} has no stored test split; pass --test FILE (a CSV with the training id columns)")
         out = _evaluate(model, train, test, args.k)
         print(_format_metrics(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
+    if json_out is not None:
+        _write_json(json_out, {**out, "written_by": EVALUATE_JSON_TAG, "model": str(args.model)})
+        print(f"wrote {json_out}")
     return 0
 
 
-def _external_test(args: argparse.Namespace, train):
+def _external_test(args: argparse.Namespace, train, meta: dict):
     import pandas as pd
 
     from .data import Interactions
 
     p = Path(args.test)
-    if not p.is_file():
-        raise CLIError(f"--test {p}: no such file")
-    df = pd.read_parquet(p) if p.suffix in (".parquet", ".pq") else pd.read_csv(p)
+    id_type = (meta.get("params") or {}).get("id_type", "infer")  # models trained before --id-type read ids typed
+    df = read_table(p, "--test", [args.user_col, args.item_col], id_type)
     for opt, col in (("--user-col", args.user_col), ("--item-col", args.item_col)):
         if col not in df.columns:
             raise CLIError(f"{opt} {col!r} is not a column of {p}; columns are {list(df.columns)}")
@@ -379,6 +647,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
         for key, score in model.most_similar(args.item, topn=args.n):
             print(f"{score:8.4f}  {key}")
         return 0
+    if train is None:
+        raise CLIError(f"{args.model} has no train.npz (it maps item ids); train the model again with `recneg train`")
     idx = _resolve_item(args.item, train.item_ids)
     ids, scores = model.similar_items(idx, N=args.n + 1)
     shown = 0
@@ -402,15 +672,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
+    if args.model == "item2vec" and args.loss is not None:
+        raise CLIError("--loss applies to --model mf; item2vec trains with skip-gram negative sampling, leave --loss out")
+    out = check_out(args.out, args.force, "lab")
     train, test, desc = load_data(args)
     if test is None:
         raise CLIError("the lab needs a test split; use --split random or leave-last-out")
-    run_lab(
-        train, test, out=Path(args.out), model=args.model, loss=args.loss, alphas=args.alphas, ks=args.ks,
+    if out.exists() or out.is_symlink():  # an empty folder, an earlier lab's, or --force
+        if _recneg_folder(out) == "lab":
+            for name in LAB_FILES:
+                _remove(out / name)
+        elif out.is_symlink() or not out.is_dir() or any(out.iterdir()):
+            _remove(out)
+    args._lab_out = out
+    echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    res = run_lab(
+        train, test, out=out, model=args.model, loss=args.loss or "bpr", alphas=args.alphas, ks=args.ks,
         exclusion=args.exclusion, dns=args.dns, in_batch=not args.no_in_batch, epochs=args.epochs,
         factors=args.factors, lr=args.lr, reg=args.reg, K=args.k, budget=args.budget, seed=args.seed,
-        workers=args.workers, description=desc, plot=not args.no_plot,
+        workers=args.workers, description=desc, plot=not args.no_plot, echo=echo,
     )
+    print((out / "lab.md").read_text().rstrip())
+    written = [p.name for p in sorted(out.iterdir())]
+    print(f"\nwrote {out}/: {', '.join(written)}")
+    if res.best is None:
+        raise CLIError(f"no run finished; see {out / 'lab.md'}")
     return 0
 
 
@@ -436,27 +722,29 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     d = dict(factors=64, epochs=20, lr=None, negatives=5)
     d.update(defaults or {})
     g = p.add_argument_group("model")
-    g.add_argument("--factors", "--dim", type=int, default=d["factors"], help="embedding dimension (default %(default)s)")
-    g.add_argument("--epochs", type=int, default=d["epochs"], help="training epochs (default %(default)s)")
-    g.add_argument("--lr", type=float, default=d["lr"], help="learning rate (default: the model's)")
+    g.add_argument("--factors", "--dim", type=_positive_int, default=d["factors"], help="embedding dimension (default %(default)s)")
+    g.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="training epochs (default %(default)s)")
+    g.add_argument("--lr", type=_positive_float, default=d["lr"],
+                   help="learning rate (default: the model's; word2vec/item2vec: the starting alpha, 0.025)")
     g.add_argument("--reg", type=float, default=None, help="L2 regularisation (mf; default: the model's)")
-    g.add_argument("--loss", default="bpr", choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
-    g.add_argument("--window", type=int, default=5, help="context window (word2vec, item2vec)")
-    g.add_argument("--min-count", type=int, default=5, help="word2vec min token count")
-    g.add_argument("--sample", type=float, default=1e-3, help="word2vec frequent-word subsampling threshold")
-    g.add_argument("--cbow", action="store_true", help="word2vec: CBOW instead of skip-gram")
-    g.add_argument("--batch-size", type=int, default=None, help="mini-batch size for torch losses")
-    g.add_argument("--workers", type=int, default=2, help="CPU threads (default 2)")
-    g.add_argument("--device", default="cpu", help="torch device for torch losses (cpu, cuda)")
+    g.add_argument("--loss", default=None, choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
+    g.add_argument("--window", type=_positive_int, default=None, help="context window (word2vec, item2vec; default 5)")
+    g.add_argument("--min-count", type=_positive_int, default=None, help="word2vec: drop words seen fewer times (default 5)")
+    g.add_argument("--sample", type=float, default=None,
+                   help="word2vec, item2vec: frequent-token subsampling threshold (default 1e-3)")
+    g.add_argument("--cbow", action="store_true", help="word2vec, item2vec: CBOW instead of skip-gram")
+    g.add_argument("--batch-size", type=_positive_int, default=None, help="mini-batch size of the torch paths")
+    g.add_argument("--workers", type=_positive_int, default=2, help="CPU threads (default 2)")
+    g.add_argument("--device", default="cpu", help="torch device of the torch paths: cpu (default) or cuda")
     g.add_argument("--lr-decay", choices=["linear"], default=None, help="mf: decay lr linearly to 0 over the epochs")
     g.add_argument("--batching", choices=["pairs", "users"], default=None,
                    help="mf torch losses: batches of pairs (default) or of users with all their positives, "
                         "shared negatives scored once per user (softmax/ccl)")
     g.add_argument("--score", choices=["dot", "cosine"], default=None, help="mf scores (ccl is always cosine)")
-    g.add_argument("--temperature", type=float, default=None, help="mf softmax temperature (default 1)")
+    g.add_argument("--temperature", type=_positive_float, default=None, help="mf softmax temperature (default 1)")
     g.add_argument("--margin", type=float, default=None, help="mf ccl margin (default 0.9)")
     g.add_argument("--negative-weight", type=float, default=None, help="mf ccl/bce negative weight")
-    g.add_argument("--init-std", type=float, default=None, help="mf initialisation std (default 0.1)")
+    g.add_argument("--init-std", type=_positive_float, default=None, help="mf initialisation std (default 0.1)")
     g.add_argument("--average-epochs", type=int, default=None, metavar="K",
                    help="mf: end with the average of the factors after each of the last K epochs")
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
@@ -465,40 +753,56 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     s.add_argument("--ns-exponent", type=float, default=0.75, help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare)")
     s.add_argument("--negatives", type=_negatives_arg, default=d["negatives"],
                    help="negatives per positive, or per batch when shared; mf also takes 'all' (default %(default)s)")
-    s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=True, help="redraw negatives the user has seen (default)")
-    s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="allow seen items as negatives")
+    s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
+                   help="mf: redraw negatives the user has seen (the default)")
+    s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="mf: allow seen items as negatives")
     s.add_argument("--hard", default=None, metavar="dns:M", help="dynamic hard negatives: best of M candidates (mf)")
-    s.add_argument("--dns-pool", type=int, default=None, metavar="P",
+    s.add_argument("--dns-pool", type=_positive_int, default=None, metavar="P",
                    help="mf bpr: draw and score P candidates once per user, pick the M DNS candidates from them")
     s.add_argument("--in-batch", action="store_true", help="in-batch negatives with logQ correction (mf softmax)")
 
 
+def _common_args(p: argparse.ArgumentParser, default: Any) -> None:
+    """-v/-q, accepted before and after the subcommand (the subcommand's copy does not reset the main one)."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default, help="log progress at INFO level")
+    p.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress bars or progress lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="recneg", description="Negative sampling for recommenders and embeddings.",
-                                epilog="Run `recneg demo` for a one-minute tour; `recneg CMD --help` for each command.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    sub = p.add_subparsers(dest="command", required=True)
+                epilog="Run `recneg demo` for a one-minute tour; `recneg CMD --help` for each command.")
+    p.add_argument("--version", action="version", version=f"recneg {__version__}")
+    _common_args(p, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_args(common, argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    d = sub.add_parser("demo", help="train item2vec and BPR on the bundled synthetic data and compare them", formatter_class=_fmt(),
-                       description="Build the bundled synthetic dataset (no downloads), train item2vec and BPR,\n"
-                                   "evaluate full-ranking Recall@20/NDCG@20 against most-popular, and show neighbours.\n\n"
-                                   "Examples:\n  recneg demo\n  recneg demo --users 500 --items 300")
-    d.add_argument("--users", type=int, default=3000)
-    d.add_argument("--items", type=int, default=1500)
-    d.add_argument("--clusters", type=int, default=12)
-    d.add_argument("--seed", type=int, default=0)
+    def add(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], formatter_class=_fmt(), **kw)
+
+    force_help = "replace --out even when it is not a folder recneg wrote (a file, or a folder of yours): it is deleted"
+    d = add("demo", help="train item2vec and BPR on the bundled synthetic data and compare them",
+            description="Build the bundled synthetic dataset (no downloads), train item2vec and BPR,\n"
+                        "evaluate full-ranking Recall@20/NDCG@20 against most-popular, and show neighbours.\n\n"
+                        "Examples:\n  recneg demo\n  recneg demo --users 500 --items 300")
+    d.add_argument("--users", type=_positive_int, default=3000, help="synthetic users (default %(default)s)")
+    d.add_argument("--items", type=_positive_int, default=1500, help="synthetic items (default %(default)s)")
+    d.add_argument("--clusters", type=_positive_int, default=12, help="planted item clusters (default %(default)s)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     d.set_defaults(func=_cmd_demo)
 
-    t = sub.add_parser("train", help="train word2vec, item2vec or mf and write a model folder", formatter_class=_fmt(),
-                       description="Train a model and write a model folder (atomically) with meta.json, the model,\n"
-                                   "the train/test split, and for vectors a word2vec text file.\n\nExamples:\n"
-                                   "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
-                                   "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
-                                   "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
-                                   "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v")
-    t.add_argument("kind", choices=MODEL_KINDS, help="what to train")
-    t.add_argument("--out", required=True, help="model folder to write")
+    t = add("train", help="train word2vec, item2vec or mf and write a model folder",
+            description="Train a model and write a model folder (atomically) with meta.json, the model,\n"
+                        "the train/test split, and for vectors a word2vec text file.\n\n"
+                        "--out may be a new path, an empty folder or a model folder recneg wrote (it is\n"
+                        "replaced only once training succeeded); anything else is refused unless --force.\n\nExamples:\n"
+                        "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
+                        "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
+                        "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
+                        "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v")
+    t.add_argument("kind", choices=MODEL_KINDS, help="what to train: word2vec (text), item2vec or mf (interactions)")
+    t.add_argument("--out", required=True, help="model folder to write (new, empty, or an earlier model folder)")
+    t.add_argument("--force", action="store_true", help=force_help)
     t.add_argument("--no-eval", action="store_true", help="skip evaluating on the held-out split")
     t.add_argument("--plot", action="store_true",
                    help="also write training.png (loss, and for mf test recall@20, per epoch) and sampler.png "
@@ -507,69 +811,102 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(t)
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("evaluate", help="full-ranking metrics of a model folder", formatter_class=_fmt(),
-                       description="Evaluate a model folder on its stored test split (or --test FILE), training items masked.\n\n"
-                                   "Examples:\n  recneg evaluate runs/bpr --k 10 20 --json metrics.json\n"
-                                   "  recneg evaluate runs/w2v --analogies questions-words.txt --word-pairs wordsim353.tsv")
+    e = add("evaluate", help="full-ranking metrics of a model folder",
+            description="Evaluate a model folder on its stored test split (or --test FILE), training items masked.\n\n"
+                        "Examples:\n  recneg evaluate runs/bpr --k 10 20 --json metrics.json\n"
+                        "  recneg evaluate runs/w2v --analogies questions-words.txt --word-pairs wordsim353.tsv")
     e.add_argument("model", help="model folder written by `recneg train`")
     e.add_argument("--test", help="CSV/parquet of held-out interactions (ids as in training)")
-    e.add_argument("--user-col", default="user")
-    e.add_argument("--item-col", default="item")
-    e.add_argument("--k", type=int, nargs="+", default=[10, 20], help="cut-offs (default 10 20)")
-    e.add_argument("--json", help="also write the metrics to this JSON file")
+    e.add_argument("--user-col", default="user", help="user id column of --test (default: user)")
+    e.add_argument("--item-col", default="item", help="item id column of --test (default: item)")
+    e.add_argument("--k", type=_positive_int, nargs="+", default=[10, 20], help="cut-offs (default 10 20)")
+    e.add_argument("--json", help="also write the metrics to this JSON file (a new file, or one evaluate wrote)")
+    e.add_argument("--force", action="store_true", help="replace --json even when recneg did not write it")
     e.add_argument("--analogies", help="word2vec: questions-words.txt-format file")
     e.add_argument("--word-pairs", help="word2vec: wordsim353-format file")
-    e.add_argument("--restrict-vocab", type=int, default=30000)
+    e.add_argument("--restrict-vocab", type=_positive_int, default=30000,
+                   help="word2vec analogies: search answers among the N most frequent words (default %(default)s)")
     e.set_defaults(func=_cmd_evaluate)
 
-    s = sub.add_parser("similar", help="nearest neighbours of an item or word", formatter_class=_fmt(),
-                       description="Show the nearest neighbours of ITEM (an original item id, or a word).\n\n"
-                                   "Examples:\n  recneg similar runs/i2v 50\n  recneg similar runs/w2v king -n 5")
-    s.add_argument("model")
-    s.add_argument("item")
-    s.add_argument("-n", type=int, default=10)
+    s = add("similar", help="nearest neighbours of an item or word",
+            description="Show the nearest neighbours of ITEM (an original item id, or a word).\n\n"
+                        "Examples:\n  recneg similar runs/i2v 50\n  recneg similar runs/w2v king -n 5")
+    s.add_argument("model", help="model folder written by `recneg train`")
+    s.add_argument("item", help="an item id as in the training data (or a word, for word2vec)")
+    s.add_argument("-n", type=_positive_int, default=10, help="how many neighbours (default %(default)s)")
     s.set_defaults(func=_cmd_similar)
 
-    lab = sub.add_parser("lab", help="sweep negative-sampling strategies and recommend one", formatter_class=_fmt(),
-                         description="Sweep alpha, k, exclusion, DNS and in-batch+logQ for one model/loss on one split.\n"
-                                     "Picks the best on a validation split carved from train, reports it on test, and\n"
-                                     "writes lab.csv, lab.md and lab.png to --out.\n\nExamples:\n"
-                                     "  recneg lab --movielens 100k --movielens-path ml-100k --out runs/lab\n"
-                                     "  recneg lab --lightgcn data/gowalla --alphas 0 0.5 1 --ks 5 20 --budget 900 --out runs/lab")
-    lab.add_argument("--out", required=True)
-    lab.add_argument("--model", default="mf", choices=["mf", "item2vec"])
-    lab.add_argument("--loss", default="bpr", choices=["bpr", "softmax", "ccl", "bce"])
-    lab.add_argument("--alphas", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 0.75, 1.0])
-    lab.add_argument("--ks", type=int, nargs="+", default=[1, 5, 20, 100])
-    lab.add_argument("--exclusion", choices=["both", "on", "off"], default="both")
-    lab.add_argument("--dns", type=int, default=10, help="DNS candidates (0 disables the DNS run)")
-    lab.add_argument("--no-in-batch", action="store_true", help="skip the in-batch + logQ run")
-    lab.add_argument("--epochs", type=int, default=20)
-    lab.add_argument("--factors", type=int, default=64)
-    lab.add_argument("--lr", type=float, default=None)
-    lab.add_argument("--reg", type=float, default=None)
-    lab.add_argument("--k", type=int, default=20, help="metric cut-off (default 20)")
-    lab.add_argument("--budget", type=float, default=None, help="wall-time budget in seconds for the sweep")
-    lab.add_argument("--workers", type=int, default=2)
-    lab.add_argument("--no-plot", action="store_true")
+    lab = add("lab", help="sweep negative-sampling strategies and recommend one",
+              description="Sweep alpha, k, exclusion, DNS and in-batch+logQ for one model/loss on one split.\n"
+                          "Picks the best on a validation split carved from train, reports it on test, and\n"
+                          "writes lab.csv, lab.md, lab.png, best.json and meta.json to --out, keeping the table\n"
+                          "on disk after every run. A line per run goes to stderr (-q: none); the table, the\n"
+                          "recommendation and the paths written are printed at the end.\n\nExamples:\n"
+                          "  recneg lab --movielens 100k --movielens-path ml-100k --out runs/lab\n"
+                          "  recneg lab --lightgcn data/gowalla --alphas 0 0.5 1 --ks 5 20 --budget 900 --out runs/lab")
+    lab.add_argument("--out", required=True, help="lab folder to write (new, empty, or an earlier lab folder)")
+    lab.add_argument("--force", action="store_true", help=force_help)
+    lab.add_argument("--model", default="mf", choices=["mf", "item2vec"], help="model to sweep (default mf)")
+    lab.add_argument("--loss", default=None, choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
+    lab.add_argument("--alphas", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 0.75, 1.0],
+                     help="popularity exponents to try (default -0.5 0 0.5 0.75 1)")
+    lab.add_argument("--ks", type=_positive_int, nargs="+", default=[1, 5, 20, 100],
+                     help="negatives per positive to try (default 1 5 20 100)")
+    lab.add_argument("--exclusion", choices=["both", "on", "off"], default="both",
+                     help="exclude the user's seen items from negatives: try both (default), or only on/off")
+    lab.add_argument("--dns", type=int, default=10, help="mf: DNS candidates (0 disables the DNS run; default 10)")
+    lab.add_argument("--no-in-batch", action="store_true", help="mf: skip the in-batch + logQ run")
+    lab.add_argument("--epochs", type=_positive_int, default=20, help="epochs per run (default 20)")
+    lab.add_argument("--factors", type=_positive_int, default=64, help="embedding dimension (default 64)")
+    lab.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the model's)")
+    lab.add_argument("--reg", type=float, default=None, help="mf L2 regularisation (default: the model's)")
+    lab.add_argument("--k", type=_positive_int, default=20, help="metric cut-off (default 20)")
+    lab.add_argument("--budget", type=_positive_float, default=None,
+                     help="wall-time budget in seconds; runs not started in time are skipped (the first always runs)")
+    lab.add_argument("--workers", type=_positive_int, default=2, help="CPU threads (default 2)")
+    lab.add_argument("--no-plot", action="store_true", help="do not write lab.png")
     add_data_args(lab)
     lab.set_defaults(func=_cmd_lab)
     return p
 
 
+# ---------------------------------------------------------------- entry point
+def _one_line(text: str) -> str:
+    """Collapse a message onto one line."""
+    return " ".join(str(text).split())
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    if args.command == "train":
+        return f"previous model kept at {args.out}" if getattr(args, "_out_existed", False) else "nothing written"
+    if args.command == "lab" and getattr(args, "_lab_out", None) is not None and (args._lab_out / "lab.csv").exists():
+        return f"the runs finished so far are in {args._lab_out / 'lab.csv'}"
+    return "nothing written"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 internal error, 2 bad input, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    def fail(message: Any, code: int) -> int:
+        print(f"recneg {args.command}: error: {_one_line(message)}", file=sys.stderr)
+        return code
+
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"recneg {args.command}: interrupted; {_interrupted(args)}", file=sys.stderr)
+        return 130
     except CLIError as e:
-        print(f"recneg {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, KeyError, FileNotFoundError, IsADirectoryError, ImportError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"recneg {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return fail(e, 2)
+    except (ValueError, TypeError, KeyError, OSError, EOFError, ImportError) as e:
+        return fail(e.args[0] if isinstance(e, KeyError) and e.args else e, 2)
+    except Exception as e:  # a bug, not bad input: still one line, the traceback with -v
+        if args.verbose:
+            logger.exception("traceback")
+        return fail(f"internal error {type(e).__name__}: {e} (rerun with -v for the traceback)", 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

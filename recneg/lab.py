@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .data import Interactions, split_random
 
@@ -146,12 +146,15 @@ def run_lab(
     valid_fraction: float = 0.1,
     description: str = "",
     plot: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> LabResult:
-    """Sweep strategies, write lab.csv / lab.md / lab.png / best.json to ``out``.
+    """Sweep strategies, write lab.csv / lab.md / lab.png / best.json / meta.json to ``out``.
 
     Args:
         train, test: a split in one index space; a validation split is carved from train.
-        budget: wall-time budget in seconds; runs not started in time are listed as skipped.
+        budget: wall-time budget in seconds (> 0); runs not started in time are listed as skipped,
+            but the first run always runs, so there is something to recommend.
+        echo: called with one progress line per run (e.g. ``print``); None for silence.
 
     Returns:
         LabResult with one row per strategy (validation Recall@K / NDCG@K, seconds, status)
@@ -165,6 +168,10 @@ def run_lab(
         raise ValueError("alphas and ks must be non-empty")
     if any(int(k) < 1 for k in ks):
         raise ValueError(f"ks must be positive integers, got {ks!r}")
+    if budget is not None and not budget > 0:
+        raise ValueError(f"budget must be a number of seconds > 0 (or None for no limit), got {budget!r}")
+    if model == "item2vec" and loss != "bpr":
+        raise ValueError(f"loss={loss!r} applies to model='mf'; item2vec trains with skip-gram negative sampling")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -175,7 +182,8 @@ def run_lab(
     rk, nk = f"recall@{K}", f"ndcg@{K}"
 
     def over_budget() -> bool:
-        return budget is not None and time.perf_counter() - t_start > budget
+        ran = any(r.get("status") != "skipped (budget)" for r in result.rows)
+        return ran and budget is not None and time.perf_counter() - t_start > budget
 
     def run(s: Strategy) -> dict:
         nonlocal best_at_check
@@ -195,6 +203,10 @@ def run_lab(
             if not math.isnan(at_check):
                 best_at_check = max(best_at_check, at_check)
             logger.info("lab: %s -> %s=%.4f (%.1fs)", s.label, rk, met[rk], secs)
+            if echo is not None:
+                n_ran = sum(r.get("status") != "skipped (budget)" for r in result.rows) + 1
+                echo(f"lab run {n_ran} [{s.stage}] {s.label}: {rk} {met[rk]:.4f} on validation, {secs:.1f} s"
+                     + ("" if status == "done" else f" ({status})"))
         result.rows.append(row)
         # keep the table on disk as the sweep goes, so an interrupted lab keeps what it measured
         _write(result, out, model, loss, K, description, time.perf_counter() - t_start, False, epochs)
@@ -235,6 +247,8 @@ def run_lab(
     if best is not None:
         s = Strategy(None if best["in_batch"] else best["alpha"], int(best["k"]), bool(best["exclude_seen"]),
                      dns=int(best["dns"]) or None, in_batch=bool(best["in_batch"]))
+        if echo is not None:
+            echo(f"lab: refitting the best, {best['strategy']}, on the full train split")
         m = _make_model(model, loss, s, epochs, factors, lr, reg, seed, workers)
         m.fit(train)
         result.test_metrics = dict(ranking_metrics(m, train, test, K=K).metrics)
@@ -244,8 +258,15 @@ def run_lab(
 
 def _write(result: LabResult, out: Path, model: str, loss: str, K: int, description: str, seconds: float, plot: bool,
            epochs: int) -> None:
+    from ._io import atomic_write
+
+    def write_text(name: str, text: str) -> None:
+        atomic_write(out / name, lambda f: f.write(text.encode()))
+
     df = result.to_frame()
-    df.to_csv(out / "lab.csv", index=False)
+    write_text("meta.json", json.dumps(dict(kind="lab", model=model, loss=loss, K=K, epochs=epochs,
+                                            description=description), indent=2) + "\n")
+    write_text("lab.csv", df.to_csv(index=False))
     rk, nk = f"recall@{K}", f"ndcg@{K}"
     lines = [f"# recneg lab: {model} ({loss}) on {description or 'data'}", "",
              f"Validation split carved from train; {epochs} epochs per run; total {seconds:.0f} s.", "",
@@ -258,9 +279,9 @@ def _write(result: LabResult, out: Path, model: str, loss: str, K: int, descript
     if result.best is not None and result.test_metrics is not None:
         lines += ["", f"**Recommended:** {result.best['strategy']} — on test (refit on full train): "
                   f"{rk} = {result.test_metrics[rk]:.4f}, {nk} = {result.test_metrics[nk]:.4f}."]
-    (out / "lab.md").write_text("\n".join(lines) + "\n")
+    write_text("lab.md", "\n".join(lines) + "\n")
     best = {"best": result.best, "test": result.test_metrics}
-    (out / "best.json").write_text(json.dumps(best, indent=2, default=float))
+    write_text("best.json", json.dumps(best, indent=2, default=float))
     if plot:
         try:
             from .plots import plot_lab

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..data import Interactions
-from .movielens import cache_dir, load_movielens, manifest
+from .movielens import DownloadError, cache_dir, load_movielens, manifest
 from .synthetic import SyntheticData, make_synthetic
 from .text import TextCorpus, load_text_corpus
 
@@ -15,6 +15,6 @@ def load_lightgcn(path: str | os.PathLike) -> tuple[Interactions, Interactions]:
 
 
 __all__ = [
-    "load_movielens", "load_lightgcn", "load_text_corpus", "TextCorpus", "make_synthetic", "SyntheticData",
+    "DownloadError", "load_movielens", "load_lightgcn", "load_text_corpus", "TextCorpus", "make_synthetic", "SyntheticData",
     "manifest", "cache_dir",
 ]

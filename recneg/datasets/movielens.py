@@ -17,6 +17,10 @@ logger = logging.getLogger(__name__)
 _MANIFEST = Path(__file__).with_name("manifest.json")
 
 
+class DownloadError(OSError):
+    """A dataset could not be downloaded (no network, HTTP error or checksum mismatch)."""
+
+
 def manifest() -> dict:
     """The download manifest (URLs, checksums, licences) as a dict."""
     return json.loads(_MANIFEST.read_text())
@@ -105,7 +109,14 @@ def load_movielens(
         import pooch
 
         home = Path(data_home) if data_home is not None else cache_dir()
-        zpath = pooch.retrieve(spec["url"], known_hash=spec["hash"], path=home, progressbar=False)
+        try:
+            zpath = pooch.retrieve(spec["url"], known_hash=spec["hash"], path=home, progressbar=False)
+        except Exception as e:  # requests/pooch raise many types (no network, HTTP error, checksum)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DownloadError(
+                f"could not download MovieLens {variant} from {spec['url']} ({type(e).__name__}: {first}); "
+                f"pass path= a local MovieLens {variant} folder or .zip"
+            ) from e
         df = _read_zip(Path(zpath), spec)
     if min_rating is not None:
         df = df[df["rating"] >= min_rating]
