@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import Any, Hashable, Sequence
 
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._io import atomic_savez
+from .._io import atomic_savez, load_npz
 
 logger = logging.getLogger(__name__)
 
@@ -484,18 +483,18 @@ class Interactions:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Interactions":
-        """Load a file written by :meth:`save`."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no Interactions file at {path}")
+        """Load a file written by :meth:`save` (clear ``ValueError`` naming the file if it is not one)."""
+        z = load_npz(path, "Interactions", required=("data", "indices", "indptr", "shape", "user_ids", "item_ids"))
         try:
-            with np.load(path, allow_pickle=False) as z:
-                csr = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-                csr.has_sorted_indices = True
-                ts = z["timestamps"] if "timestamps" in z.files else None
-                return cls(csr, z["user_ids"], z["item_ids"], ts)
-        except (KeyError, ValueError, OSError, pickle.UnpicklingError) as e:
-            raise ValueError(f"{path} is not a valid recneg Interactions file ({e})") from e
+            csr = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(int(n) for n in z["shape"]))
+            csr.check_format(full_check=True)
+            csr.has_sorted_indices = True
+            return cls(csr, z["user_ids"], z["item_ids"], z.get("timestamps"))
+        except (TypeError, ValueError) as e:
+            msg = " ".join(str(e).split())
+            raise ValueError(
+                f"{path} is not a valid recneg Interactions file: its arrays are inconsistent ({msg})"
+            ) from None
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per stored pair: user, item (original ids), weight[, timestamp]."""

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .._io import atomic_savez
+from .._io import atomic_savez, load_npz
 from ..engine.vocab import EncodedCorpus, encode_sequences
 from .word2vec import SkipGramBase, _check_int
 
@@ -300,15 +300,17 @@ class Item2Vec(SkipGramBase):
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Item2Vec":
         """Load a model written by :meth:`save`."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if "format" not in z.files or str(z["format"]) != cls._FORMAT:
-                raise ValueError(f"{os.fspath(path)!r} is not a recneg Item2Vec file (saved by Item2Vec.save)")
-            model = cls(progress=False, **json.loads(str(z["params"])))
-            model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
-            model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
-            model.item_counts = np.asarray(z["item_counts"], dtype=np.int64)
-            model.in_vocab = np.asarray(z["in_vocab"], dtype=bool)
-            model.losses = list(z["losses"])
+        z = load_npz(path, "Item2Vec", required=("format", "params", "syn0", "syn1neg", "item_counts", "in_vocab",
+                                                 "losses"))
+        if str(z["format"]) != cls._FORMAT:
+            raise ValueError(f"{os.fspath(path)} is not a recneg Item2Vec file: format {str(z['format'])[:80]!r}, "
+                             f"expected {cls._FORMAT!r} (saved by Item2Vec.save)")
+        model = cls(progress=False, **json.loads(str(z["params"])))
+        model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
+        model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
+        model.item_counts = np.asarray(z["item_counts"], dtype=np.int64)
+        model.in_vocab = np.asarray(z["in_vocab"], dtype=bool)
+        model.losses = list(z["losses"])
         return model
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .._io import atomic_write
+from .._io import atomic_write, load_npz
 
 logger = logging.getLogger(__name__)
 
@@ -684,25 +684,14 @@ class KeyedVectors:
     def load(cls, path: PathLike) -> "KeyedVectors":
         """Load a file written by :meth:`save`."""
         fname = os.fspath(path)
-        if not os.path.exists(fname):
-            raise FileNotFoundError(f"KeyedVectors file not found: {fname!r}")
-        try:
-            z = np.load(fname, allow_pickle=False)
-        except (OSError, EOFError, ValueError) as e:
-            raise ValueError(f"{fname}: not a KeyedVectors .npz file written by save() ({e})") from None
-        if not hasattr(z, "files"):
-            raise ValueError(f"{fname}: not a KeyedVectors .npz file written by save() (a bare .npy array)")
-        with z:
-            missing = {"vectors", "keys", "key_kind"} - set(z.files)
-            if missing:
-                raise ValueError(f"{fname}: not a recneg KeyedVectors file (missing {sorted(missing)})")
-            try:
-                vectors = z["vectors"]
-                kind = str(z["key_kind"])
-                keys = [int(k) for k in z["keys"]] if kind == "int" else [str(k) for k in z["keys"]]
-                counts = z["counts"] if "counts" in z.files else None
-            except (OSError, EOFError, ValueError) as e:
-                raise ValueError(f"{fname}: corrupt KeyedVectors file ({e})") from None
+        z = load_npz(fname, "KeyedVectors", required=("vectors", "keys", "key_kind"))
+        vectors, kind = z["vectors"], str(z["key_kind"])
+        if kind not in ("int", "str"):
+            raise ValueError(
+                f"{fname} is not a valid recneg KeyedVectors file: key_kind {kind[:20]!r} is not 'int' or 'str'"
+            )
+        keys = [int(k) for k in z["keys"]] if kind == "int" else [str(k) for k in z["keys"]]
+        counts = z.get("counts")
         if len(keys) == 0:
             vectors = vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)
         return cls(vectors, keys, counts=counts)

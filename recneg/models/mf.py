@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from .._io import atomic_savez
+from .._io import atomic_savez, load_npz
 from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, shuffle_inplace, user_block_order
 from ..sampling._rng import seed_states
 from ..sampling.alias import AliasTable
@@ -646,14 +646,12 @@ class MatrixFactorization:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MatrixFactorization":
         """Read a model written by :meth:`save`."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if not {"U", "V", "b", "config"} <= set(z.files):
-                raise ValueError(f"{path} is not a recneg MatrixFactorization file (missing arrays)")
-            cfg = json.loads(str(z["config"]))
-            model = cls(**cfg)
-            model._U = z["U"].astype(np.float32)
-            model._V = z["V"].astype(np.float32)
-            model._b = z["b"].astype(np.float32)
+        z = load_npz(path, "MatrixFactorization", required=("U", "V", "b", "config"))
+        cfg = json.loads(str(z["config"]))
+        model = cls(**cfg)
+        model._U = z["U"].astype(np.float32)
+        model._V = z["V"].astype(np.float32)
+        model._b = z["b"].astype(np.float32)
         return model
 
 

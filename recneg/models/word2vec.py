@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_savez
+from .._io import atomic_savez, load_npz
 from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
 from ..sampling.alias import AliasTable
@@ -252,13 +252,14 @@ class Word2Vec(SkipGramBase):
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Word2Vec":
         """Load a model written by :meth:`save` (training can continue)."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if "format" not in z.files or str(z["format"]) != _FORMAT:
-                raise ValueError(f"{os.fspath(path)!r} is not a recneg Word2Vec file (saved by Word2Vec.save)")
-            params = json.loads(str(z["params"]))
-            model = cls(progress=False, **params)
-            model.vocab = Vocab(index_to_key=[str(k) for k in z["keys"]], counts=z["counts"])
-            model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
-            model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
-            model.losses = list(z["losses"])
+        z = load_npz(path, "Word2Vec", required=("format", "params", "syn0", "syn1neg", "counts", "keys", "losses"))
+        if str(z["format"]) != _FORMAT:
+            raise ValueError(f"{os.fspath(path)} is not a recneg Word2Vec file: format {str(z['format'])[:80]!r}, "
+                             f"expected {_FORMAT!r} (saved by Word2Vec.save)")
+        params = json.loads(str(z["params"]))
+        model = cls(progress=False, **params)
+        model.vocab = Vocab(index_to_key=[str(k) for k in z["keys"]], counts=z["counts"])
+        model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
+        model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
+        model.losses = list(z["losses"])
         return model
