@@ -8,6 +8,8 @@
 * :func:`load_npz` reads every array of an ``.npz`` eagerly, never unpickles, and turns every
   way a file can be wrong (missing, a folder, truncated, bit-flipped, a bare ``.npy``, a pickle,
   object arrays, missing arrays) into one clear one-line error naming the file.
+* :func:`pack_ids` / :func:`unpack_ids` store string ids as one UTF-8 byte blob plus int64
+  offsets, so one long id does not widen every id to a fixed-width ``<U`` column.
 """
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ import threading
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Callable, Collection
+from typing import IO, Any, Callable, Collection
 
 import numpy as np
 
 __all__ = [
-    "atomic_write", "atomic_savez", "current_umask", "apply_umask", "load_npz",
+    "atomic_write", "atomic_savez", "current_umask", "apply_umask", "load_npz", "pack_ids", "unpack_ids",
+    "strings_to_object_array",
 ]
 
 _UMASK_LOCK = threading.Lock()
@@ -170,3 +173,81 @@ def load_npz(path: str | os.PathLike, what: str, required: Collection[str] = ())
     if missing:
         raise ValueError(f"{shown} is not a {kind}: it is missing the array(s) {', '.join(missing)}")
     return arrays
+
+
+# ------------------------------------------------------------------ ids
+def strings_to_object_array(values: Any) -> np.ndarray:
+    """A 1-d object array of Python ``str`` (no fixed-width ``<U`` copy, whatever the longest string)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        return values.astype(object)
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _is_str_array(arr: np.ndarray) -> bool:
+    return arr.dtype.kind == "U" or (arr.dtype == object and all(isinstance(x, str) for x in arr.ravel()))
+
+
+def pack_ids(name: str, ids: Any) -> dict[str, np.ndarray]:
+    """Arrays that store the 1-d ``ids`` in an ``.npz`` under ``name``, without pickle.
+
+    Strings become ``<name>_utf8`` (uint8 blob) + ``<name>_offsets`` (int64, n + 1 byte offsets);
+    numbers (and other plain dtypes) are stored as ``<name>`` unchanged. Read back with :func:`unpack_ids`.
+
+    Raises:
+        TypeError: object ids that are not all ``str`` (mixed or other types).
+    """
+    arr = ids
+    if not isinstance(arr, np.ndarray):
+        arr = strings_to_object_array(ids) if _all_str(ids) else np.asarray(ids)
+    if _is_str_array(arr):
+        encoded = [str(s).encode("utf-8", "surrogatepass") for s in arr.ravel()]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        return {f"{name}_utf8": blob, f"{name}_offsets": offsets}
+    if arr.dtype == object:
+        raise TypeError(f"{name} mix types or are not numbers/strings; map them to str or int before saving")
+    return {name: arr}
+
+
+def _all_str(values: Any) -> bool:
+    try:
+        return all(isinstance(x, str) for x in values)
+    except TypeError:
+        return False
+
+
+def unpack_ids(arrays: dict[str, np.ndarray], name: str, path: str | os.PathLike, what: str) -> np.ndarray:
+    """The ids stored by :func:`pack_ids` under ``name`` (strings as an object array of ``str``).
+
+    Files that stored strings as a fixed-width ``<U`` array (recneg before the blob encoding) load too.
+
+    Raises:
+        ValueError: the arrays are missing or inconsistent (naming ``path`` and ``what``).
+    """
+    shown = _show(path)
+    if name in arrays:
+        arr = arrays[name]
+        return strings_to_object_array(arr) if arr.dtype.kind == "U" else arr
+    blob, offsets = arrays.get(f"{name}_utf8"), arrays.get(f"{name}_offsets")
+    if blob is None or offsets is None:
+        raise ValueError(
+            f"{shown} is not a recneg {what} .npz file written by {what}.save: it is missing the array(s) {name}"
+        )
+    bad = f"{shown} is a corrupt recneg {what} file (restore it or save it again): {name}"
+    if blob.dtype != np.uint8 or blob.ndim != 1 or offsets.dtype.kind not in "iu" or offsets.ndim != 1:
+        raise ValueError(f"{bad} has the wrong array types")
+    offsets = offsets.astype(np.int64, copy=False)
+    if (offsets.size == 0 or offsets[0] != 0 or offsets[-1] != blob.size
+            or (offsets.size > 1 and np.any(np.diff(offsets) < 0))):
+        raise ValueError(f"{bad} offsets do not match its bytes")
+    data = blob.tobytes()
+    bounds = offsets.tolist()
+    try:
+        values = [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip(bounds[:-1], bounds[1:])]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{bad} is not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    return strings_to_object_array(values)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._io import atomic_savez, load_npz
+from .._io import atomic_savez, load_npz, pack_ids, strings_to_object_array, unpack_ids
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +26,12 @@ _DUP_RULES = ("sum", "max", "first", "last")
 
 
 def _as_index_array(ids: Any) -> np.ndarray:
-    """Original ids as a numpy array that saves without pickle where possible."""
+    """Original ids as an array: numbers keep their dtype; strings become an object array of ``str``
+    (as pandas stores them), never a fixed-width ``<U`` array that pads every id to the longest one."""
+    if isinstance(ids, (list, tuple)) and ids and all(isinstance(x, str) for x in ids):
+        return strings_to_object_array(ids)  # np.asarray would build a <U copy first
     arr = np.asarray(ids)
-    if arr.dtype == object:
-        if all(isinstance(x, str) for x in arr):
-            arr = arr.astype(str)
-    return arr
+    return strings_to_object_array(arr) if arr.dtype.kind == "U" else arr
 
 
 def _merge_sorted(
@@ -69,8 +69,9 @@ class Interactions:
     Attributes:
         csr: ``scipy.sparse.csr_matrix`` float32 of shape (n_users, n_items) with
             sorted indices and no duplicates.
-        user_ids: original user ids, array (n_users,) (index -> id).
-        item_ids: original item ids, array (n_items,).
+        user_ids: original user ids, array (n_users,) (index -> id); string ids are an object
+            array of ``str`` (as in pandas), numeric ids keep their dtype.
+        item_ids: original item ids, array (n_items,), stored the same way.
         timestamps: float64 or int64 array aligned with ``csr.data`` (nnz,), or None.
         meta: free-form dict (e.g. split statistics).
     """
@@ -468,14 +469,12 @@ class Interactions:
 
     # ------------------------------------------------------------------ io
     def save(self, path: str | os.PathLike) -> None:
-        """Save to an ``.npz`` file atomically (temp file, then rename)."""
+        """Save to an ``.npz`` file atomically (temp file, then rename); string ids are stored as UTF-8
+        bytes plus offsets (:func:`recneg._io.pack_ids`), never pickled."""
         path = Path(path)
-        for name, ids in (("user_ids", self.user_ids), ("item_ids", self.item_ids)):
-            if ids.dtype == object:
-                raise TypeError(f"{name} mix types or are not numbers/strings; map them to str or int before saving")
         arrays: dict[str, np.ndarray] = dict(
             data=self.csr.data, indices=self.indices, indptr=self.indptr, shape=np.array(self.shape, dtype=np.int64),
-            user_ids=self.user_ids, item_ids=self.item_ids,
+            **pack_ids("user_ids", self.user_ids), **pack_ids("item_ids", self.item_ids),
         )
         if self.timestamps is not None:
             arrays["timestamps"] = self.timestamps
@@ -484,12 +483,14 @@ class Interactions:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Interactions":
         """Load a file written by :meth:`save` (clear ``ValueError`` naming the file if it is not one)."""
-        z = load_npz(path, "Interactions", required=("data", "indices", "indptr", "shape", "user_ids", "item_ids"))
+        z = load_npz(path, "Interactions", required=("data", "indices", "indptr", "shape"))
+        user_ids = unpack_ids(z, "user_ids", path, "Interactions")
+        item_ids = unpack_ids(z, "item_ids", path, "Interactions")
         try:
             csr = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(int(n) for n in z["shape"]))
             csr.check_format(full_check=True)
             csr.has_sorted_indices = True
-            return cls(csr, z["user_ids"], z["item_ids"], z.get("timestamps"))
+            return cls(csr, user_ids, item_ids, z.get("timestamps"))
         except (TypeError, ValueError) as e:
             msg = " ".join(str(e).split())
             raise ValueError(

@@ -20,7 +20,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .._io import atomic_write, load_npz
+from .._io import atomic_write, load_npz, pack_ids, unpack_ids
 
 logger = logging.getLogger(__name__)
 
@@ -669,7 +669,7 @@ class KeyedVectors:
         arrays: dict[str, np.ndarray] = {
             "format_version": np.array(_NATIVE_FORMAT_VERSION, dtype=np.int64),
             "vectors": self.vectors,
-            "keys": np.array(keys, dtype=np.int64) if int_keys else np.array(keys, dtype=np.str_).reshape(-1),
+            **pack_ids("keys", np.array(keys, dtype=np.int64) if int_keys else list(keys)),
             "key_kind": np.array("int" if int_keys else "str"),
         }
         if self.counts is not None:
@@ -684,13 +684,14 @@ class KeyedVectors:
     def load(cls, path: PathLike) -> "KeyedVectors":
         """Load a file written by :meth:`save`."""
         fname = os.fspath(path)
-        z = load_npz(fname, "KeyedVectors", required=("vectors", "keys", "key_kind"))
+        z = load_npz(fname, "KeyedVectors", required=("vectors", "key_kind"))
         vectors, kind = z["vectors"], str(z["key_kind"])
         if kind not in ("int", "str"):
             raise ValueError(
                 f"{fname} is not a valid recneg KeyedVectors file: key_kind {kind[:20]!r} is not 'int' or 'str'"
             )
-        keys = [int(k) for k in z["keys"]] if kind == "int" else [str(k) for k in z["keys"]]
+        stored = unpack_ids(z, "keys", fname, "KeyedVectors")
+        keys = [int(k) for k in stored] if kind == "int" else [str(k) for k in stored]
         counts = z.get("counts")
         if len(keys) == 0:
             vectors = vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_savez, load_npz
+from .._io import atomic_savez, load_npz, pack_ids, unpack_ids
 from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
 from ..sampling.alias import AliasTable
@@ -245,20 +245,20 @@ class Word2Vec(SkipGramBase):
             syn0=self.syn0,
             syn1neg=self.syn1neg,
             counts=self.vocab.counts,
-            keys=np.array(self.vocab.index_to_key, dtype=str),
             losses=np.asarray(self.losses, dtype=np.float64),
+            **pack_ids("keys", [str(k) for k in self.vocab.index_to_key]),
         )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Word2Vec":
         """Load a model written by :meth:`save` (training can continue)."""
-        z = load_npz(path, "Word2Vec", required=("format", "params", "syn0", "syn1neg", "counts", "keys", "losses"))
+        z = load_npz(path, "Word2Vec", required=("format", "params", "syn0", "syn1neg", "counts", "losses"))
         if str(z["format"]) != _FORMAT:
             raise ValueError(f"{os.fspath(path)} is not a recneg Word2Vec file: format {str(z['format'])[:80]!r}, "
                              f"expected {_FORMAT!r} (saved by Word2Vec.save)")
         params = json.loads(str(z["params"]))
         model = cls(progress=False, **params)
-        model.vocab = Vocab(index_to_key=[str(k) for k in z["keys"]], counts=z["counts"])
+        model.vocab = Vocab(index_to_key=unpack_ids(z, "keys", path, "Word2Vec").tolist(), counts=z["counts"])
         model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
         model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
         model.losses = list(z["losses"])
