@@ -381,7 +381,7 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 def check_options(kind: str, args: argparse.Namespace) -> None:
     """Refuse options that ``kind`` would ignore (one line naming them and the models that use them)."""
     if kind != "mf" and args.negatives == "all":
-        raise CLIError(f"{kind} takes a number of negatives per pair; --negatives all and --hard/--in-batch apply to mf")
+        raise CLIError(f"{kind} takes a number of negatives per pair; --hard, --in-batch and --negatives all apply to mf")
     wrong = [(flag, kinds) for dest, (flag, kinds) in _KIND_OPTIONS.items()
              if getattr(args, dest, None) not in (None, False) and kind not in kinds]
     if wrong:

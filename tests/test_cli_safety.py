@@ -274,7 +274,8 @@ def test_lab_prints_progress_table_and_paths(events, tmp_path, capsys):
                           "--dns", "0", "--no-in-batch", "--exclusion", "on", "--no-plot", "--out", out], capsys)
     assert rc == 0, se
     progress = [l for l in se.splitlines() if l.startswith("lab run ")]
-    assert len(progress) == 3 and "recall@20" in progress[0]  # alpha 0, alpha 1, k=2 at the best alpha (deduplicated)
+    assert len(progress) == 2 and "recall@20" in progress[0]  # alpha 0 and 1 at k=2; stage 2 repeats one of them
+    assert "lab: refitting the best" in se
     assert "**Recommended:**" in so and "| strategy |" in so
     assert f"wrote {out}/" in so and "lab.csv" in so and "best.json" in so
     rc, so, se = run_cli(["-q", "lab", "--csv", events, "--alphas", "0", "--ks", "2", "--epochs", "2", "--factors", "4",
@@ -396,7 +397,7 @@ def _write_inputs(d: Path, events: Path, model_dir: Path) -> None:
     flipped = d / "m_crc"
     shutil.copytree(model_dir, flipped)
     raw = bytearray((model_dir / "train.npz").read_bytes())
-    raw[len(raw) // 3] ^= 0xFF
+    raw[1000] ^= 0xFF  # inside data.npy, past its zip and npy headers
     (flipped / "train.npz").write_bytes(bytes(raw))
     with zipfile.ZipFile(d / "ml-100k.zip", "w") as z:
         z.writestr("ml-100k/u.data", "1\t2\t3\t4\n" * 200)
@@ -453,3 +454,15 @@ def test_bad_inputs_table(argv, needle, events, model_dir, tmp_path, capsys, mon
     line = one_error_line(err)
     assert re.match(rf"recneg( {argv[0]})?: error: ", line) and needle in line, line
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ 10. one long id through the command line
+def test_one_long_id_keeps_the_model_folder_small(tmp_path, capsys):
+    rows = [(f"u{u}", f"sku{(u + k) % 300}") for u in range(300) for k in range(5)]
+    rows[0] = ("u0", "x" * 50_000)
+    csv = tmp_path / "long.csv"
+    pd.DataFrame(rows, columns=["user", "item"]).to_csv(csv, index=False)
+    assert run_cli(train_args(csv, tmp_path / "m"), capsys)[0] == 0
+    assert (tmp_path / "m" / "train.npz").stat().st_size < 500_000  # fixed-width ids: 301 x 200,000 bytes = 60 MB
+    rc, out, err = run_cli(["similar", tmp_path / "m", "sku1", "-n", "3"], capsys)
+    assert rc == 0 and len(out.strip().splitlines()) == 3, err
