@@ -710,12 +710,9 @@ def _negatives_arg(text: str) -> int | str:
     if text == "all":
         return "all"
     try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
-    return n
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
 
 
 def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
