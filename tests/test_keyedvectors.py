@@ -493,3 +493,45 @@ def test_most_similar_batch_matches_single() -> None:
         kv.most_similar_batch(["w1", "zz"])
     with pytest.raises(ValueError, match="topn"):
         kv.most_similar_batch(["w1"], topn=0)
+
+
+# ---- text/binary mismatch and non-finite values in word2vec files
+@pytest.mark.parametrize("d", [1, 3, 50])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+def test_text_binary_mismatch_suggests_the_other_binary(tmp_path, d, gz):
+    rng = np.random.default_rng(d)
+    kv = KeyedVectors(rng.standard_normal((12, d)).astype(np.float32), [f"w{i}" for i in range(12)])
+    ext = ".gz" if gz else ""
+    t, b = tmp_path / f"v.txt{ext}", tmp_path / f"v.bin{ext}"
+    kv.save_word2vec_format(t)
+    kv.save_word2vec_format(b, binary=True)
+    with pytest.raises(ValueError, match=rf"v\.txt{ext}: line 2 .*text word2vec file.*binary=False") as e:
+        KeyedVectors.load_word2vec_format(t, binary=True)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match=rf"v\.bin{ext}: .*binary word2vec file.*binary=True"):
+        KeyedVectors.load_word2vec_format(b)
+    np.testing.assert_allclose(KeyedVectors.load_word2vec_format(t).vectors, kv.vectors, rtol=1e-6)
+    np.testing.assert_array_equal(KeyedVectors.load_word2vec_format(b, binary=True).vectors, kv.vectors)
+
+
+def test_malformed_text_is_not_called_binary(tmp_path):
+    p = tmp_path / "v.txt"
+    p.write_text("2 3\nélan 0.1 0.2\nb 0.1 0.2 0.3\n")  # a value missing, non-ASCII word
+    with pytest.raises(ValueError, match="line 2: expected a word and 3 values") as e:
+        KeyedVectors.load_word2vec_format(p)
+    assert "binary" not in str(e.value)
+
+
+@pytest.mark.parametrize("row,value", [("b nan 0.3", "nan"), ("b 0.3 inf", "inf"), ("b -Infinity 1", "-inf")])
+def test_non_finite_text_value_names_file_and_line(tmp_path, row, value):
+    p = tmp_path / "v.txt"
+    p.write_text(f"3 2\na 0.1 0.2\n{row}\nc 1 2\n")
+    with pytest.raises(ValueError, match=rf"v\.txt: line 3: non-finite value {value} for word 'b'"):
+        KeyedVectors.load_word2vec_format(p)
+
+
+def test_non_finite_binary_value_names_file_and_entry(tmp_path):
+    p = tmp_path / "v.bin"
+    p.write_bytes(b"2 2\na " + struct.pack("<2f", 1, 2) + b"\nb " + struct.pack("<2f", 3, float("nan")) + b"\n")
+    with pytest.raises(ValueError, match=r"v\.bin: entry 2 \('b'\): non-finite value nan"):
+        KeyedVectors.load_word2vec_format(p, binary=True)

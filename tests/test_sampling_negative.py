@@ -317,3 +317,45 @@ def test_draws_do_not_depend_on_thread_count():
             numba.set_num_threads(n0)
     for o in out[1:]:
         np.testing.assert_array_equal(out[0], o)
+
+
+# ---- large / non-finite alpha (popularity^alpha in log space)
+def test_popularity_huge_alpha_is_a_degenerate_law_not_nan():
+    counts = np.array([1, 3, 2, 3, 0])
+    np.testing.assert_array_equal(popularity(counts, 1e6), [0, 1, 0, 1, 0])  # all mass on the most popular
+    # negative alpha: zero counts are as rare as the rarest seen count (the existing rule), so they share the mass
+    np.testing.assert_array_equal(popularity(counts, -1e6), [1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(popularity([4, 2, 5, 2], -1e6), [0, 1, 0, 1])
+    np.testing.assert_array_equal(popularity(counts, 1e308), [0, 1, 0, 1, 0])
+    np.testing.assert_allclose(popularity(counts, 1.0), counts / 3)  # moderate alpha: the usual law, max 1
+    np.testing.assert_allclose(popularity(counts, -1.0), [1, 1 / 3, 1 / 2, 1 / 3, 1])
+
+
+def test_sampler_huge_alpha_draws_the_extreme_items():
+    counts = np.array([1, 3, 2, 3, 0, 1])
+    m = count_matrix(counts, n_users=6)
+    s = NegativeSampler(m, k=4, alpha=1e6, exclude_seen=False, seed=0)
+    np.testing.assert_array_equal(s.p, [0, 0.5, 0, 0.5, 0, 0])
+    assert set(np.unique(s.sample(np.zeros(200, dtype=np.int64)).items)) == {1, 3}
+    s = NegativeSampler(m, k=4, alpha=-1e6, exclude_seen=False, seed=0)
+    np.testing.assert_array_equal(s.p, [1 / 3, 0, 0, 0, 1 / 3, 1 / 3])
+    assert set(np.unique(s.sample(np.zeros(200, dtype=np.int64)).items)) == {0, 4, 5}
+
+
+@pytest.mark.parametrize("alpha", [np.nan, np.inf, -np.inf])
+def test_non_finite_alpha_names_alpha(alpha):
+    m = count_matrix([1, 2, 3])
+    with pytest.raises(ValueError, match="alpha") as e:
+        NegativeSampler(m, alpha=alpha)
+    assert "weights" not in str(e.value)
+    with pytest.raises(ValueError, match="alpha"):
+        popularity([1, 2, 3], alpha)
+    with pytest.raises(TypeError, match="alpha"):
+        NegativeSampler(m, alpha="high")
+
+
+def test_degenerate_alpha_exhaustion_names_alpha():
+    m = count_matrix([1, 3, 2, 3])  # users 0..2 have seen both most popular items
+    s = NegativeSampler(m, k=2, alpha=1e6, seed=0)
+    with pytest.raises(ValueError, match=r"alpha=1e\+06 gives non-zero weight to only 2 of 4 items"):
+        s.sample(np.array([0]))

@@ -1,11 +1,11 @@
 """Streaming text corpora: tokenised sentences with bounded memory."""
 from __future__ import annotations
 
-import gzip
-import io
 import os
 from pathlib import Path
 from typing import Iterator
+
+from .._textio import TextReader, open_text
 
 
 class TextCorpus:
@@ -13,7 +13,8 @@ class TextCorpus:
 
     Tokens are whitespace-separated; each line is a sentence, and lines longer than
     ``max_sentence_length`` tokens (text8 is one 17M-token line) are cut into chunks of
-    that many tokens. Files ending in ``.gz`` are decompressed on the fly. Memory is
+    that many tokens. Files ending in ``.gz`` are decompressed on the fly; binary, corrupt or
+    truncated files raise ValueError naming the file (:func:`recneg._textio.open_text`). Memory is
     bounded by ``chunk_bytes`` plus one sentence, whatever the file size.
 
     Args:
@@ -35,10 +36,8 @@ class TextCorpus:
         if self.path.stat().st_size == 0:
             raise ValueError(f"corpus file {self.path} is empty")
 
-    def _open(self) -> io.TextIOBase:
-        if self.path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(self.path, "rb"), encoding="utf-8", errors="replace")
-        return open(self.path, encoding="utf-8", errors="replace")
+    def _open(self) -> TextReader:
+        return open_text(self.path, "corpus file")
 
     def __iter__(self) -> Iterator[list[str]]:
         n = self.max_sentence_length
@@ -46,10 +45,7 @@ class TextCorpus:
         rest = ""
         with self._open() as f:
             while True:
-                try:
-                    chunk = f.read(self.chunk_bytes)
-                except (EOFError, OSError, gzip.BadGzipFile) as e:
-                    raise ValueError(f"corpus file {self.path} is corrupt or truncated ({e})") from e
+                chunk = f.read(self.chunk_bytes)  # ValueError naming the file if corrupt or truncated
                 if not chunk:
                     break
                 if self.lowercase:

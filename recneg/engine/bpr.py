@@ -27,6 +27,10 @@ Update for one triple (u, i, j), with ``x = u.(v_i - v_j) + b_i - b_j`` and
     b_i += lr * ( g - reg * b_i);  b_j += lr * (-g - reg * b_j)
 
 (all right-hand sides use the values before the update).
+
+The float kernels use numba's ``error_model="numpy"``: a diverging run (lr far too high)
+turns the factors into inf/NaN instead of raising mid-kernel; the model's once-per-epoch
+check then stops it (:class:`~recneg.engine.divergence.TrainingDivergedError`).
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ MODE_UNIFORM = 0
 MODE_ALIAS = 1
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
 def bpr_update(U, V, b, u, i, j, lr, reg, use_bias):
     """One in-place SGD step of BPR on the triple (u, i, j).
 
@@ -161,7 +165,7 @@ def draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude
     return -1, state
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True, error_model="numpy", inline="always")
 def _score(U, V, b, u, j, use_bias):
     """Score ``U[u] . V[j] (+ b[j])`` in float32."""
     s = np.float32(0.0)
@@ -172,7 +176,7 @@ def _score(U, V, b, u, j, use_bias):
     return s
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
 def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
     """Best-scoring of ``m`` drawn candidates (dynamic negative sampling)."""
     best = -1
@@ -188,7 +192,7 @@ def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, in
     return best, state
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
 def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias, exclude, max_tries,
               k, dns_m, lr, reg, use_bias, states, pool_size=0):
     """One Hogwild epoch of BPR-SGD over ``order``; updates ``U``, ``V``, ``b`` and ``states`` in place.

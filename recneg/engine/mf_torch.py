@@ -500,6 +500,15 @@ class TorchTrainer:
             torch.set_num_threads(threads)
         return float(total) / max(steps, 1)
 
+    def params(self) -> dict[str, torch.Tensor]:
+        """The trained tensors by name (for the once-per-epoch divergence check)."""
+        out = {"user factors": self.U.weight.detach(), "item factors": self.V.weight.detach()}
+        if self.b is not None:
+            out["item biases"] = self.b.weight.detach()
+        if self.W is not None:
+            out["history map W"] = self.W.detach()
+        return out
+
     def sync(self) -> None:
         """Copy trained factors back into ``cfg._U``, ``cfg._V``, ``cfg._b`` (numpy float32).
 

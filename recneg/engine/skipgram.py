@@ -25,6 +25,11 @@ word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
 
 Parallelism is Hogwild: ``prange`` over work chunks (whole sentences), one RNG
 state per chunk, so a run with one thread is exactly reproducible.
+
+The float kernels use numba's ``error_model="numpy"``: a diverging run (learning rate far
+too high) turns the vectors into inf/NaN instead of raising ZeroDivisionError mid-kernel,
+and :func:`train_embeddings` stops it after the epoch with a
+:class:`~recneg.engine.divergence.TrainingDivergedError`.
 """
 from __future__ import annotations
 
@@ -36,13 +41,14 @@ from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
 from ..sampling.alias import alias_draw
+from .divergence import check_finite
 
 logger = logging.getLogger(__name__)
 
 _MAX_REDRAW = 8
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
 def _sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -50,7 +56,7 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
 def _softplus(x: float) -> float:
     """log(1 + exp(x)) without overflow."""
     if x > 0:
@@ -58,7 +64,7 @@ def _softplus(x: float) -> float:
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, compute_loss):
     """Classic skip-gram update for one (centre, context) pair; returns its loss (0 if not computed).
 
@@ -97,7 +103,7 @@ def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, 
     return loss
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, compute_loss):
     """Skip-gram update of one centre word with shared negatives; returns the loss.
 
@@ -143,7 +149,7 @@ def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, co
     return loss
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss):
     """CBOW update (mean of context) for one centre word; returns the loss.
 
@@ -208,7 +214,7 @@ def _draw_negatives(neg, k, avoid, prob, alias, s):
     return n, s
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def train_chunks(
     syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, neg_prob, neg_alias, states,
     window, negative, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
@@ -369,6 +375,9 @@ def train_embeddings(
 
     Returns:
         (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
+
+    Raises:
+        TrainingDivergedError: after the first epoch whose loss or vectors are NaN/inf (alpha too high).
     """
     import numba
     from tqdm.auto import tqdm
@@ -386,6 +395,8 @@ def train_embeddings(
         for ep in range(epochs):
             loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
             losses.append(loss if compute_loss else float("nan"))
+            check_finite(ep, epochs, loss if compute_loss else None,
+                         {"input vectors": tr.syn0, "output vectors": tr.syn1neg}, "alpha", alpha)
             if compute_loss:
                 logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
             else:
@@ -422,6 +433,8 @@ def train_embeddings(
                 bar.update(int(out_words[c0:c1].sum()))
             loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
             losses.append(loss)
+            check_finite(ep, epochs, loss if compute_loss else None,
+                         {"input vectors": syn0, "output vectors": syn1neg}, "alpha", alpha)
             if compute_loss:
                 logger.info("epoch %d/%d: %d pairs, loss %.4f", ep + 1, epochs, int(out_pairs.sum()), loss)
             else:

@@ -4,7 +4,8 @@ A corpus is encoded in one streaming pass into a flat ``int32`` token array plus
 ``int64`` sentence offsets (sentence ``s`` is ``tokens[offsets[s]:offsets[s + 1]]``);
 no list of token lists is ever held. Input is either a restartable iterable of
 token lists or a text file (one sentence per line, or a single text8-style line;
-``.gz`` is read transparently). Sentences longer than ``max_sentence_length``
+``.gz`` is read transparently; files are opened by :func:`recneg._textio.open_text`, which
+refuses binary, corrupt or truncated input with an error naming the file). Sentences longer than ``max_sentence_length``
 tokens are cut into pieces, as word2vec and gensim do.
 
 Tokens are encoded chunk by chunk with :func:`pandas.factorize` (C speed), and each
@@ -13,8 +14,6 @@ pass the provisional ids are remapped to the final, frequency-sorted vocabulary.
 """
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .._textio import TextReader, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +143,11 @@ class _Encoder:
         return pids, offsets, keys
 
 
-def _open_text(path: str | os.PathLike) -> io.TextIOBase:
+def _open_text(path: str | os.PathLike) -> TextReader:
     p = os.fspath(path)
     if not os.path.exists(p):
         raise ValueError(f"corpus_file {p!r} does not exist; pass an existing text file (.gz ok)")
-    if p.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
-    return open(p, "r", encoding="utf-8", errors="replace")
+    return open_text(p, "corpus_file")
 
 
 def _scan_file(path: str | os.PathLike, enc: _Encoder) -> None:
@@ -244,8 +243,9 @@ def build_vocab(
     if max_vocab is not None and (int(max_vocab) < 1 or int(max_vocab) != max_vocab):
         raise ValueError(f"max_vocab must be None or an integer >= 1, got {max_vocab!r}")
     pids, offsets, keys = scan_corpus(sentences, corpus_file, max_sentence_length)
+    source = "sentences" if corpus_file is None else f"corpus_file {os.fspath(corpus_file)}"
     if pids.size == 0:
-        raise ValueError("the corpus is empty: no tokens were read; check sentences= / corpus_file=")
+        raise ValueError(f"the corpus is empty: no tokens were read from {source}; give a non-empty corpus")
     counts = np.bincount(pids, minlength=len(keys)).astype(np.int64)
     order = np.argsort(-counts, kind="stable")
     order = order[counts[order] >= min_count]
@@ -253,8 +253,8 @@ def build_vocab(
         order = order[: int(max_vocab)]
     if order.size == 0:
         raise ValueError(
-            f"no token occurs at least min_count={min_count} times (most frequent: {int(counts.max())}); "
-            "lower min_count or give a larger corpus"
+            f"no token of {source} occurs at least min_count={min_count} times (most frequent: "
+            f"{int(counts.max())}); lower min_count or give a larger corpus"
         )
     pid_to_id = np.full(len(keys), -1, dtype=np.int32)
     pid_to_id[order] = np.arange(order.size, dtype=np.int32)
@@ -274,7 +274,8 @@ def encode_corpus(
     """Encode a corpus with an existing vocabulary (out-of-vocabulary tokens are dropped)."""
     pids, offsets, keys = scan_corpus(sentences, corpus_file, max_sentence_length)
     if pids.size == 0:
-        raise ValueError("the corpus is empty: no tokens were read; check sentences= / corpus_file=")
+        source = "sentences" if corpus_file is None else f"corpus_file {os.fspath(corpus_file)}"
+        raise ValueError(f"the corpus is empty: no tokens were read from {source}; give a non-empty corpus")
     k2i = vocab.key_to_index
     pid_to_id = np.fromiter((k2i.get(k, -1) for k in keys), dtype=np.int32, count=len(keys))
     corpus = _remap(pids, offsets, pid_to_id, raw_words=int(pids.size))

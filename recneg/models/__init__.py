@@ -1,5 +1,8 @@
 """Models: Word2Vec and Item2Vec (skip-gram engine), MatrixFactorization, KeyedVectors.
 
+``TrainingDivergedError`` (a ValueError) is raised by every ``fit``/``train`` whose loss or
+weights turn NaN/inf (learning rate too high).
+
 Names are imported lazily so that ``import recneg.models`` stays cheap.
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ _LAZY = {
     "MatrixFactorization": ".mf",
     "BayesianPersonalizedRanking": ".mf",
     "StopTraining": ".mf",
+    "TrainingDivergedError": "..engine.divergence",
 }
 __all__ = sorted(_LAZY)
 

@@ -122,7 +122,10 @@ class Item2Vec(SkipGramBase):
         return self.fit_sequences(seqs, inter.n_items)
 
     def fit_sequences(self, sequences: Sequence[np.ndarray], n_items: int) -> "Item2Vec":
-        """Train on explicit item-index sequences (list of int arrays with values in [0, n_items))."""
+        """Train on explicit item-index sequences (list of int arrays with values in [0, n_items)).
+
+        Raises :class:`~recneg.engine.divergence.TrainingDivergedError` (a ValueError) after the
+        first epoch whose loss or vectors are NaN/inf (alpha too high); the model is left unfitted."""
         n_items = _check_int("n_items", n_items, 1)
         corpus = encode_sequences(sequences, n_items)
         if corpus.n_tokens == 0:
@@ -138,8 +141,7 @@ class Item2Vec(SkipGramBase):
             np.cumsum(keep, out=cum[1:])
             corpus = EncodedCorpus(tokens=corpus.tokens[keep], offsets=cum[corpus.offsets],
                                    raw_words=corpus.raw_words)
-        self.item_counts = counts
-        self.in_vocab = in_vocab
+        self.item_counts = None  # unfitted until training succeeds (a diverged run raises)
         self._init_weights(n_items)
         weights = np.zeros(n_items, dtype=np.float64)
         from ..sampling.distributions import popularity
@@ -161,6 +163,8 @@ class Item2Vec(SkipGramBase):
         losses = self._train_corpus(corpus, counts, self.epochs, self.callbacks, bool(self.callbacks), self.progress,
                                     dynamic_window=dynamic, window=window, neg_weights=weights, keep_prob=keep_prob)
         self.losses.extend(losses)
+        self.item_counts = counts
+        self.in_vocab = in_vocab
         self.syn0[~in_vocab] = 0.0
         self._normed = None
         logger.info("item2vec: %d of %d items trained, %d tokens in %d sequences", int(in_vocab.sum()), n_items,

@@ -638,8 +638,9 @@ class KeyedVectors:
 
         `limit` reads only the first `limit` vectors; `no_header=True` reads headerless text
         (GloVe style: n and d are inferred).  Raises ValueError naming the file and line (text)
-        or entry (binary) on a bad header, wrong value count, non-numeric value, a file shorter
-        than its header says, or a duplicate word."""
+        or entry (binary) on a bad header, wrong value count, non-numeric or non-finite (NaN, inf)
+        value, a file shorter than its header says, or a duplicate word; a text file read with
+        ``binary=True`` (or a binary one without it) is named as such, with the ``binary`` to use."""
         fname = os.fspath(path)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
@@ -734,15 +735,71 @@ def _parse_file(
     if limit is not None:
         n = min(n, int(limit))
     if binary:
+        if n and _looks_like_text_row(data, body_start, d):
+            raise ValueError(
+                f"{fname}: line {first_line} is a word and {d} numbers: this is a text word2vec file, not a binary "
+                "one; load it with binary=False"
+            )
         words, vecs = _parse_binary(
             data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
         )
     else:
-        words, vecs = _parse_text(
-            data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None,
-            first_line=first_line,
-        )
+        try:
+            words, vecs = _parse_text(
+                data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None,
+                first_line=first_line,
+            )
+        except ValueError as e:
+            if n and not no_header and _looks_like_binary_record(data, body_start, d):
+                raise ValueError(
+                    f"{fname}: this is a binary word2vec file, not a text one (its entries are a word and {4 * d} "
+                    "bytes of raw float32, not numbers); load it with binary=True"
+                ) from e
+            raise
     return words, vecs, first_line
+
+
+def _looks_like_text_row(data: Any, start: int, d: int) -> bool:
+    """True when the first body line is ``word v1 .. vd`` in text (a text file opened with binary=True)."""
+    end = min(len(data), start + 64 * (d + 1) + 10000)  # bounded: never scan a huge mmap
+    nl = data.find(b"\n", start, end)
+    parts = data[start: end if nl < 0 else nl].split()
+    if len(parts) != d + 1:
+        return False
+    try:
+        for tok in parts[1:]:
+            float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_binary_record(data: Any, start: int, d: int, records: int = 16) -> bool:
+    """True when the first records parse as ``word<space>`` + 4d bytes and some of those bytes are not
+    text (raw float32); a few records, since 4 bytes of one small vector can look like text by chance."""
+    pos, size = start, len(data)
+    for _ in range(records):
+        while pos < size and data[pos] == 10:
+            pos += 1
+        sp = data.find(b" ", pos, min(size, pos + 10000))
+        if sp < 0 or sp + 1 + 4 * d > size:
+            return False
+        raw = data[sp + 1: sp + 1 + 4 * d]
+        if any((c < 32 and c not in (9, 10, 11, 12, 13)) or c == 127 for c in raw):
+            return True
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.start < len(raw) - 3:  # not just a multi-byte character cut at the end
+                return True
+        pos = sp + 1 + 4 * d
+    return False
+
+
+def _first_non_finite(vecs: np.ndarray) -> int:
+    """Row index of the first vector holding NaN or inf, or -1."""
+    bad = ~np.isfinite(vecs).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else -1
 
 
 def _decode(raw: bytes, fname: str, where: str, encoding: str, errors: str) -> str:
@@ -801,6 +858,11 @@ def _parse_text(
         _diagnose_text(lines, words, d, fname, first_line)  # raises a precise error when it finds the culprit
         detail = err if err is not None else f"got shape {None if values is None else values.shape}"
         raise ValueError(f"{fname}: cannot parse vectors ({detail})")
+    i = _first_non_finite(values)
+    if i >= 0:
+        v = values[i][~np.isfinite(values[i])][0]
+        raise ValueError(f"{fname}: line {i + first_line}: non-finite value {v} for word {words[i][:50]!r}; "
+                         "vectors must be finite numbers")
     return words, values
 
 
@@ -863,6 +925,11 @@ def _parse_binary(
         out[i] = np.frombuffer(data, dtype="<f4", count=d, offset=vstart)
         words.append(word)
         pos = vstart + nbytes
+    i = _first_non_finite(out)
+    if i >= 0:
+        v = out[i][~np.isfinite(out[i])][0]
+        raise ValueError(f"{fname}: entry {i + 1} ({words[i][:50]!r}): non-finite value {v} in the vector; "
+                         "vectors must be finite numbers")
     if not truncated and data[pos:].strip():
         logger.warning(
             "%s: %d bytes after the %d vectors announced in the header were ignored (wrong header?)",

@@ -36,13 +36,14 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_savez, load_npz
 from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, shuffle_inplace, user_block_order
+from ..engine.divergence import TrainingDivergedError, check_finite
 from ..sampling._rng import seed_states
 from ..sampling.alias import AliasTable
 from ..sampling.distributions import popularity
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MatrixFactorization", "BayesianPersonalizedRanking", "StopTraining"]
+__all__ = ["MatrixFactorization", "BayesianPersonalizedRanking", "StopTraining", "TrainingDivergedError"]
 
 LOSSES = ("bpr", "softmax", "ccl", "bce")
 _SHARED_DEFAULT = {"bpr": False, "bce": False, "softmax": True, "ccl": True}
@@ -408,6 +409,10 @@ class MatrixFactorization:
 
         Returns:
             self
+
+        Raises:
+            TrainingDivergedError: (a ValueError) the loss or factors became NaN/inf, checked after
+                every epoch (lr too high); the model is then left unfitted.
         """
         X = _as_csr(user_items)
         n_users, n_items = X.shape
@@ -438,6 +443,7 @@ class MatrixFactorization:
             t0 = time.perf_counter()
             loss = trainer(epoch)
             rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+            self._check_diverged(trainer, epoch, loss)  # before averaging, validation and callbacks see factors
             averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
             if averaging or validation is not None or callbacks:
                 self._sync_from_trainer(trainer)  # once: the consumers below only read the factors
@@ -483,6 +489,18 @@ class MatrixFactorization:
             self._U, self._V, self._b = (x / np.float32(n) for x in avg[1:])
             logger.info("factors averaged over the last %d epochs", n)
         return self
+
+    def _check_diverged(self, trainer: Any, epoch: int, loss: float) -> None:
+        """Once per epoch: raise :class:`TrainingDivergedError` on a non-finite loss or factor,
+        leaving the model unfitted."""
+        params = getattr(trainer, "params", None)  # torch trainer: its tensors; numba: self's arrays, in place
+        arrays = params() if params is not None else {
+            "user factors": self._U, "item factors": self._V, "item biases": self._b}
+        try:
+            check_finite(epoch, self.epochs, loss, arrays, "lr", self.lr)
+        except TrainingDivergedError:
+            self._U = self._V = self._b = None
+            raise
 
     def _accumulate(self, avg: list) -> None:
         """Add the current factors (unit rows for cosine scores) to the running sums in ``avg``."""

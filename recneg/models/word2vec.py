@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .._io import atomic_savez, load_npz, pack_ids, unpack_ids
+from ..engine.divergence import TrainingDivergedError
 from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
 from ..sampling.alias import AliasTable
@@ -96,14 +97,18 @@ class SkipGramBase:
         if keep_prob is None:
             keep_prob = Vocab(index_to_key=[""] * len(counts), counts=counts,
                               key_to_index={"": 0}).keep_probs(self.sample)
-        syn0, syn1, losses = train_embeddings(
-            self.syn0, self.syn1neg, corpus.tokens, corpus.offsets, keep_prob, table,
-            window=self.window if window is None else window, negative=self.negative, sg=bool(self.sg),
-            shared_negatives=self.shared_negatives, dynamic_window=dynamic_window, alpha=self.alpha,
-            min_alpha=self.min_alpha, epochs=epochs, workers=self.workers, seed=self.seed, backend=self.backend,
-            device=self.device, batch_size=self.batch_size, callbacks=tuple(callbacks), compute_loss=compute_loss,
-            progress=progress,
-        )
+        try:
+            syn0, syn1, losses = train_embeddings(
+                self.syn0, self.syn1neg, corpus.tokens, corpus.offsets, keep_prob, table,
+                window=self.window if window is None else window, negative=self.negative, sg=bool(self.sg),
+                shared_negatives=self.shared_negatives, dynamic_window=dynamic_window, alpha=self.alpha,
+                min_alpha=self.min_alpha, epochs=epochs, workers=self.workers, seed=self.seed, backend=self.backend,
+                device=self.device, batch_size=self.batch_size, callbacks=tuple(callbacks), compute_loss=compute_loss,
+                progress=progress,
+            )
+        except TrainingDivergedError:
+            self._init_weights(self.syn0.shape[0])  # the NaN weights are worthless: back to untrained
+            raise
         self.syn0, self.syn1neg = np.ascontiguousarray(syn0), np.ascontiguousarray(syn1)
         return losses
 
@@ -192,7 +197,11 @@ class Word2Vec(SkipGramBase):
     def train(self, sentences: Iterable[Sequence[str]] | None = None, corpus_file: str | os.PathLike | None = None,
               epochs: int | None = None, callbacks: Sequence[Callable[[int, float], None]] | None = None) -> list[float]:
         """Train on the corpus given to :meth:`build_vocab` (or on new text, encoded with the
-        existing vocabulary). Returns the per-epoch losses (NaN when not computed)."""
+        existing vocabulary). Returns the per-epoch losses (NaN when not computed).
+
+        Raises :class:`~recneg.engine.divergence.TrainingDivergedError` (a ValueError) after the
+        first epoch whose loss or vectors are NaN/inf (alpha too high); the weights are then reset
+        to their untrained initial values."""
         if self.vocab is None:
             raise ValueError("no vocabulary: call build_vocab(sentences or corpus_file) first, "
                              "or pass the corpus to Word2Vec(...)")

@@ -408,7 +408,12 @@ class NegativeSampler:
         self.on_exhausted = on_exhausted
         self.heavy_threshold = float(heavy_threshold)
         self.exclude_seen = bool(exclude_seen)
-        self.alpha = float(alpha)
+        try:
+            self.alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise TypeError(f"alpha must be a real number, got {alpha!r}") from None
+        if not np.isfinite(self.alpha):
+            raise ValueError(f"alpha must be a finite real number (the popularity exponent), got {alpha!r}")
         if weights is None:
             counts = np.bincount(self.csr.indices, minlength=self.n_items)
             w = popularity(counts, alpha=alpha)
@@ -433,10 +438,14 @@ class NegativeSampler:
                 np.log(self.unseen_mass),
             ])
         self.exhausted_users = np.flatnonzero(self.npos_seen >= self.npos_total)
+        # a large |alpha| concentrates popularity^alpha on a few items (the others underflow to 0)
+        self._support_hint = "" if weights is not None or self.npos_total == self.n_items else (
+            f" (popularity^alpha with alpha={self.alpha:g} gives non-zero weight to only {self.npos_total} of "
+            f"{self.n_items} items; an alpha closer to 0 spreads it)")
         if self.exclude_seen and self.exhausted_users.size:
             logger.warning(
-                "%d user(s) have seen every item with non-zero proposal weight (e.g. %s)",
-                self.exhausted_users.size, self.exhausted_users[:5].tolist(),
+                "%d user(s) have seen every item with non-zero proposal weight (e.g. %s)%s",
+                self.exhausted_users.size, self.exhausted_users[:5].tolist(), self._support_hint,
             )
         self._rng = np.random.default_rng(seed)
         self.device = device
@@ -503,8 +512,8 @@ class NegativeSampler:
                 names = np.unique(users[bad])
                 raise ValueError(
                     f"user(s) {names[:10].tolist()}{' ...' if names.size > 10 else ''} have seen every item with "
-                    f"non-zero proposal weight (counting the row's positive), so no negative exists; drop them "
-                    f"or pass on_exhausted='mask'"
+                    f"non-zero proposal weight (counting the row's positive){self._support_hint}, so no negative "
+                    f"exists; drop them or pass on_exhausted='mask'"
                 )
             return None
         valid = np.ones((users.shape[0], k), dtype=bool)
@@ -674,7 +683,8 @@ class NegativeSampler:
                 names = torch.unique(u[exhausted]).cpu().numpy()
                 raise ValueError(
                     f"user(s) {names[:10].tolist()} have seen every item with non-zero proposal weight "
-                    f"(counting the row's positive), so no negative exists; drop them or pass on_exhausted='mask'"
+                    f"(counting the row's positive){self._support_hint}, so no negative exists; drop them or pass "
+                    f"on_exhausted='mask'"
                 )
             valid = (~exhausted)[:, None].expand(B, k).clone()
             items = items.masked_fill(~valid, 0)
