@@ -187,6 +187,9 @@ _NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-n
                "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
 def read_table(path: Path, opt: str, id_cols: list[str], id_type: str = "str"):
     """Read a CSV or parquet file of interactions as a DataFrame.
 
@@ -204,10 +207,12 @@ def read_table(path: Path, opt: str, id_cols: list[str], id_type: str = "str"):
             except ImportError:
                 raise CLIError(f"{opt} {path}: reading parquet needs pyarrow: pip install 'recneg[parquet]'") from None
             return pd.read_parquet(path)
-        with open(path, "rb") as f:
-            head = f.read(4096)
-        if b"\x00" in head or head[:2] in (b"PK", b"\x1f\x8b"):
-            raise CLIError(f"{opt} {path}: not a text CSV file (binary, zip or gzip data); give an uncompressed CSV or a parquet file")
+        if path.suffix.lower() not in _COMPRESSED:  # pandas decompresses those by their suffix
+            with open(path, "rb") as f:
+                head = f.read(4096)
+            if b"\x00" in head or head[:2] in (b"PK", b"\x1f\x8b"):
+                raise CLIError(f"{opt} {path}: not a text CSV file (binary, zip or gzip data); give a CSV "
+                               f"(.csv.gz etc. are decompressed by their suffix) or a parquet file")
         if id_type == "infer":
             return pd.read_csv(path)
         cols = list(pd.read_csv(path, nrows=0).columns)

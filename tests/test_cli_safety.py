@@ -406,6 +406,13 @@ def _write_inputs(d: Path, events: Path, model_dir: Path) -> None:
     (d / "trunc.gz").write_bytes((d / "full.gz").read_bytes()[:300])
     (d / "plain.gz").write_text("not gzip at all\n")
     (d / "user_file.txt").write_text("precious")
+    (d / "empty.txt").write_text("")
+    (d / "model.csv").write_bytes((model_dir / "model.npz").read_bytes())
+    from recneg.models.keyedvectors import KeyedVectors
+
+    (d / "w2v").mkdir()
+    KeyedVectors(np.eye(3, dtype=np.float32), ["a", "b", "c"]).save(d / "w2v" / "vectors.npz")
+    (d / "w2v" / "meta.json").write_text('{"kind": "word2vec"}')
 
 
 BAD_INPUTS = [
@@ -415,7 +422,14 @@ BAD_INPUTS = [
     (["train", "mf", "--csv", "events.csv", "--device", "cuda:7", "--out", "new"], "--device"),
     (["train", "mf", "--csv", "events.csv", "--user-col", "nope", "--out", "new"], "--user-col 'nope'"),
     (["train", "mf", "--csv", "missing.csv", "--out", "new"], "no such file"),
-    (["train", "mf", "--csv", "ml-100k.zip", "--out", "new"], "not a text CSV file"),
+    (["train", "mf", "--csv", "model.csv", "--out", "new"], "not a text CSV file"),
+    (["train", "mf", "--csv", "ml-100k.zip", "--out", "new"], "--user-col 'user' is not a column"),
+    (["train", "mf", "--csv", "events.csv", "--lr", "1e6", "--out", "new"], "diverged at epoch"),
+    (["train", "word2vec", "--corpus", "ml-100k.zip", "--out", "new"], "zip archive"),
+    (["train", "word2vec", "--corpus", "trunc.gz", "--out", "new"], "corrupt or truncated"),
+    (["train", "word2vec", "--corpus", "plain.gz", "--out", "new"], "not gzip-compressed"),
+    (["train", "word2vec", "--corpus", "empty.txt", "--out", "new"], "empty.txt"),
+    (["evaluate", "w2v", "--analogies", "trunc.gz"], "corrupt or truncated"),
     (["train", "mf", "--csv", "events.csv", "--split", "leave-last-out", "--out", "new"], "--time-col"),
     (["train", "mf", "--csv", "events.csv", "--test-fraction", "1.5", "--out", "new"], "--test-fraction"),
     (["train", "mf", "--csv", "events.csv", "--factors", "0", "--out", "new"], "--factors"),
@@ -466,3 +480,11 @@ def test_one_long_id_keeps_the_model_folder_small(tmp_path, capsys):
     assert (tmp_path / "m" / "train.npz").stat().st_size < 500_000  # fixed-width ids: 301 x 200,000 bytes = 60 MB
     rc, out, err = run_cli(["similar", tmp_path / "m", "sku1", "-n", "3"], capsys)
     assert rc == 0 and len(out.strip().splitlines()) == 3, err
+
+
+def test_compressed_csv_is_read_by_its_suffix(events, tmp_path, capsys):
+    gz = tmp_path / "events.csv.gz"
+    gz.write_bytes(gzip.compress(events.read_bytes()))
+    rc, out, err = run_cli(train_args(gz, tmp_path / "m"), capsys)
+    assert rc == 0, err
+    assert f"csv:{gz}" in out

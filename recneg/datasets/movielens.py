@@ -18,7 +18,7 @@ _MANIFEST = Path(__file__).with_name("manifest.json")
 
 
 class DownloadError(OSError):
-    """A dataset could not be downloaded (no network, HTTP error or checksum mismatch)."""
+    """A dataset could not be downloaded (no network, HTTP error); a checksum mismatch stays a ValueError."""
 
 
 def manifest() -> dict:
@@ -111,7 +111,9 @@ def load_movielens(
         home = Path(data_home) if data_home is not None else cache_dir()
         try:
             zpath = pooch.retrieve(spec["url"], known_hash=spec["hash"], path=home, progressbar=False)
-        except Exception as e:  # requests/pooch raise many types (no network, HTTP error, checksum)
+        except ValueError:  # pooch: the download's checksum does not match the manifest's
+            raise
+        except Exception as e:  # requests/pooch raise many types (no network, HTTP error)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise DownloadError(
                 f"could not download MovieLens {variant} from {spec['url']} ({type(e).__name__}: {first}); "

@@ -119,12 +119,16 @@ def _read_lines(path: PathLike) -> list[str]:
     if not os.path.exists(fname):
         raise FileNotFoundError(f"evaluation file not found: {fname!r}")
     import gzip
+    import zlib
 
     with open(fname, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    with opener(fname, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(fname, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError, zlib.error) as e:
+        raise ValueError(f"evaluation file {fname} is corrupt or truncated ({e}); re-download it") from e
     try:
         return raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as e:
