@@ -24,7 +24,8 @@ from scipy.special import digamma
 
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import alias_draw
-from .negative import NegativeBatch, NegativeSampler, _draw_excl, _row_setup, check_ids
+from .kernels import MAX_REJECT, MODE_ALIAS, draw_unseen
+from .negative import NegativeBatch, NegativeSampler, _row_setup, check_ids
 from .schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,7 +173,8 @@ def _warp_kernel(
         sj = 0.0
         for t in range(1, max_trials + 1):
             if exclude:
-                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+                j, s = draw_unseen(s, u, extra, 0 if heavy else MAX_REJECT, MODE_ALIAS, prob, alias, p, cum, indptr,
+                                   indices, seen_cum, hoff, htab)
             else:
                 s = rng_next(s)
                 j = alias_draw(prob, alias, rng_uniform(s))

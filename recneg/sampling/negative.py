@@ -30,6 +30,9 @@ from ._rng import rng_next, rng_uniform, row_state
 from .alias import AliasTable, alias_draw
 from .distributions import custom, popularity
 from .exclusion import build_row_hash, in_row_hash, is_seen
+from .kernels import EXACT_NORM_BELOW as _EXACT_NORM_BELOW
+from .kernels import MAX_REJECT as _MAX_REJECT
+from .kernels import MODE_ALIAS, complement_draw, draw_unseen, row_stats
 from .schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,8 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-_MAX_REJECT = 64  # rejection trials per draw before the complement fallback
-_EXACT_NORM_BELOW = 1e-6  # recompute unseen mass by summation when 1 - seen mass is this small
 
 
 @dataclass
@@ -123,148 +124,6 @@ def check_ids(ids: Any, n: int, name: str, length: int | None = None) -> np.ndar
 # --------------------------------------------------------------------------- numba kernels
 
 
-@njit(cache=True)
-def _row_stats(indptr, indices, p):
-    """Per-user seen mass, exact unseen mass, number of seen positive-weight items, and
-    the within-row inclusive prefix sums of p (aligned with ``indices``)."""
-    n_users = indptr.shape[0] - 1
-    n_items = p.shape[0]
-    seen_mass = np.zeros(n_users)
-    unseen = np.zeros(n_users)
-    npos_seen = np.zeros(n_users, dtype=np.int64)
-    seen_cum = np.empty(indices.shape[0])
-    total = 0.0
-    for i in range(n_items):
-        total += p[i]
-    for u in range(n_users):
-        acc = 0.0
-        c = 0
-        for t in range(indptr[u], indptr[u + 1]):
-            w = p[indices[t]]
-            acc += w
-            if w > 0:
-                c += 1
-            seen_cum[t] = acc
-        seen_mass[u] = acc
-        npos_seen[u] = c
-        rest = total - acc
-        if rest < _EXACT_NORM_BELOW:
-            rest = 0.0
-            for i in range(n_items):
-                if not is_seen(indptr, indices, u, i):
-                    rest += p[i]
-        unseen[u] = rest
-    return seen_mass, unseen, npos_seen, seen_cum
-
-
-@njit(cache=True, inline="always")
-def _seen_upto(indptr, indices, seen_cum, u, j):
-    """Sum of p over the items of row u with index <= j."""
-    lo = indptr[u]
-    hi = indptr[u + 1]
-    start = lo
-    while lo < hi:  # first position with indices > j
-        mid = (lo + hi) >> 1
-        if indices[mid] <= j:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo > start:
-        return seen_cum[lo - 1]
-    return 0.0
-
-
-@njit(cache=True, inline="always")
-def _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, j):
-    """Mass of the unseen items (not in row u, not ``extra``) with index <= j."""
-    f = cum[j + 1] - _seen_upto(indptr, indices, seen_cum, u, j)
-    if extra >= 0 and extra <= j:
-        f -= p[extra]
-    return f
-
-
-@njit(cache=True)
-def _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
-    """One draw from p restricted to items outside row u and != extra, for a uniform r.
-
-    Bisects the unseen cumulative mass in O(log row + log V); a landing on an excluded or zero-weight item
-    (possible only through rounding) moves to the nearest valid item. Returns -1 if
-    there is no valid item.
-    """
-    n = p.shape[0]
-    r0 = indptr[u]
-    r1 = indptr[u + 1]
-    pe = p[extra] if extra >= 0 else 0.0
-    z = cum[n] - (seen_cum[r1 - 1] if r1 > r0 else 0.0) - pe  # == _unseen_cdf(..., n - 1)
-    t = r * z
-    # 1) the gap between seen items holding the draw: the first seen position i whose unseen
-    #    mass up to s_i exceeds t (O(log row)); 2) bisect inside the gap, where the seen mass
-    #    below j is the constant seen_cum[i - 1] (O(log V)). Total O(log row + log V).
-    lo = r0
-    hi = r1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        si = indices[mid]
-        g = cum[si + 1] - seen_cum[mid]
-        if extra >= 0 and extra < si:
-            g -= pe
-        if g > t:
-            hi = mid
-        else:
-            lo = mid + 1
-    base = seen_cum[lo - 1] if lo > r0 else 0.0
-    jlo = indices[lo - 1] + 1 if lo > r0 else 0
-    jhi = indices[lo] - 1 if lo < r1 else n - 1
-    if jhi < jlo:  # empty gap, only through rounding
-        jlo = 0
-        jhi = n - 1
-        base = -1.0
-    lo = jlo
-    hi = jhi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if base >= 0.0:
-            f = cum[mid + 1] - base
-            if extra >= 0 and extra <= mid:
-                f -= pe
-        else:
-            f = _unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, mid)
-        if f > t:
-            hi = mid
-        else:
-            lo = mid + 1
-    j = lo
-    if p[j] > 0 and j != extra and not is_seen(indptr, indices, u, j):
-        return j
-    for d in range(1, n):
-        a = j + d
-        if a < n and p[a] > 0 and a != extra and not is_seen(indptr, indices, u, a):
-            return a
-        b = j - d
-        if b >= 0 and p[b] > 0 and b != extra and not is_seen(indptr, indices, u, b):
-            return b
-        if a >= n and b < 0:
-            break
-    return -1
-
-
-@njit(cache=True)
-def _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab):
-    """One draw for user u excluding its row and ``extra``; returns (item, new rng state)."""
-    j = -1
-    if not heavy:
-        for _t in range(_MAX_REJECT):
-            s = rng_next(s)
-            cand = alias_draw(prob, alias, rng_uniform(s))
-            if cand != extra and not in_row_hash(hoff, htab, u, cand):
-                j = cand
-                break
-    if j < 0:
-        s = rng_next(s)
-        j = _complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s))
-    return j, s
-
-
 @njit(cache=True, inline="always")
 def _row_setup(u, pos, b, p, indptr, indices, hoff, htab, ustats, heavy_threshold):
     """Per-row exclusion set-up: (extra excluded positive or -1, heavy?, log unseen mass, ok).
@@ -317,7 +176,8 @@ def _sample_exclusive(
             continue
         if heavy:
             for c in range(k):
-                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+                j, s = draw_unseen(s, u, extra, 0 if heavy else _MAX_REJECT, MODE_ALIAS, prob, alias, p, cum, indptr,
+                                   indices, seen_cum, hoff, htab)
                 items[b, c] = j
                 log_q[b, c] = log_p[j] - log_norm
             continue
@@ -329,7 +189,8 @@ def _sample_exclusive(
         for c in range(k):
             j = items[b, c]
             if j == extra or in_row_hash(hoff, htab, u, j):
-                j, s = _draw_excl(s, u, extra, heavy, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+                j, s = draw_unseen(s, u, extra, 0 if heavy else _MAX_REJECT, MODE_ALIAS, prob, alias, p, cum, indptr,
+                                   indices, seen_cum, hoff, htab)
                 items[b, c] = j
             log_q[b, c] = log_p[j] - log_norm
     return items, log_q, status
@@ -354,7 +215,7 @@ def _sample_plain(n_rows, k, base, prob, alias, log_p):
 def _complement_many(users, extras, rs, cum, p, indptr, indices, seen_cum):
     out = np.empty(users.shape[0], dtype=np.int64)
     for t in range(users.shape[0]):
-        out[t] = _complement_draw(cum, p, indptr, indices, seen_cum, users[t], extras[t], rs[t])
+        out[t] = complement_draw(cum, p, indptr, indices, seen_cum, users[t], extras[t], rs[t])
     return out
 
 
@@ -429,7 +290,7 @@ class NegativeSampler:
         self.cum = np.concatenate(([0.0], np.cumsum(self.p)))
         self.indptr = self.csr.indptr
         self.indices = self.csr.indices
-        self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum = _row_stats(self.indptr, self.indices, self.p)
+        self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum = row_stats(self.indptr, self.indices, self.p)
         self.npos_total = int(np.count_nonzero(self.p > 0))
         self.hoff, self.htab = build_row_hash(self.indptr, self.indices)  # O(1) membership for rejection
         with np.errstate(divide="ignore"):

@@ -1,0 +1,493 @@
+"""Per-draw numba functions that every numba kernel draws its negatives through.
+
+A kernel holds one sampler state as plain arrays (built once, in Python, by
+:class:`KernelSampler`) and calls, per negative, one of:
+
+* :func:`proposal_draw` -- one draw from the proposal ``p`` (uniform, or an alias table);
+* :func:`draw_unseen` -- one draw from ``p`` truncated to the items outside the user's
+  training row (and != ``extra``): rejection for up to ``tries`` draws, then an exact
+  draw from the complement by bisection (:func:`complement_draw`). Never a seen item and
+  never a skip; -1 only when the user has no unseen item with positive mass, which
+  :meth:`KernelSampler.check_drawable` refuses before training;
+* :func:`draw_negative` -- :func:`draw_unseen` or :func:`proposal_draw` by ``exclude``;
+* :func:`dns_draw` -- dynamic negative sampling: the best-scoring of ``m`` fresh draws;
+* :func:`pool_fill` / :func:`pool_pick` -- DNS from a per-user pool of distinct
+  candidates scored once per user visit, each negative the best of a window of ``m`` slots;
+* :func:`draw_avoiding` -- word2vec's law: alias draws != the centre word, redrawn up to
+  ``MAX_REDRAW`` times, then left out (gensim/C-tool compatible);
+* :func:`draw_rows` -- ``k`` negatives per row in parallel (evaluation, tools, tests).
+
+The kernel argument tuple of a sampler is :attr:`KernelSampler.args`, in the order the
+functions take it: ``exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum,
+hoff, htab, tries``. RNG states are xorshift64 ``uint64`` from :mod:`._rng`; every
+function returns the advanced state.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+from ._rng import rng_next, rng_uniform, row_state
+from .alias import AliasTable, alias_draw
+from .exclusion import build_row_hash, in_row_hash, is_seen
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MODE_UNIFORM", "MODE_ALIAS", "MAX_REJECT", "MAX_REDRAW", "KernelSampler",
+    "proposal_draw", "draw_unseen", "draw_negative", "complement_draw", "score", "dns_draw",
+    "pool_fill", "pool_pick", "draw_avoiding", "draw_rows",
+]
+
+MODE_UNIFORM = 0
+MODE_ALIAS = 1
+MAX_REJECT = 64  # rejection trials per draw before the complement draw (light users)
+MAX_REDRAW = 8  # word2vec: redraws of a negative equal to the centre word before leaving it out
+POOL_REDRAW = 4  # DNS pool: redraws of an item already in the pool before leaving the slot empty
+EXACT_NORM_BELOW = 1e-6  # recompute unseen mass by summation when 1 - seen mass is this small
+
+
+# --------------------------------------------------------------------------- exact exclusion machinery
+
+
+@njit(cache=True)
+def row_stats(indptr, indices, p):
+    """Per-user seen mass, exact unseen mass, number of seen positive-weight items, and
+    the within-row inclusive prefix sums of p (aligned with ``indices``).
+
+    Returns:
+        float64 (n_users,), float64 (n_users,), int64 (n_users,), float64 (nnz,).
+    """
+    n_users = indptr.shape[0] - 1
+    n_items = p.shape[0]
+    seen_mass = np.zeros(n_users)
+    unseen = np.zeros(n_users)
+    npos_seen = np.zeros(n_users, dtype=np.int64)
+    seen_cum = np.empty(indices.shape[0])
+    total = 0.0
+    for i in range(n_items):
+        total += p[i]
+    for u in range(n_users):
+        acc = 0.0
+        c = 0
+        for t in range(indptr[u], indptr[u + 1]):
+            w = p[indices[t]]
+            acc += w
+            if w > 0:
+                c += 1
+            seen_cum[t] = acc
+        seen_mass[u] = acc
+        npos_seen[u] = c
+        rest = total - acc
+        if rest < EXACT_NORM_BELOW:
+            rest = 0.0
+            for i in range(n_items):
+                if not is_seen(indptr, indices, u, i):
+                    rest += p[i]
+        unseen[u] = rest
+    return seen_mass, unseen, npos_seen, seen_cum
+
+
+@njit(cache=True, inline="always")
+def _seen_upto(indptr, indices, seen_cum, u, j):
+    """Sum of p over the items of row u with index <= j."""
+    lo = indptr[u]
+    hi = indptr[u + 1]
+    start = lo
+    while lo < hi:  # first position with indices > j
+        mid = (lo + hi) >> 1
+        if indices[mid] <= j:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo > start:
+        return seen_cum[lo - 1]
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, j):
+    """Mass of the unseen items (not in row u, not ``extra``) with index <= j."""
+    f = cum[j + 1] - _seen_upto(indptr, indices, seen_cum, u, j)
+    if extra >= 0 and extra <= j:
+        f -= p[extra]
+    return f
+
+
+@njit(cache=True)
+def complement_draw(cum, p, indptr, indices, seen_cum, u, extra, r):
+    """One draw from p restricted to items outside row u and != extra, for a uniform r.
+
+    Bisects the unseen cumulative mass in O(log row + log V); a landing on an excluded or zero-weight item
+    (possible only through rounding) moves to the nearest valid item. Returns -1 if
+    there is no valid item.
+    """
+    n = p.shape[0]
+    r0 = indptr[u]
+    r1 = indptr[u + 1]
+    pe = p[extra] if extra >= 0 else 0.0
+    z = cum[n] - (seen_cum[r1 - 1] if r1 > r0 else 0.0) - pe  # == unseen_cdf(..., n - 1)
+    t = r * z
+    # 1) the gap between seen items holding the draw: the first seen position i whose unseen
+    #    mass up to s_i exceeds t (O(log row)); 2) bisect inside the gap, where the seen mass
+    #    below j is the constant seen_cum[i - 1] (O(log V)). Total O(log row + log V).
+    lo = r0
+    hi = r1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        si = indices[mid]
+        g = cum[si + 1] - seen_cum[mid]
+        if extra >= 0 and extra < si:
+            g -= pe
+        if g > t:
+            hi = mid
+        else:
+            lo = mid + 1
+    base = seen_cum[lo - 1] if lo > r0 else 0.0
+    jlo = indices[lo - 1] + 1 if lo > r0 else 0
+    jhi = indices[lo] - 1 if lo < r1 else n - 1
+    if jhi < jlo:  # empty gap, only through rounding
+        jlo = 0
+        jhi = n - 1
+        base = -1.0
+    lo = jlo
+    hi = jhi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if base >= 0.0:
+            f = cum[mid + 1] - base
+            if extra >= 0 and extra <= mid:
+                f -= pe
+        else:
+            f = unseen_cdf(cum, p, indptr, indices, seen_cum, u, extra, mid)
+        if f > t:
+            hi = mid
+        else:
+            lo = mid + 1
+    j = lo
+    if p[j] > 0 and j != extra and not is_seen(indptr, indices, u, j):
+        return j
+    for d in range(1, n):
+        a = j + d
+        if a < n and p[a] > 0 and a != extra and not is_seen(indptr, indices, u, a):
+            return a
+        b = j - d
+        if b >= 0 and p[b] > 0 and b != extra and not is_seen(indptr, indices, u, b):
+            return b
+        if a >= n and b < 0:
+            break
+    return -1
+
+
+# --------------------------------------------------------------------------- per-draw functions
+
+
+@njit(cache=True, inline="always")
+def proposal_draw(s, mode, prob, alias, n_items):
+    """One draw from the proposal: uniform over ``n_items`` (``MODE_UNIFORM``) or the alias
+    table ``prob`` float64 (n,), ``alias`` int32 (n,) (``MODE_ALIAS``). Returns (item, state)."""
+    s = rng_next(s)
+    r = rng_uniform(s)
+    if mode == MODE_ALIAS:
+        j = alias_draw(prob, alias, r)
+    else:
+        j = int(r * n_items)
+        if j >= n_items:
+            j = n_items - 1
+    return j, s
+
+
+@njit(cache=True, inline="always")
+def draw_unseen(s, u, extra, tries, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab):
+    """One draw from p restricted to the items outside user u's row and != ``extra`` (-1: none).
+
+    Rejection for up to ``tries`` proposal draws (membership by the row hash ``hoff``/``htab``),
+    then one exact complement draw. Returns (item, state); item is -1 only when the user has no
+    valid item with positive mass.
+    """
+    for _t in range(tries):
+        cand, s = proposal_draw(s, mode, prob, alias, p.shape[0])
+        if cand != extra and not in_row_hash(hoff, htab, u, cand):
+            return cand, s
+    s = rng_next(s)
+    return complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s)), s
+
+
+@njit(cache=True, inline="always")
+def draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries):
+    """One negative for user u with a :attr:`KernelSampler.args` state; returns (item, state).
+
+    ``exclude``: the truncated law of :func:`draw_unseen` (``tries[u]`` rejection trials),
+    else a plain :func:`proposal_draw`.
+    """
+    if exclude:
+        return draw_unseen(s, u, -1, tries[u], mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+    return proposal_draw(s, mode, prob, alias, p.shape[0])
+
+
+@njit(fastmath=True, error_model="numpy", inline="always")
+def score(U, V, b, u, j, use_bias):
+    """Score ``U[u] . V[j] (+ b[j])`` in float32 (U, V float32 (n, d), b float32 (n_items,))."""
+    acc = np.float32(0.0)
+    for f in range(U.shape[1]):
+        acc += U[u, f] * V[j, f]
+    if use_bias:
+        acc += b[j]
+    return acc
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def dns_draw(s, U, V, b, u, use_bias, m, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff,
+             htab, tries):
+    """Dynamic negative sampling: the best-scoring of ``m`` fresh :func:`draw_negative` draws.
+
+    Returns (item, state); -1 only for a user with no drawable item.
+    """
+    best = -1
+    best_s = np.float32(-np.inf)
+    for _ in range(m):
+        j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries)
+        if j < 0:
+            continue
+        sc = score(U, V, b, u, j, use_bias)
+        if best < 0 or sc > best_s:
+            best_s = sc
+            best = j
+    return best, s
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def pool_fill(s, items, scores, slots, U, V, b, u, use_bias, exclude, mode, prob, alias, p, cum, indptr, indices,
+              seen_cum, hoff, htab, tries):
+    """Fill a DNS pool for user u: ``items`` int64 (P,) distinct negatives, ``scores`` float32 (P,).
+
+    Each slot is a :func:`draw_negative` draw, redrawn up to ``POOL_REDRAW`` times while it is already
+    in the pool (then the slot stays empty: item -1, score -inf). ``slots`` int64 (H,), H a power of
+    two >= 2P, is the scratch open-addressing set. Returns the state.
+    """
+    P = items.shape[0]
+    H = slots.shape[0]
+    for h in range(H):
+        slots[h] = -1
+    for q in range(P):
+        j = -1
+        for _try in range(POOL_REDRAW):
+            j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab,
+                                 tries)
+            if j < 0:
+                break
+            h = (j * 40503) & (H - 1)
+            while slots[h] >= 0 and slots[h] != j:
+                h = (h + 1) & (H - 1)
+            if slots[h] != j:
+                slots[h] = j
+                break
+            j = -1
+        items[q] = j
+        scores[q] = score(U, V, b, u, j, use_bias) if j >= 0 else np.float32(-np.inf)
+    return s
+
+
+@njit(cache=True, inline="always")
+def pool_pick(s, items, scores, m):
+    """The best-scoring of ``min(m, P)`` consecutive pool slots from a random start (the pool was drawn
+    i.i.d., so its order is random); one random number per pick. Returns (slot or -1 if all the window's
+    slots are empty, state)."""
+    P = items.shape[0]
+    bq = -1
+    bs = np.float32(-np.inf)
+    s = rng_next(s)
+    q = int(rng_uniform(s) * P)
+    for _m in range(min(m, P)):
+        if q >= P:
+            q -= P
+        if items[q] >= 0 and (bq < 0 or scores[q] > bs):
+            bq = q
+            bs = scores[q]
+        q += 1
+    return bq, s
+
+
+@njit(cache=True, inline="always")
+def draw_avoiding(neg, k, avoid, prob, alias, s):
+    """word2vec negatives: fill ``neg[:k']`` with alias draws != ``avoid`` (each redrawn up to
+    ``MAX_REDRAW`` times, then left out); returns (k', state)."""
+    n = 0
+    for _ in range(k):
+        x = avoid
+        for _r in range(MAX_REDRAW):
+            s = rng_next(s)
+            x = alias_draw(prob, alias, rng_uniform(s))
+            if x != avoid:
+                break
+        if x != avoid:
+            neg[n] = x
+            n += 1
+    return n, s
+
+
+@njit(cache=True, parallel=True)
+def draw_rows(users, k, base, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries):
+    """``k`` :func:`draw_negative` negatives per entry of ``users`` (int64 (R,)); row r draws from
+    ``row_state(base, r)``, so the result depends on ``base`` only, not on the thread count.
+
+    Returns:
+        int64 (R, k); -1 only in rows of users with no drawable item.
+    """
+    R = users.shape[0]
+    out = np.empty((R, k), dtype=np.int64)
+    for r in prange(R):
+        s = row_state(base, r)
+        u = users[r]
+        for c in range(k):
+            j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab,
+                                 tries)
+            out[r, c] = j
+    return out
+
+
+# --------------------------------------------------------------------------- Python-side state
+
+
+def _csr_arrays(csr: Any, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr int64, indices int32) of a users x items scipy matrix with sorted, merged rows."""
+    if not sp.issparse(csr):
+        raise TypeError(f"csr must be a scipy.sparse users x items matrix, got {type(csr).__name__}")
+    if csr.shape[1] != n_items:
+        raise ValueError(f"csr has {csr.shape[1]} item columns but the proposal has {n_items} items; "
+                         "give one weight per item")
+    m = sp.csr_matrix(csr, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m.indptr.astype(np.int64), m.indices.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class KernelSampler:
+    """One sampler state as the plain arrays the numba draw functions take (see :attr:`args`).
+
+    Build it with :meth:`from_weights` or :meth:`uniform`.
+
+    Attributes:
+        exclude: draw from the proposal truncated to each user's unseen items.
+        mode: ``MODE_UNIFORM`` or ``MODE_ALIAS``.
+        prob, alias: float64 / int32 (n_items,) alias table (length 1 placeholders when uniform).
+        p: float64 (n_items,) normalised proposal; cum: float64 (n_items + 1,) its prefix sums.
+        indptr, indices: int64 (n_users + 1,), int32 (nnz,) training CSR (sorted rows).
+        seen_cum: float64 (nnz,) within-row prefix sums of p.
+        hoff, htab: int64 (n_users + 1,), int32 per-row hash sets for O(1) membership.
+        tries: int32 (n_users,) rejection trials per draw (0 for heavy users, who draw from the
+            complement directly).
+        unseen_mass: float64 (n_users,) proposal mass of each user's unseen items.
+        exhausted_users: int64 user ids with no unseen item of positive mass (empty if not excluding).
+        table: the :class:`AliasTable` (None when uniform).
+    """
+
+    exclude: bool
+    mode: int
+    prob: np.ndarray
+    alias: np.ndarray
+    p: np.ndarray
+    cum: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    seen_cum: np.ndarray
+    hoff: np.ndarray
+    htab: np.ndarray
+    tries: np.ndarray
+    unseen_mass: np.ndarray
+    exhausted_users: np.ndarray
+    table: AliasTable | None
+
+    @classmethod
+    def from_weights(cls, weights: np.ndarray, csr: Any = None, exclude_seen: bool = False,
+                     heavy_threshold: float = 0.95) -> "KernelSampler":
+        """Alias-table proposal over ``weights`` (float (n_items,), >= 0, not all zero).
+
+        Args:
+            csr: users x items scipy matrix of the seen items; needed when ``exclude_seen``.
+            exclude_seen: truncate the proposal to each user's unseen items.
+            heavy_threshold: users whose seen mass exceeds it skip rejection (complement draw only).
+        """
+        table = AliasTable(weights)
+        return cls._build(MODE_ALIAS, table.prob, table.alias, table.p, table, csr, exclude_seen, heavy_threshold)
+
+    @classmethod
+    def uniform(cls, n_items: int, csr: Any = None, exclude_seen: bool = False,
+                heavy_threshold: float = 0.95) -> "KernelSampler":
+        """Uniform proposal over ``n_items`` (no alias table; arguments as in :meth:`from_weights`)."""
+        if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
+            raise ValueError(f"n_items must be a positive integer, got {n_items!r}")
+        n = int(n_items)
+        return cls._build(MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32), np.full(n, 1.0 / n), None, csr,
+                          exclude_seen, heavy_threshold)
+
+    @classmethod
+    def _build(cls, mode: int, prob: np.ndarray, alias: np.ndarray, p: np.ndarray, table: AliasTable | None,
+               csr: Any, exclude_seen: bool, heavy_threshold: float) -> "KernelSampler":
+        n_items = p.shape[0]
+        if mode == MODE_UNIFORM:
+            cum = np.arange(n_items + 1, dtype=np.float64) / n_items
+        else:
+            cum = np.concatenate(([0.0], np.cumsum(p)))
+        exclude = bool(exclude_seen)
+        if exclude and csr is None:
+            raise ValueError("exclude_seen=True needs csr, the users x items matrix of seen items")
+        if not 0.0 < float(heavy_threshold) < 1.0:
+            raise ValueError(f"heavy_threshold must be in (0, 1), got {heavy_threshold!r}")
+        if not exclude:
+            e64, e32 = np.zeros(1, np.int64), np.zeros(0, np.int32)
+            return cls(False, mode, prob, alias, p, cum, e64, e32, np.zeros(0), e64, e32, e32, np.ones(0),
+                       np.zeros(0, np.int64), table)
+        indptr, indices = _csr_arrays(csr, n_items)
+        seen_mass, unseen, npos_seen, seen_cum = row_stats(indptr, indices, p)
+        hoff, htab = build_row_hash(indptr, indices)
+        tries = np.where(seen_mass > heavy_threshold, 0, MAX_REJECT).astype(np.int32)
+        exhausted = np.flatnonzero(npos_seen >= np.count_nonzero(p > 0)).astype(np.int64)
+        return cls(True, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries, unseen,
+                   exhausted, table)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items the proposal ranges over."""
+        return int(self.p.shape[0])
+
+    @property
+    def args(self) -> tuple:
+        """The kernel argument tuple: ``exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum,
+        hoff, htab, tries``."""
+        return (self.exclude, self.mode, self.prob, self.alias, self.p, self.cum, self.indptr, self.indices,
+                self.seen_cum, self.hoff, self.htab, self.tries)
+
+    def check_drawable(self) -> None:
+        """Raise ValueError naming a user who has seen every item the sampler can draw (exclusion on)."""
+        if self.exhausted_users.size:
+            first = int(self.exhausted_users[0])
+            more = f" (and {self.exhausted_users.size - 1} more users)" if self.exhausted_users.size > 1 else ""
+            raise ValueError(
+                f"user {first} has seen every item the sampler can draw{more}, so no negative exists for it; "
+                "drop such users from the training data, give the proposal more support (e.g. an alpha closer "
+                "to 0), or turn off seen-item exclusion")
+
+    def sample(self, users: np.ndarray, k: int, seed: int | np.uint64 | None = None) -> np.ndarray:
+        """``k`` negatives per user with :func:`draw_rows` (for tools and plots).
+
+        Args:
+            users: int (R,) user ids (any ids in [0, 2**63) when not excluding).
+            seed: int seed.
+
+        Returns:
+            int64 (R, k).
+        """
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if self.exclude and users.size and (users.min() < 0 or users.max() >= self.indptr.shape[0] - 1):
+            raise ValueError(f"users must be in [0, {self.indptr.shape[0] - 1}), got values in "
+                             f"[{users.min()}, {users.max()}]")
+        base = np.uint64(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0])
+        return draw_rows(users, int(k), base, *self.args)
