@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 from scipy import stats
 
-from recneg.engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, bpr_update, sample_negatives
+from recneg.engine.bpr import bpr_epoch, bpr_update
 from recneg.engine.mf_torch import (
     SeenIndex,
     bce_loss,
@@ -20,7 +20,9 @@ from recneg.engine.mf_torch import (
     shared_valid_mask,
 )
 from recneg.sampling._rng import seed_states
-from recneg.sampling.alias import AliasTable
+from recneg.sampling.kernels import KernelSampler
+
+NO_TRACE = np.zeros((0, 2), np.int64)  # bpr_epoch records nothing
 
 
 def _t(*shape, seed=0, scale=1.0):
@@ -172,11 +174,10 @@ def test_bpr_epoch_single_pair_is_one_step():
     b = np.zeros(3, np.float32)
     X = sp.csr_matrix(np.array([[1.0, 1.0, 0.0]], np.float32))  # user saw items 0, 1 -> negative must be 2
     want = _np_bpr_step(U, V, b, 0, 0, 2, 0.1, 0.01, False)
-    loss, done, skipped = bpr_epoch(U, V, b, np.array([0], np.int32), np.array([0], np.int32),
-                                    np.array([0], np.int64), X.indptr.astype(np.int64), X.indices.astype(np.int32),
-                                    MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32), True, 1000, 1, 1, 0.1, 0.01,
-                                    False, seed_states(0, 1))
-    assert (done, skipped) == (1, 0)
+    loss, done = bpr_epoch(U, V, b, np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int64),
+                           1, 1, 0, 0.1, 0.01, False, seed_states(0, 1), NO_TRACE,
+                           *KernelSampler.uniform(3, X, exclude_seen=True).args)
+    assert done == 1
     np.testing.assert_allclose(V, want[1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(U, want[0], rtol=1e-5, atol=1e-6)
 
@@ -189,8 +190,7 @@ def test_bpr_epoch_dns_picks_highest_scoring_candidate():
     X = sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 0.0]], np.float32))
     V0 = V.copy()
     bpr_epoch(U, V, b, np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int64),
-              X.indptr.astype(np.int64), X.indices.astype(np.int32), MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32),
-              True, 100, 1, 64, 0.1, 0.0, False, seed_states(3, 1))
+              1, 64, 0, 0.1, 0.0, False, seed_states(3, 1), NO_TRACE, *KernelSampler.uniform(4, X, exclude_seen=True).args)
     changed = np.flatnonzero(np.abs(V - V0).sum(1) > 0)
     assert set(changed) == {0, 3}
 
@@ -202,19 +202,18 @@ def test_bpr_epoch_dns_pool_scores_once_per_user_and_refreshes_the_pick():
     V = np.array([[0.0, 1.0], [0.0, -1.0], [0.1, 0.0], [0.3, 0.0], [5.0, 0.0]], np.float32)
     b = np.zeros(5, np.float32)
     X = sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 0.0, 0.0]], np.float32))
-    args = (X.indptr.astype(np.int64), X.indices.astype(np.int32), MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32),
-            True, 100, 1, 64)
+    ks = KernelSampler.uniform(5, X, exclude_seen=True).args
     # one pair, pool of 32 draws over the 4 unseen items: item 4 (score 5) is the negative
     V1 = V.copy()
     U1 = U.copy()
-    bpr_epoch(U1, V1, b, np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int64), *args, 0.1, 0.0,
-              False, seed_states(3, 1), 32)
+    bpr_epoch(U1, V1, b, np.array([0], np.int32), np.array([0], np.int32), np.array([0], np.int64), 1, 64, 32, 0.1,
+              0.0, False, seed_states(3, 1), NO_TRACE, *ks)
     assert set(np.flatnonzero(np.abs(V1 - V).sum(1) > 0)) == {0, 4}
     # the step pushes item 4 (refreshed score -2.3) below item 3 (0.3): the same user's second pair picks item 3
     V2 = V.copy()
     U2 = U.copy()
-    bpr_epoch(U2, V2, b, np.array([0, 0], np.int32), np.array([0, 0], np.int32), np.array([0, 1], np.int64),
-              *args, 0.3, 0.0, False, seed_states(3, 1), 32)
+    bpr_epoch(U2, V2, b, np.array([0, 0], np.int32), np.array([0, 0], np.int32), np.array([0, 1], np.int64), 1, 64,
+              32, 0.3, 0.0, False, seed_states(3, 1), NO_TRACE, *ks)
     assert set(np.flatnonzero(np.abs(V2 - V).sum(1) > 0)) == {0, 3, 4}
 
 
@@ -223,11 +222,9 @@ def test_kernel_negatives_follow_proposal_minus_seen_chi_square(alpha):
     counts = np.array([50, 20, 10, 5, 5, 3, 2, 1, 1, 1], np.float64)
     X = sp.csr_matrix(np.array([[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]] * 2, np.float32))
     w = counts ** alpha
-    t = AliasTable(w)
-    mode = MODE_UNIFORM if alpha == 0 else MODE_ALIAS
+    ks = KernelSampler.uniform(10, X, True) if alpha == 0 else KernelSampler.from_weights(w, X, True)
     n = 60_000
-    out = sample_negatives(np.zeros(n, np.int64), mode, t.prob, t.alias, 10, X.indptr.astype(np.int64),
-                           X.indices.astype(np.int32), True, 100, seed_states(0, 8))
+    out = ks.sample(np.zeros(n, np.int64), 1, seed=0).ravel()
     assert out.min() >= 0
     obs = np.bincount(out, minlength=10)
     assert obs[0] == 0 and obs[3] == 0
@@ -236,11 +233,12 @@ def test_kernel_negatives_follow_proposal_minus_seen_chi_square(alpha):
     assert stats.chisquare(obs[keep], exp).pvalue > 1e-3
 
 
-def test_kernel_gives_up_after_max_tries():
+def test_kernel_sampler_has_no_negative_for_a_user_who_saw_everything():
     X = sp.csr_matrix(np.ones((1, 3), np.float32))  # user saw everything
-    out = sample_negatives(np.zeros(5, np.int64), MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32), 3,
-                           X.indptr.astype(np.int64), X.indices.astype(np.int32), True, 10, seed_states(0, 2))
-    assert (out == -1).all()
+    ks = KernelSampler.uniform(3, X, exclude_seen=True)
+    assert (ks.sample(np.zeros(5, np.int64), 2, seed=0) == -1).all()
+    with pytest.raises(ValueError, match="user 0 has seen every item the sampler can draw"):
+        ks.check_drawable()
 
 
 # ------------------------------------------------------ torch negative drawing

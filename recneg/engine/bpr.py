@@ -6,13 +6,12 @@ runs chunks in parallel and each chunk owns one xorshift state from
 :func:`recneg.sampling._rng.seed_states`, so the negatives drawn do not depend on
 the thread count (updates race Hogwild-style, as in implicit/word2vec).
 
-Negatives are drawn inside the kernel:
+Every negative is drawn through :mod:`recneg.sampling.kernels` on the arrays of one
+:class:`~recneg.sampling.kernels.KernelSampler` (proposal: uniform or an alias table, e.g.
+popularity^alpha):
 
-* proposal: uniform over items (``mode=0``) or an alias table (``mode=1``, e.g.
-  popularity^alpha) through :func:`recneg.sampling.alias.alias_draw`;
-* exclusion: a draw the user has already interacted with (``is_seen`` on the
-  training CSR) is redrawn, up to ``max_tries`` draws; if all are seen the
-  negative is skipped and counted;
+* exclusion: exact -- each negative follows the proposal truncated to the items the user
+  has not seen (rejection, then a draw from the complement); never a seen item, never a skip;
 * DNS (Zhang et al. 2013): ``dns_m > 1`` draws ``dns_m`` candidates and keeps the
   one the current model scores highest; with ``pool_size > 0`` the candidates come
   from a pool drawn and scored once per user visit (cheap with the user-block order
@@ -36,19 +35,15 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import njit, prange
 
-from ..sampling._rng import rng_next, rng_uniform
-from ..sampling.alias import alias_draw
-from ..sampling.exclusion import is_seen
+from ..sampling._rng import rng_next, rng_uniform, seed_states
+from ..sampling.kernels import KernelSampler, dns_draw, draw_negative, pool_fill, pool_pick, score
 
-__all__ = ["bpr_update", "draw_negative", "bpr_epoch", "sample_negatives", "shuffle_inplace", "user_block_order",
-           "MODE_UNIFORM",
-           "MODE_ALIAS"]
-
-MODE_UNIFORM = 0
-MODE_ALIAS = 1
+__all__ = ["bpr_update", "bpr_epoch", "shuffle_inplace", "user_block_order", "NumbaBPRTrainer"]
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
@@ -139,182 +134,160 @@ def user_block_order(indptr, users, order, state):
     return state
 
 
-@njit(cache=True, inline="always")
-def _draw_one(state, mode, prob, alias, n_items):
-    state = rng_next(state)
-    r = rng_uniform(state)
-    if mode == MODE_ALIAS:
-        j = alias_draw(prob, alias, r)
-    else:
-        j = int(r * n_items)
-        if j >= n_items:
-            j = n_items - 1
-    return j, state
-
-
-@njit(cache=True, inline="always")
-def draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
-    """Draw one negative for user ``u``; returns ``(item or -1, new_state)``.
-
-    ``-1`` means every one of ``max_tries`` draws was an item the user has seen.
-    """
-    for _ in range(max_tries):
-        j, state = _draw_one(state, mode, prob, alias, n_items)
-        if not exclude or not is_seen(indptr, indices, u, j):
-            return j, state
-    return -1, state
-
-
-@njit(fastmath=True, error_model="numpy", inline="always")
-def _score(U, V, b, u, j, use_bias):
-    """Score ``U[u] . V[j] (+ b[j])`` in float32."""
-    s = np.float32(0.0)
-    for f in range(U.shape[1]):
-        s += U[u, f] * V[j, f]
-    if use_bias:
-        s += b[j]
-    return s
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _dns_negative(state, U, V, b, u, use_bias, m, mode, prob, alias, n_items, indptr, indices, exclude, max_tries):
-    """Best-scoring of ``m`` drawn candidates (dynamic negative sampling)."""
-    best = -1
-    best_s = np.float32(-np.inf)
-    for _ in range(m):
-        j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude, max_tries)
-        if j < 0:
-            continue
-        s = _score(U, V, b, u, j, use_bias)
-        if s > best_s:
-            best_s = s
-            best = j
-    return best, state
-
-
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
-def bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob, alias, exclude, max_tries,
-              k, dns_m, lr, reg, use_bias, states, pool_size=0):
+def bpr_epoch(U, V, b, pair_u, pair_i, order, k, dns_m, pool_size, lr, reg, use_bias, states, trace,
+              exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries):
     """One Hogwild epoch of BPR-SGD over ``order``; updates ``U``, ``V``, ``b`` and ``states`` in place.
 
     Args:
         U, V, b: float32 factors (n_users, d), (n_items, d) and item bias (n_items,).
         pair_u, pair_i: int32 (nnz,) user and positive item of each training pair.
         order: int64 (n,) indices into the pairs, the visit order of this epoch.
-        indptr, indices: training CSR (int64, int32, sorted rows) for exclusion.
-        mode: ``MODE_UNIFORM`` or ``MODE_ALIAS``; prob/alias: the alias table (ignored if uniform).
-        exclude: redraw negatives the user has seen, up to ``max_tries`` draws.
         k: negatives (updates) per positive pair.
         dns_m: candidates per negative for DNS; 1 disables DNS.
+        pool_size: DNS from a per-user candidate pool (0 = off): when the visit reaches a new
+            user, ``pool_size`` distinct candidates are drawn and scored once
+            (:func:`~recneg.sampling.kernels.pool_fill`); each DNS negative is then the best of
+            ``dns_m`` distinct pool slots (:func:`~recneg.sampling.kernels.pool_pick`; a fresh
+            draw if the window holds no candidate) and its score is refreshed after its update.
+            With the user-block visit order this scores ~pool_size items per user instead of
+            dns_m per update.
         lr, reg: learning rate and L2 coefficient; use_bias: learn item biases.
         states: uint64 (n_chunks,) per-chunk RNG states; the chunk count sets the parallel grain.
-        pool_size: DNS from a per-user candidate pool (0 = off): when the visit reaches a new
-            user, ``pool_size`` distinct candidates are drawn (with exclusion) and scored once;
-            each DNS negative is then the best of ``dns_m`` distinct pool slots (a window at a
-            random start) and its score is refreshed after its update. With the user-block
-            visit order this scores ~pool_size items per user instead of dns_m per update.
+        trace: int64 (n * k, 2) debug record, row ``t * k + c`` = (user, negative) of the c-th update
+            of visit t; pass shape (0, 2) to record nothing.
+        exclude ... tries: the :attr:`~recneg.sampling.kernels.KernelSampler.args` of the sampler.
 
     Returns:
-        (loss_sum, n_updates, n_skipped): summed BPR loss, number of updates made,
-        number of negatives skipped because all draws were seen items.
+        (loss_sum, n_updates): summed BPR loss and number of updates made (always n * k).
     """
     n = order.shape[0]
-    n_items = V.shape[0]
     n_chunks = states.shape[0]
     losses = np.zeros(n_chunks, dtype=np.float64)
     done = np.zeros(n_chunks, dtype=np.int64)
-    skipped = np.zeros(n_chunks, dtype=np.int64)
     per = (n + n_chunks - 1) // n_chunks
+    use_pool = pool_size > 0 and dns_m > 1
+    record = trace.shape[0] > 0
     P = max(pool_size, 1)
     H = 2
     while H < 2 * P:
         H *= 2
-    pool_items = np.empty((n_chunks, P), dtype=np.int64)
-    pool_scores = np.empty((n_chunks, P), dtype=np.float32)
-    pool_seen = np.empty((n_chunks, H), dtype=np.int64)  # open-addressing set: one pool slot per item
     for c in prange(n_chunks):
+        pool_items = np.empty(P, dtype=np.int64)
+        pool_scores = np.empty(P, dtype=np.float32)
+        pool_slots = np.empty(H, dtype=np.int64)  # open-addressing set: one pool slot per item
         state = states[c]
         start = c * per
         end = min(n, start + per)
         cur = -1
         for t in range(start, end):
-            p = order[t]
-            u = pair_u[p]
-            i = pair_i[p]
-            if pool_size > 0 and dns_m > 1 and u != cur:
+            p_ = order[t]
+            u = pair_u[p_]
+            i = pair_i[p_]
+            if use_pool and u != cur:
                 cur = u
-                for h in range(H):
-                    pool_seen[c, h] = -1
-                for q in range(P):
-                    j = -1
-                    for _try in range(4):  # redraw an item already in the pool (rare on large catalogues)
-                        j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices, exclude,
-                                                 max_tries)
-                        if j < 0:
-                            break
-                        h = (j * 40503) & (H - 1)
-                        while pool_seen[c, h] >= 0 and pool_seen[c, h] != j:
-                            h = (h + 1) & (H - 1)
-                        if pool_seen[c, h] != j:
-                            pool_seen[c, h] = j
-                            break
-                        j = -1
-                    pool_items[c, q] = j
-                    pool_scores[c, q] = _score(U, V, b, u, j, use_bias) if j >= 0 else np.float32(-np.inf)
-            for _ in range(k):
-                if pool_size > 0 and dns_m > 1:
-                    # dns_m distinct picks: a window of consecutive slots at a random start (the pool
-                    # was drawn i.i.d., so its order is random); one random number per negative
-                    bq = -1
-                    bs = np.float32(-np.inf)
-                    state = rng_next(state)
-                    q = int(rng_uniform(state) * P)
-                    for _m in range(min(dns_m, P)):
-                        if q >= P:
-                            q -= P
-                        if pool_items[c, q] >= 0 and (bq < 0 or pool_scores[c, q] > bs):
-                            bq = q
-                            bs = pool_scores[c, q]
-                        q += 1
-                    if bq < 0:
-                        skipped[c] += 1
-                        continue
-                    j = pool_items[c, bq]
-                    losses[c] += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
-                    done[c] += 1
-                    pool_scores[c, bq] = _score(U, V, b, u, j, use_bias)  # pool items are distinct
-                    continue
-                if dns_m > 1:
-                    j, state = _dns_negative(state, U, V, b, u, use_bias, dns_m, mode, prob, alias, n_items,
-                                             indptr, indices, exclude, max_tries)
+                state = pool_fill(state, pool_items, pool_scores, pool_slots, U, V, b, u, use_bias, exclude, mode,
+                                  prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries)
+            for kk in range(k):
+                q = -1
+                if use_pool:
+                    q, state = pool_pick(state, pool_items, pool_scores, dns_m)
+                    if q >= 0:
+                        j = pool_items[q]
+                    else:  # the window holds no candidate (tiny catalogue): a fresh draw
+                        j, state = draw_negative(state, u, exclude, mode, prob, alias, p, cum, indptr, indices,
+                                                 seen_cum, hoff, htab, tries)
+                elif dns_m > 1:
+                    j, state = dns_draw(state, U, V, b, u, use_bias, dns_m, exclude, mode, prob, alias, p, cum,
+                                        indptr, indices, seen_cum, hoff, htab, tries)
                 else:
-                    j, state = draw_negative(state, u, mode, prob, alias, n_items, indptr, indices,
-                                             exclude, max_tries)
-                if j < 0:
-                    skipped[c] += 1
-                    continue
+                    j, state = draw_negative(state, u, exclude, mode, prob, alias, p, cum, indptr, indices,
+                                             seen_cum, hoff, htab, tries)
+                if record:
+                    trace[t * k + kk, 0] = u
+                    trace[t * k + kk, 1] = j
                 losses[c] += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
                 done[c] += 1
+                if q >= 0:
+                    pool_scores[q] = score(U, V, b, u, j, use_bias)  # pool items are distinct
         states[c] = state
-    return losses.sum(), done.sum(), skipped.sum()
+    return losses.sum(), done.sum()
 
 
-@njit(parallel=True, cache=True)
-def sample_negatives(users, mode, prob, alias, n_items, indptr, indices, exclude, max_tries, states):
-    """Draw one negative per entry of ``users`` with the kernel's own sampler (for tests and tools).
+class NumbaBPRTrainer:
+    """BPR-SGD epochs with the numba kernel (Hogwild over ``workers`` threads), the counterpart of
+    :class:`recneg.engine.mf_torch.TorchTrainer`.
 
-    Returns:
-        int64 (len(users),) items; -1 where every draw was a seen item.
+    Args:
+        X: users x items training CSR (sorted rows); its non-zeros are the positive pairs.
+        U, V, b: float32 (n_users, d), (n_items, d), (n_items,) factors, trained in place.
+        sampler: the :class:`~recneg.sampling.kernels.KernelSampler` every negative is drawn from;
+            with exclusion, a user who has seen every drawable item raises ValueError here.
+        negatives: negatives (updates) per positive pair.
+        dns_candidates: DNS candidates per negative (1 = plain proposal negatives).
+        dns_pool: per-user DNS candidate pool size (0 = fresh candidates per negative).
+        lr, reg, use_bias: SGD step, L2 coefficient, item biases.
+        epochs, lr_decay: with ``lr_decay="linear"`` the step decays to 0 over ``epochs``.
+        workers: threads; chunks: parallel work chunks (fixes the RNG streams, so draws do not depend
+            on the thread count).
+        pair_order: "user" (user blocks, see :func:`user_block_order`) or "shuffle".
+        seed: seed of the per-chunk negative streams; shuffle_state: non-zero seed of the visit order.
+        record: keep the (user, negative) pairs of the last epoch in :attr:`trace` (debug/tests).
+
+    Calling ``trainer(epoch)`` runs one epoch and returns its mean BPR loss per update.
     """
-    n = users.shape[0]
-    out = np.empty(n, dtype=np.int64)
-    n_chunks = states.shape[0]
-    per = (n + n_chunks - 1) // n_chunks
-    for c in prange(n_chunks):
-        state = states[c]
-        for t in range(c * per, min(n, (c + 1) * per)):
-            j, state = draw_negative(state, users[t], mode, prob, alias, n_items, indptr, indices, exclude,
-                                     max_tries)
-            out[t] = j
-        states[c] = state
-    return out
+
+    def __init__(self, X: sp.csr_matrix, U: np.ndarray, V: np.ndarray, b: np.ndarray, sampler: KernelSampler, *,
+                 negatives: int = 1, dns_candidates: int = 1, dns_pool: int = 0, lr: float = 0.05,
+                 reg: float = 0.01, use_bias: bool = False, epochs: int = 1, lr_decay: str | None = None,
+                 workers: int = 2, chunks: int = 256, pair_order: str = "user", seed: int | None = 0,
+                 shuffle_state: int = 1, record: bool = False) -> None:
+        if pair_order not in ("shuffle", "user"):
+            raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
+        if sampler.n_items != V.shape[0]:
+            raise ValueError(f"sampler draws from {sampler.n_items} items but V has {V.shape[0]} rows")
+        if sampler.exclude:
+            sampler.check_drawable()
+        coo = X.tocoo()
+        self.pair_u = coo.row.astype(np.int32)
+        self.pair_i = coo.col.astype(np.int32)
+        self.indptr = X.indptr.astype(np.int64)
+        self.U, self.V, self.b = U, V, b
+        self.sampler = sampler
+        self.negatives = int(negatives)
+        self.dns_m = int(dns_candidates)
+        self.dns_pool = int(dns_pool)
+        self.lr, self.reg, self.use_bias = float(lr), float(reg), bool(use_bias)
+        self.epochs, self.lr_decay = int(epochs), lr_decay
+        self.workers = int(workers)
+        self.pair_order = pair_order
+        self.record = bool(record)
+        self.states = seed_states(seed, chunks)
+        self.order = np.arange(self.pair_u.shape[0], dtype=np.int64)
+        self.user_perm = np.arange(X.shape[0], dtype=np.int64)
+        self.shuffle_state = np.uint64(shuffle_state)
+        self.trace: np.ndarray | None = None  # int64 (n_pairs * negatives, 2) (user, negative), with record
+
+    def __call__(self, epoch: int) -> float:
+        """Run epoch ``epoch`` (0-based); returns the mean BPR loss per update."""
+        lr = self.lr
+        if self.lr_decay == "linear":
+            lr = self.lr * max(1.0 - epoch / max(self.epochs, 1), 1e-4)
+        if self.pair_order == "user":
+            self.shuffle_state = np.uint64(user_block_order(self.indptr, self.user_perm, self.order,
+                                                            self.shuffle_state))
+        else:
+            self.shuffle_state = np.uint64(shuffle_inplace(self.order, self.shuffle_state))
+        n_rec = self.order.shape[0] * self.negatives if self.record else 0
+        trace = np.full((n_rec, 2), -1, dtype=np.int64)
+        old = numba.get_num_threads()
+        numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
+        try:
+            loss, done = bpr_epoch(self.U, self.V, self.b, self.pair_u, self.pair_i, self.order, self.negatives,
+                                   self.dns_m, self.dns_pool, lr, self.reg, self.use_bias, self.states, trace,
+                                   *self.sampler.args)
+        finally:
+            numba.set_num_threads(old)
+        if self.record:
+            self.trace = trace
+        return float(loss / max(done, 1))

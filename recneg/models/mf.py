@@ -35,11 +35,10 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .._io import atomic_savez, load_npz
-from ..engine.bpr import MODE_ALIAS, MODE_UNIFORM, bpr_epoch, shuffle_inplace, user_block_order
+from ..engine.bpr import NumbaBPRTrainer
 from ..engine.divergence import TrainingDivergedError, check_finite
-from ..sampling._rng import seed_states
-from ..sampling.alias import AliasTable
 from ..sampling.distributions import popularity
+from ..sampling.kernels import KernelSampler
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +145,8 @@ class MatrixFactorization:
         average_epochs: k > 0 ends training with the average of the factors after each of the
             last k epochs (weight averaging, as in SWA; unit rows are averaged for cosine scores).
             Validation callbacks see the current, not the averaged, factors. 0 = the last epoch's.
-        max_tries: draws per negative before giving up on finding an unseen item.
+        max_tries: torch path: draws per negative before giving up on finding an unseen item (the numba
+            kernel's exclusion is exact and needs no limit).
         chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
             independent of the thread count, up to Hogwild races).
         pair_order: visit order of the numba kernel's epoch: "user" (default: users in a new
@@ -519,48 +519,17 @@ class MatrixFactorization:
         if sync is not None:
             sync()
 
-    def _numba_trainer(self, X: sp.csr_matrix, weights: np.ndarray, rng: np.random.Generator):
-        import numba
-
-        coo = X.tocoo()
-        pair_u = coo.row.astype(np.int32)
-        pair_i = coo.col.astype(np.int32)
-        indptr = X.indptr.astype(np.int64)
-        indices = X.indices.astype(np.int32)
+    def _numba_trainer(self, X: sp.csr_matrix, weights: np.ndarray, rng: np.random.Generator) -> NumbaBPRTrainer:
         if self.alpha == 0.0:
-            mode, prob, alias = MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32)
+            sampler = KernelSampler.uniform(X.shape[1], X, self.exclude_seen)
         else:
-            table = AliasTable(weights)
-            mode, prob, alias = MODE_ALIAS, table.prob, table.alias
-        states = seed_states(self.seed, self.chunks)
-        order = np.arange(pair_u.shape[0], dtype=np.int64)
-        shuffle_state = np.uint64(rng.integers(1, 2**63, dtype=np.int64))
-        user_perm = np.arange(X.shape[0], dtype=np.int64)
-        dns_m = self.dns_candidates if self.hard == "dns" else 1
-        U, V, b = self._U, self._V, self._b
-
-        def run(epoch: int) -> float:
-            lr = self.lr
-            if self.lr_decay == "linear":
-                lr = self.lr * max(1.0 - epoch / max(self.epochs, 1), 1e-4)
-            nonlocal shuffle_state
-            if self.pair_order == "user":
-                shuffle_state = np.uint64(user_block_order(indptr, user_perm, order, shuffle_state))
-            else:
-                shuffle_state = np.uint64(shuffle_inplace(order, shuffle_state))
-            old = numba.get_num_threads()
-            numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
-            try:
-                loss, done, skipped = bpr_epoch(U, V, b, pair_u, pair_i, order, indptr, indices, mode, prob,
-                                                alias, self.exclude_seen, self.max_tries, self.negatives, dns_m,
-                                                lr, self.reg, self.use_bias, states, self.dns_pool)
-            finally:
-                numba.set_num_threads(old)
-            if skipped:
-                logger.debug("epoch %d: %d negatives skipped (all %d draws seen)", epoch, skipped, self.max_tries)
-            return float(loss / max(done, 1))
-
-        return run
+            sampler = KernelSampler.from_weights(weights, X, self.exclude_seen)
+        return NumbaBPRTrainer(
+            X, self._U, self._V, self._b, sampler, negatives=self.negatives,
+            dns_candidates=self.dns_candidates if self.hard == "dns" else 1, dns_pool=self.dns_pool, lr=self.lr,
+            reg=self.reg, use_bias=self.use_bias, epochs=self.epochs, lr_decay=self.lr_decay, workers=self.workers,
+            chunks=self.chunks, pair_order=self.pair_order, seed=self.seed,
+            shuffle_state=int(rng.integers(1, 2**63, dtype=np.int64)))
 
     def _torch_trainer(self, X: sp.csr_matrix, weights: np.ndarray, counts: np.ndarray):
         from ..engine.mf_torch import TorchTrainer
