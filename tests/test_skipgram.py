@@ -184,7 +184,8 @@ def _run_kernel(tokens, offsets, V, d=8, sg=1, shared=0, dynamic=1, window=2, ne
     numba.set_num_threads(1)  # chunks run one after the other: no Hogwild races, exact reproducibility
     try:
         K.train_chunks(syn0, syn1, tokens, offsets, bounds, 0, n_chunks, keep, table.prob, table.alias, st, window,
-                       negative, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow)
+                       negative, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow,
+                       np.zeros((0, 2), np.int64))
     finally:
         numba.set_num_threads(old)
     return syn0, syn1, ol, op, ow

@@ -19,8 +19,9 @@ word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
 * Subsampling: token ``w`` is kept with probability ``keep_prob[w]``, decided per
   epoch in the kernel; windows are taken over the kept tokens.
 * Dynamic window: effective size uniform in 1..window per centre word.
-* Negatives come from an alias table (popularity**ns_exponent); a negative equal to
-  the target is redrawn (up to 8 times, then skipped).
+* Negatives come from an alias table (popularity**ns_exponent) through
+  :func:`recneg.sampling.kernels.draw_avoiding`: a negative equal to the target is
+  redrawn (up to 8 times, then left out).
 * The learning rate decays linearly with the fraction of raw words processed.
 
 Parallelism is Hogwild: ``prange`` over work chunks (whole sentences), one RNG
@@ -40,12 +41,10 @@ import numpy as np
 from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
-from ..sampling.alias import alias_draw
+from ..sampling.kernels import draw_avoiding
 from .divergence import check_finite
 
 logger = logging.getLogger(__name__)
-
-_MAX_REDRAW = 8
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
@@ -198,27 +197,38 @@ def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, 
 
 
 @njit(cache=True, inline="always")
-def _draw_negatives(neg, k, avoid, prob, alias, s):
-    """Fill neg[:k'] with alias draws != avoid; returns (k', state)."""
-    n = 0
-    for _ in range(k):
-        x = avoid
-        for _r in range(_MAX_REDRAW):
-            s = rng_next(s)
-            x = alias_draw(prob, alias, rng_uniform(s))
-            if x != avoid:
-                break
-        if x != avoid:
-            neg[n] = x
-            n += 1
-    return n, s
+def _subsample_keep(s, kp):
+    """Subsampling: keep a token with probability ``kp`` (one draw); returns (keep, state)."""
+    s = rng_next(s)
+    return rng_uniform(s) < kp, s
+
+
+@njit(cache=True, inline="always")
+def _reduced_window(s, window):
+    """Dynamic window: an effective size uniform in 1..window; returns (size, state)."""
+    s = rng_next(s)
+    b = 1 + int(rng_uniform(s) * window)
+    if b > window:
+        b = window
+    return b, s
+
+
+@njit(cache=True, inline="always")
+def _record(trace, row0, seg, n_rec, centre, neg, nn):
+    """Write (centre, neg[t]) for t < nn into ``trace[row0 + n_rec:]`` while the segment has room."""
+    for t in range(nn):
+        if n_rec < seg:
+            trace[row0 + n_rec, 0] = centre
+            trace[row0 + n_rec, 1] = neg[t]
+            n_rec += 1
+    return n_rec
 
 
 @njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def train_chunks(
     syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, neg_prob, neg_alias, states,
     window, negative, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
-    out_loss, out_pairs, out_words,
+    out_loss, out_pairs, out_words, trace,
 ):
     """Train over chunks ``c0 .. c1-1`` in parallel (one chunk per prange iteration).
 
@@ -238,6 +248,7 @@ def train_chunks(
     """
     d = syn0.shape[1]
     maxw = 2 * window
+    seg = trace.shape[0] // states.shape[0]
     for ci in prange(c1 - c0):
         ch = c0 + ci
         s = states[ch]
@@ -260,6 +271,7 @@ def train_chunks(
         E = np.empty((max(maxw, 1), d), dtype=np.float32)
         loss = 0.0
         pairs = 0
+        n_rec = 0
         for si in range(s_beg, s_end):
             a0 = offsets[si]
             a1 = offsets[si + 1]
@@ -273,8 +285,8 @@ def train_chunks(
                 w = tokens[p]
                 kp = keep_prob[w]
                 if kp < 1.0:
-                    s = rng_next(s)
-                    if rng_uniform(s) >= kp:
+                    keep, s = _subsample_keep(s, kp)
+                    if not keep:
                         continue
                 sen[n] = w
                 n += 1
@@ -282,10 +294,7 @@ def train_chunks(
                 w = sen[i]
                 b = window
                 if dynamic:
-                    s = rng_next(s)
-                    b = 1 + int(rng_uniform(s) * window)
-                    if b > window:
-                        b = window
+                    b, s = _reduced_window(s, window)
                 lo = i - b
                 if lo < 0:
                     lo = 0
@@ -296,7 +305,9 @@ def train_chunks(
                     for j in range(lo, hi):
                         if j == i:
                             continue
-                        nn, s = _draw_negatives(neg, negative, w, neg_prob, neg_alias, s)
+                        nn, s = draw_avoiding(neg, negative, w, neg_prob, neg_alias, s)
+                        if seg > 0:
+                            n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn)
                         loss += sg_pair_update(syn0, syn1neg, neu1e, sen[j], w, neg, nn, lr32, compute_loss)
                         pairs += 1
                 else:
@@ -307,7 +318,9 @@ def train_chunks(
                             nc += 1
                     if nc == 0:
                         continue
-                    nn, s = _draw_negatives(neg, negative, w, neg_prob, neg_alias, s)
+                    nn, s = draw_avoiding(neg, negative, w, neg_prob, neg_alias, s)
+                    if seg > 0:
+                        n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn)
                     if sg:
                         targets[0] = w
                         for t in range(nn):
@@ -362,6 +375,7 @@ def train_embeddings(
     compute_loss: bool = False,
     progress: bool = True,
     raw_words: int | None = None,
+    trace: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Run SGNS / CBOW training for ``epochs`` passes over an encoded corpus.
 
@@ -372,6 +386,8 @@ def train_embeddings(
         backend: "numba" (CPU, Hogwild over ``workers`` threads) or "torch" (``device``).
         callbacks: callables ``fn(epoch, loss)`` run after each epoch (loss = mean per pair).
         raw_words: words per epoch shown by the progress bar (defaults to N).
+        trace: numba only, debug: an int64 (R, 2) array that receives (centre word, negative) rows of the
+            negatives the last epoch used (see :func:`train_chunks`; reset to -1 every epoch).
 
     Returns:
         (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
@@ -417,19 +433,24 @@ def train_embeddings(
     out_loss = np.zeros(n_chunks, dtype=np.float64)
     out_pairs = np.zeros(n_chunks, dtype=np.int64)
     out_words = np.zeros(n_chunks, dtype=np.int64)
+    if trace is None:
+        trace = np.zeros((0, 2), dtype=np.int64)
+    elif trace.ndim != 2 or trace.shape[1] != 2 or trace.dtype != np.int64:
+        raise ValueError(f"trace must be an int64 array of shape (R, 2), got {trace.dtype} {trace.shape}")
     old_threads = numba.get_num_threads()
     numba.set_num_threads(nthreads)
     try:
         for ep in range(epochs):
             out_loss[:] = 0.0
             out_pairs[:] = 0
+            trace[:] = -1
             for wv in range(n_waves):
                 c0, c1 = wv * nthreads, (wv + 1) * nthreads
                 frac0 = (ep + wv / n_waves) / epochs
                 train_chunks(syn0, syn1neg, tokens, offsets, bounds, c0, c1, keep_prob, table.prob, table.alias,
                              states, int(window), int(negative), int(bool(sg)), int(bool(shared_negatives)),
                              int(bool(dynamic_window)), float(alpha), float(min_alpha), float(frac0),
-                             float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words)
+                             float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words, trace)
                 bar.update(int(out_words[c0:c1].sum()))
             loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
             losses.append(loss)

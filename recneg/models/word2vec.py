@@ -20,8 +20,8 @@ from .._io import atomic_savez, load_npz, pack_ids, unpack_ids
 from ..engine.divergence import TrainingDivergedError
 from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
-from ..sampling.alias import AliasTable
 from ..sampling.distributions import popularity
+from ..sampling.kernels import KernelSampler
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class SkipGramBase:
         if corpus.n_tokens == 0:
             raise ValueError("nothing to train on: the encoded corpus has no tokens")
         weights = popularity(counts, self.ns_exponent) if neg_weights is None else neg_weights
-        table = AliasTable(weights)
+        table = KernelSampler.from_weights(weights).table  # the negatives' alias table, built by sampling
         if keep_prob is None:
             keep_prob = Vocab(index_to_key=[""] * len(counts), counts=counts,
                               key_to_index={"": 0}).keep_probs(self.sample)
