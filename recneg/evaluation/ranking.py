@@ -70,8 +70,9 @@ import scipy.sparse as sp
 import torch
 from numba import njit, prange
 
-from recneg.sampling._rng import rng_next, rng_uniform, row_state, seed_states
+from recneg.sampling._rng import seed_states
 from recneg.sampling.exclusion import is_seen
+from recneg.sampling.kernels import KernelSampler, draw_rows
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ ALL_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate", "precision", "mrr",
 SAMPLED_METRICS: tuple[str, ...] = ("recall", "ndcg", "precision", "mrr", "map")
 
 _DEFAULT_BATCH_BYTES = 256 * 2**20  # score buffer bound when batch_size is None
+# debug hook: set to a list and sampled evaluation appends (pair_user int64 (P,), negatives int64 (P, N))
+_NEGATIVE_TRACE: list[tuple[np.ndarray, np.ndarray]] | None = None
 _CPU_MATMUL = "numpy"  # "numpy" (BLAS via numpy) or "torch" (torch.mm, the path used on CUDA)
 
 
@@ -323,38 +326,22 @@ def _union_sizes(ip1: np.ndarray, ix1: np.ndarray, ip2: np.ndarray, ix2: np.ndar
     return out
 
 
-@njit(cache=True, parallel=True)
 def _draw_negatives(tr_ptr: np.ndarray, tr_ix: np.ndarray, te_ptr: np.ndarray, te_ix: np.ndarray,
-                    pair_user: np.ndarray, n_free: np.ndarray, n_items: int, N: int, base: np.uint64) -> np.ndarray:
-    """(P, N) int64 items drawn uniformly with replacement from items in neither row of ``pair_user[p]``.
+                    pair_user: np.ndarray, n_items: int, N: int, base: np.uint64) -> np.ndarray:
+    """(P, N) int64 items drawn uniformly with replacement from the items in neither row of ``pair_user[p]``.
 
-    Rejection sampling when at least a quarter of the catalogue is free, otherwise
-    drawing the j-th free item by enumeration. Depends only on ``base`` (not threads).
+    Drawn by :func:`recneg.sampling.kernels.draw_rows` with a uniform
+    :class:`~recneg.sampling.kernels.KernelSampler` whose seen rows are train | test; every
+    user in ``pair_user`` must have at least one such item. Depends only on ``base`` (not threads).
     """
-    P = pair_user.shape[0]
-    out = np.empty((P, N), dtype=np.int64)
-    for p in prange(P):
-        u = pair_user[p]
-        s = row_state(base, p)
-        if n_free[p] * 4 >= n_items:
-            for j in range(N):
-                while True:
-                    s = rng_next(s)
-                    it = min(int(rng_uniform(s) * n_items), n_items - 1)
-                    if not is_seen(tr_ptr, tr_ix, u, it) and not is_seen(te_ptr, te_ix, u, it):
-                        out[p, j] = it
-                        break
-        else:
-            free = np.empty(n_free[p], dtype=np.int64)
-            c = 0
-            for it in range(n_items):
-                if not is_seen(tr_ptr, tr_ix, u, it) and not is_seen(te_ptr, te_ix, u, it):
-                    free[c] = it
-                    c += 1
-            for j in range(N):
-                s = rng_next(s)
-                out[p, j] = free[min(int(rng_uniform(s) * c), c - 1)]
-    return out
+    n_users = tr_ptr.shape[0] - 1
+    tr = sp.csr_matrix((np.ones(tr_ix.shape[0], np.int8), tr_ix, tr_ptr), shape=(n_users, n_items))
+    te = sp.csr_matrix((np.ones(te_ix.shape[0], np.int8), te_ix, te_ptr), shape=(n_users, n_items))
+    sampler = KernelSampler.uniform(n_items, tr + te, exclude_seen=True)
+    negs = draw_rows(pair_user, N, base, *sampler.args)
+    if _NEGATIVE_TRACE is not None:
+        _NEGATIVE_TRACE.append((pair_user.copy(), negs.copy()))
+    return negs
 
 
 # ----------------------------------------------------------------------------- top-K
@@ -746,9 +733,8 @@ def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_
     pair_local = np.repeat(np.arange(ev.size), cnt)
     # positions of the evaluated users' test entries (with n_items=0 _gather_rows returns the CSR positions)
     pair_item = te_ix[_gather_rows(te_ptr, np.arange(te_ix.size, dtype=np.int64), ev, 0)]
-    pair_free = np.repeat(n_free, cnt)
     base = seed_states(seed, 1)[0]
-    negs = _draw_negatives(tr_ptr, tr_ix, te_ptr, te_ix, pair_user, pair_free, n_items, N, base)
+    negs = _draw_negatives(tr_ptr, tr_ix, te_ptr, te_ix, pair_user, n_items, N, base)
     starts = np.concatenate([[0], np.cumsum(cnt)])
     with torch.inference_mode():
         if scorer.fn is None:
