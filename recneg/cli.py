@@ -527,13 +527,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _write_plots(folder: Path, history: dict, counts: np.ndarray, alpha: float, seed: int) -> None:
     """training.png (per-epoch curves) and sampler.png (1M proposal draws against the target)."""
     from .plots import plot_sampled_vs_target, plot_training_curves
-    from .sampling import AliasTable, popularity
+    from .sampling import popularity
+    from .sampling.kernels import KernelSampler
 
     history = {k: v for k, v in history.items() if len(v) and not all(np.isnan(v))}
     if history:
         plot_training_curves(history, folder / "training.png")
-    table = AliasTable(popularity(counts, alpha))
-    plot_sampled_vs_target(table.p, table.sample(1_000_000, seed), folder / "sampler.png",
+    sampler = KernelSampler.from_weights(popularity(counts, alpha))
+    draws = sampler.sample(np.zeros(1000, np.int64), 1000, seed).ravel()  # 1M proposal draws
+    plot_sampled_vs_target(sampler.p, draws, folder / "sampler.png",
                            title=f"negative proposal: popularity^{alpha:g}")
 
 
