@@ -118,3 +118,37 @@ def _finite(v: float, name: str) -> float:
     if not math.isfinite(f):
         raise ValueError(f"{name} must be finite, got {v!r}")
     return f
+
+
+_KINDS = {"linear": LinearSchedule, "lin": LinearSchedule, "exp": ExponentialSchedule, "exponential": ExponentialSchedule}
+
+
+def parse_schedule(text: "str | float | Schedule", steps: int, name: str = "value") -> Schedule:
+    """A schedule from its command-line form, over ``steps`` steps (e.g. the epochs).
+
+    ``"5"`` is constant; ``"START:END"`` or ``"START:END:linear"`` goes linearly from START at
+    step 0 to END at step ``steps - 1``; ``"START:END:exp"`` geometrically (both > 0). Numbers
+    and schedules pass through :func:`as_schedule`.
+
+    Raises:
+        ValueError naming ``name`` and the accepted forms on anything else.
+    """
+    if not isinstance(text, str):
+        return as_schedule(text, name)
+    parts = text.strip().split(":")
+    hint = f"{name} must be a number or START:END[:linear|exp] (e.g. 1:20:linear), got {text!r}"
+    try:
+        nums = [float(p) for p in parts[:2]]
+    except ValueError:
+        raise ValueError(hint) from None
+    if len(parts) == 1:
+        return ConstantSchedule(nums[0])
+    kind = parts[2].strip().lower() if len(parts) == 3 else "linear"
+    if len(parts) > 3 or kind not in _KINDS:
+        raise ValueError(hint)
+    if int(steps) < 1:
+        raise ValueError(f"steps must be >= 1 to schedule {name}, got {steps!r}")
+    try:
+        return _KINDS[kind](nums[0], nums[1], steps=max(int(steps) - 1, 1))
+    except ValueError as e:
+        raise ValueError(f"{name} {text!r}: {e}") from None
