@@ -152,3 +152,25 @@ def parse_schedule(text: "str | float | Schedule", steps: int, name: str = "valu
         return _KINDS[kind](nums[0], nums[1], steps=max(int(steps) - 1, 1))
     except ValueError as e:
         raise ValueError(f"{name} {text!r}: {e}") from None
+
+
+_SCHEDULES = {c.__name__: c for c in (ConstantSchedule, LinearSchedule, ExponentialSchedule, StepSchedule)}
+
+
+def schedule_spec(s: Schedule) -> dict:
+    """A JSON-serialisable dict that :func:`schedule_from_spec` turns back into ``s``."""
+    name = type(s).__name__
+    if name not in _SCHEDULES:
+        raise TypeError(f"cannot serialise a {name}; use one of {sorted(_SCHEDULES)}")
+    return {"schedule": name, **{k: v for k, v in vars(s).items() if not k.startswith("_")}}
+
+
+def schedule_from_spec(spec: dict) -> Schedule:
+    """The schedule a :func:`schedule_spec` dict describes."""
+    d = dict(spec)
+    cls = _SCHEDULES.get(d.pop("schedule", None))
+    if cls is None:
+        raise ValueError(f"not a schedule spec: {spec!r}")
+    if cls is StepSchedule:
+        return StepSchedule(d["boundaries"], d["values"])
+    return cls(**d)
