@@ -18,7 +18,8 @@ from .distributions import custom, popularity, uniform
 from .hard import DynamicNegativeSampler, WarpSampler, warp_weights
 from .inbatch import InBatchSampler, MixedSampler, StreamingFrequency
 from .negative import NegativeBatch, NegativeSampler
-from .schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule, StepSchedule, as_schedule
+from .schedules import (ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule, StepSchedule, as_schedule,
+                        parse_schedule)
 
 __all__ = [
     "AliasTable", "TorchAliasTable", "alias_draw",
@@ -26,4 +27,5 @@ __all__ = [
     "NegativeBatch", "NegativeSampler", "InBatchSampler", "MixedSampler", "StreamingFrequency",
     "DynamicNegativeSampler", "WarpSampler", "warp_weights",
     "Schedule", "ConstantSchedule", "LinearSchedule", "ExponentialSchedule", "StepSchedule", "as_schedule",
+    "parse_schedule",
 ]

@@ -118,3 +118,59 @@ def _finite(v: float, name: str) -> float:
     if not math.isfinite(f):
         raise ValueError(f"{name} must be finite, got {v!r}")
     return f
+
+
+_KINDS = {"linear": LinearSchedule, "lin": LinearSchedule, "exp": ExponentialSchedule, "exponential": ExponentialSchedule}
+
+
+def parse_schedule(text: "str | float | Schedule", steps: int, name: str = "value") -> Schedule:
+    """A schedule from its command-line form, over ``steps`` steps (e.g. the epochs).
+
+    ``"5"`` is constant; ``"START:END"`` or ``"START:END:linear"`` goes linearly from START at
+    step 0 to END at step ``steps - 1``; ``"START:END:exp"`` geometrically (both > 0). Numbers
+    and schedules pass through :func:`as_schedule`.
+
+    Raises:
+        ValueError naming ``name`` and the accepted forms on anything else.
+    """
+    if not isinstance(text, str):
+        return as_schedule(text, name)
+    parts = text.strip().split(":")
+    hint = f"{name} must be a number or START:END[:linear|exp] (e.g. 1:20:linear), got {text!r}"
+    try:
+        nums = [float(p) for p in parts[:2]]
+    except ValueError:
+        raise ValueError(hint) from None
+    if len(parts) == 1:
+        return ConstantSchedule(nums[0])
+    kind = parts[2].strip().lower() if len(parts) == 3 else "linear"
+    if len(parts) > 3 or kind not in _KINDS:
+        raise ValueError(hint)
+    if int(steps) < 1:
+        raise ValueError(f"steps must be >= 1 to schedule {name}, got {steps!r}")
+    try:
+        return _KINDS[kind](nums[0], nums[1], steps=max(int(steps) - 1, 1))
+    except ValueError as e:
+        raise ValueError(f"{name} {text!r}: {e}") from None
+
+
+_SCHEDULES = {c.__name__: c for c in (ConstantSchedule, LinearSchedule, ExponentialSchedule, StepSchedule)}
+
+
+def schedule_spec(s: Schedule) -> dict:
+    """A JSON-serialisable dict that :func:`schedule_from_spec` turns back into ``s``."""
+    name = type(s).__name__
+    if name not in _SCHEDULES:
+        raise TypeError(f"cannot serialise a {name}; use one of {sorted(_SCHEDULES)}")
+    return {"schedule": name, **{k: v for k, v in vars(s).items() if not k.startswith("_")}}
+
+
+def schedule_from_spec(spec: dict) -> Schedule:
+    """The schedule a :func:`schedule_spec` dict describes."""
+    d = dict(spec)
+    cls = _SCHEDULES.get(d.pop("schedule", None))
+    if cls is None:
+        raise ValueError(f"not a schedule spec: {spec!r}")
+    if cls is StepSchedule:
+        return StepSchedule(d["boundaries"], d["values"])
+    return cls(**d)

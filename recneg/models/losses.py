@@ -1,0 +1,146 @@
+"""The losses :class:`~recneg.models.mf.MatrixFactorization` trains with, and their options.
+
+A loss is given by name (``loss="softmax"``) or as one of these objects when its options
+matter (``loss=Softmax(temperature=0.1)``). Negatives are not a loss option: they come from
+the sampler (``sampler=NegativeSampler(k=..., alpha=...)``).
+
+========  =====================================================  ===========================
+loss      per row                                                options
+========  =====================================================  ===========================
+BPR       ``sum_j w_j softplus(s_j - s_pos)``                    score
+WARP      LightFM's rank-weighted hinge (sample until violation)  margin (numba only)
+BCE       ``softplus(-s_pos) + w * sum_j softplus(s_j)``          negative_weight, score
+Softmax   ``-log softmax(s / T - log q)[pos]``                    temperature (or schedule), score, logq
+CCL       ``(1 - s_pos) + w * mean_j relu(s_j - margin)``         margin, negative_weight (cosine)
+========  =====================================================  ===========================
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from ..sampling.schedules import Schedule, as_schedule, schedule_from_spec, schedule_spec
+
+__all__ = ["Loss", "BPR", "WARP", "BCE", "Softmax", "CCL", "as_loss", "LOSS_NAMES"]
+
+_SCORES = ("dot", "cosine")
+
+
+def _check_score(score: str) -> None:
+    if score not in _SCORES:
+        raise ValueError(f"score must be 'dot' or 'cosine', got {score!r}")
+
+
+def _check_number(name: str, value: Any, low: float, strict: bool = False) -> None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(v) or (v <= low if strict else v < low):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low:g}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Base class of the MF losses; ``name`` is the string form (``loss="bpr"``)."""
+
+    name: ClassVar[str] = ""
+    score: str = "dot"
+
+    def __post_init__(self) -> None:
+        _check_score(self.score)
+
+    def to_spec(self) -> dict:
+        """JSON-serialisable ``{"name": ..., option: value}`` (see :func:`as_loss`)."""
+        d = {k: (schedule_spec(v) if isinstance(v, Schedule) else v) for k, v in asdict(self).items()}
+        return {"name": self.name, **d}
+
+
+@dataclass(frozen=True)
+class BPR(Loss):
+    """Pairwise BPR (Rendle et al. 2009)."""
+
+    name: ClassVar[str] = "bpr"
+
+
+@dataclass(frozen=True)
+class WARP(Loss):
+    """WARP (Weston et al. 2011, as in LightFM): draw negatives until one violates the margin,
+    then a hinge step weighted by ``log(1 + floor((n_items - 1) / trials))``. Numba kernel only;
+    the draws and their cap come from :class:`~recneg.sampling.WarpSampler`."""
+
+    name: ClassVar[str] = "warp"
+    margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.score != "dot":
+            raise ValueError("WARP scores with dot products; leave score='dot'")
+        _check_number("margin", self.margin, 0.0)
+
+
+@dataclass(frozen=True)
+class BCE(Loss):
+    """Binary cross-entropy on the positive and each negative (NCE-style, no log(k q) correction)."""
+
+    name: ClassVar[str] = "bce"
+    negative_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number("negative_weight", self.negative_weight, 0.0)
+
+
+@dataclass(frozen=True)
+class Softmax(Loss):
+    """Sampled softmax with logQ correction (Yi et al. 2019); ``temperature`` may be a schedule
+    (evaluated per epoch on the numba path, per step on torch)."""
+
+    name: ClassVar[str] = "softmax"
+    temperature: Any = 1.0
+    logq: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        t = as_schedule(self.temperature, "temperature")
+        if not isinstance(self.temperature, Schedule):
+            _check_number("temperature", self.temperature, 0.0, strict=True)
+        object.__setattr__(self, "temperature", t if isinstance(self.temperature, Schedule) else float(self.temperature))
+
+
+@dataclass(frozen=True)
+class CCL(Loss):
+    """SimpleX's cosine contrastive loss (Mao et al. 2021): always on cosine scores."""
+
+    name: ClassVar[str] = "ccl"
+    score: str = "cosine"
+    margin: float = 0.9
+    negative_weight: float = 150.0
+
+    def __post_init__(self) -> None:
+        if self.score != "cosine":
+            raise ValueError("loss='ccl' is defined on cosine scores; leave score='cosine'")
+        _check_number("margin", self.margin, -1.0)
+        _check_number("negative_weight", self.negative_weight, 0.0)
+
+
+_BY_NAME: dict[str, type[Loss]] = {c.name: c for c in (BPR, WARP, BCE, Softmax, CCL)}
+LOSS_NAMES = tuple(_BY_NAME)
+
+
+def as_loss(loss: "str | Loss | dict") -> Loss:
+    """A :class:`Loss` from a name (``"ccl"``), a Loss (unchanged) or its :meth:`Loss.to_spec` dict."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, dict):
+        spec = dict(loss)
+        name = spec.pop("name", None)
+        if name not in _BY_NAME:
+            raise ValueError(f"loss spec needs a name among {LOSS_NAMES}, got {name!r}")
+        if isinstance(spec.get("temperature"), dict):
+            spec["temperature"] = schedule_from_spec(spec["temperature"])
+        return _BY_NAME[name](**spec)
+    if isinstance(loss, str) and loss in _BY_NAME:
+        return _BY_NAME[loss]()
+    raise ValueError(f"loss must be one of {LOSS_NAMES} or a recneg.models.losses.Loss, got {loss!r}")
