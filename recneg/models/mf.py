@@ -1,25 +1,24 @@
-"""Matrix factorisation with pluggable negatives and losses.
+"""Matrix factorisation trained through recneg's samplers.
 
-One class, :class:`MatrixFactorization`, trains user and item factors from
-implicit feedback with any of four losses:
+One front door, :class:`MatrixFactorization`, and behind it one class per backend, as implicit
+splits CPU and GPU: :class:`NumbaMatrixFactorization` (per-pair Hogwild SGD in a numba kernel:
+BPR and WARP, CPU) and :class:`TorchMatrixFactorization` (mini-batch Adam on torch: BPR, BCE,
+sampled softmax and CCL, on any device, with shared, in-batch, mixed or all-item negatives).
+``MatrixFactorization(...)`` returns the one that honours what it was asked for (``backend=``
+forces one); each class lists only the options it honours.
 
-* ``"bpr"``: pairwise BPR. On CPU it runs a numba Hogwild SGD kernel
-  (:mod:`recneg.engine.bpr`) that draws negatives itself (uniform or popularity^alpha
-  alias table, seen-item exclusion, DNS hard negatives); elsewhere, or with
-  ``in_batch=True`` / ``backend="torch"``, it runs on torch.
-* ``"softmax"``: sampled softmax with logQ correction (Yi et al. 2019), many
-  negatives shared by the batch (one [B, d] x [d, N] GEMM), temperature,
-  accidental-hit and seen-item masking, optional in-batch negatives.
-* ``"ccl"``: the cosine contrastive loss of SimpleX (Mao et al. 2021).
-* ``"bce"``: binary cross-entropy on the positive and each negative (NCE-style).
+Negatives come from a sampler object of :mod:`recneg.sampling`, exactly the one given::
 
-The torch path uses lazy (sparse) Adam and is device-agnostic (``device="cuda"``).
+    from recneg.sampling import NegativeSampler, DynamicNegativeSampler, InBatchSampler
+    mf = MatrixFactorization(loss="bpr", sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=True))
+    dns = MatrixFactorization(sampler=DynamicNegativeSampler(NegativeSampler(alpha=0.0), m=16, pool=64))
+    sm = MatrixFactorization(loss=Softmax(temperature=0.1), sampler=NegativeSampler(k=1024, shared=True))
+    mf.fit(train)                     # Interactions or scipy CSR (users x items)
+    ids, scores = mf.recommend(0, train.csr[0], N=10)
 
-Example::
-
-    model = MatrixFactorization(factors=64, loss="bpr", alpha=0.0, epochs=30)
-    model.fit(train)                  # Interactions or scipy CSR (users x items)
-    ids, scores = model.recommend(0, train.csr[0], N=10)
+An unbound sampler (no ``train``) is bound to the training matrix at ``fit``. Schedules
+(``k``, ``alpha``, DNS ``m``, softmax ``temperature``) are evaluated at the start of every
+epoch on both backends, and each epoch's values are recorded in ``model.history``.
 """
 from __future__ import annotations
 
@@ -28,25 +27,27 @@ import logging
 import math
 import os
 import time
-from typing import Any, Callable, Iterable
+from types import SimpleNamespace
+from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .._io import atomic_savez, load_npz
-from ..engine.bpr import NumbaBPRTrainer
 from ..engine.divergence import TrainingDivergedError, check_finite
-from ..sampling.distributions import popularity
-from ..sampling.kernels import KernelSampler
+from ..sampling import (AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, WarpSampler,
+                        sampler_from_spec)
+from ..sampling.negative import as_csr
+from .losses import LOSS_NAMES, CCL, Loss, Softmax, as_loss
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MatrixFactorization", "BayesianPersonalizedRanking", "StopTraining", "TrainingDivergedError"]
+__all__ = ["MatrixFactorization", "NumbaMatrixFactorization", "TorchMatrixFactorization",
+           "BayesianPersonalizedRanking", "StopTraining", "TrainingDivergedError", "UserBatches", "LOSSES"]
 
-LOSSES = ("bpr", "softmax", "ccl", "bce")
-_SHARED_DEFAULT = {"bpr": False, "bce": False, "softmax": True, "ccl": True}
-_NEG_DEFAULT = {"bpr": 1, "bce": 4, "softmax": 1024, "ccl": 1024}
+LOSSES = LOSS_NAMES
+_SAMPLERS = (NegativeSampler, DynamicNegativeSampler, InBatchSampler, MixedSampler, WarpSampler, AllItems)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -87,269 +88,181 @@ def _as_csr(user_items: Any, name: str = "user_items") -> sp.csr_matrix:
     return m
 
 
-class MatrixFactorization:
-    """Matrix factorisation trained with sampled negatives.
+class UserBatches:
+    """``batching=UserBatches(positives_per_row=n)``: torch steps over batches of users (each with all
+    its positives, the shared negatives scored once per user); ``positives_per_row`` cuts a user's
+    positives, reshuffled every epoch, into rows of at most n (several updates per user per epoch).
+    ``batching="users"`` is ``UserBatches()``."""
 
-    Args:
-        factors: embedding size d (> 0).
-        loss: "bpr", "softmax", "ccl" or "bce".
-        negatives: negatives per positive (per-example) or per batch (shared);
-            default 1 for bpr, 4 for bce, 1024 for softmax/ccl. ``"all"`` scores every
-            item as a negative (shared, torch path): the exact full softmax, no sampling.
-        alpha: popularity exponent of the proposal, q_j ∝ count_j^alpha
-            (0 = uniform over all items, 1 = frequency).
-        exclude_seen: redraw (per-example) or mask (shared) negatives the user has seen.
-        hard: None or "dns" (dynamic negative sampling: keep the best-scoring of
-            ``dns_candidates`` draws). Per-example negatives only (bpr/bce).
-        dns_candidates: candidates per DNS negative.
-        dns_pool: numba kernel only: draw and score a pool of this many candidates once per
-            user visit and pick each DNS negative as the best of ``dns_candidates`` picks from
-            it (0 = fresh candidates for every negative). With the default user-block order this
-            cuts DNS scoring from dns_candidates per update to dns_pool per user.
-        in_batch: use the other positives of the batch as negatives (torch path);
-            ``logq`` corrects for their popularity. ``negatives`` is then ignored.
-        share_negatives: one set of negatives for the whole batch (default: True for
-            softmax/ccl, False for bpr/bce).
-        logq: subtract log q from logits (softmax) / importance-weight in-batch
-            negatives (bpr). Default True.
-        score: "dot" or "cosine" (ccl always uses cosine).
-        lr: learning rate (default 0.05 for numba SGD, 1e-3 for torch Adam).
-        reg: L2 coefficient (default 0.01 numba: ``reg * param`` per SGD update;
-            1e-4 torch: ``reg/2 * mean squared norm`` of the batch's embeddings).
-        epochs: passes over the training pairs.
-        batch_size: rows per torch step (the numba kernel is per-pair SGD): pairs, or
-            users with ``batching="users"``.
-        batching: "pairs" (each torch step takes ``batch_size`` shuffled (user, item)
-            pairs) or "users" (each step takes ``batch_size`` users with all their
-            positives; the shared negatives are scored once per user, so the GEMM costs
-            n_users x N instead of n_pairs x N per epoch; dense Adam). "users" needs
-            shared negatives (softmax/ccl, or share_negatives=True, or negatives="all").
-        positives_per_row: with batching="users", cut each user's positives (reshuffled every
-            epoch) into rows of at most this many; each row is one unit of the batch, so a user
-            gets several updates per epoch, each against fresh negatives. None = one row per user.
-        workers: CPU threads (numba kernel, or torch on device="cpu").
-        device: torch device for the torch path ("cpu", "cuda", ...).
-        backend: "auto" (numba for bpr on CPU, else torch), "numba" or "torch".
-        seed: seed of initialisation, shuffling and negatives.
-        margin, negative_weight: CCL margin and negative weight (negative_weight
-            also scales the bce negative term).
-        temperature: softmax temperature.
-        use_bias: learn an item bias (appended as an extra factor column).
-        lr_decay: "linear" decays lr to 0 over ``epochs`` (per epoch on numba, per step on
-            torch); None keeps it fixed.
-        init_std: std of the normal initialisation (default 0.1).
-        history_weight: h in [0, 1); h > 0 represents a user as SimpleX does (Mao et al. 2021),
-            ``(1 - h) * e_u + h * W @ mean(e_j for j in the user's training items)`` with a learned
-            d x d ``W`` (torch path). After fit, ``user_factors`` hold these representations of
-            the training history, so ``recommend`` and the evaluator need nothing else; 0 = plain MF.
-        average_epochs: k > 0 ends training with the average of the factors after each of the
-            last k epochs (weight averaging, as in SWA; unit rows are averaged for cosine scores).
-            Validation callbacks see the current, not the averaged, factors. 0 = the last epoch's.
-        max_tries: torch path: draws per negative before giving up on finding an unseen item (the numba
-            kernel's exclusion is exact and needs no limit).
-        chunks: parallel work chunks per epoch in the numba kernel (fixed -> results
-            independent of the thread count, up to Hogwild races).
-        pair_order: visit order of the numba kernel's epoch: "user" (default: users in a new
-            random order, each user's pairs in one block, shuffled within it; the user's factor
-            and history rows stay in cache, about 2x faster per epoch on Gowalla at the same
-            Recall) or "shuffle" (all pairs in a new random order).
-        progress: show a tqdm bar over epochs.
-
-    Attributes (after fit):
-        user_factors: float32 (n_users, d[+1]); item_factors: float32 (n_items, d[+1]).
-        history: list of per-epoch dicts (loss, seconds, validation values).
-    """
-
-    def __init__(
-        self,
-        factors: int = 64,
-        loss: str = "bpr",
-        negatives: int | str | None = None,
-        alpha: float = 0.0,
-        exclude_seen: bool = True,
-        hard: str | None = None,
-        dns_candidates: int = 8,
-        dns_pool: int = 0,
-        in_batch: bool = False,
-        share_negatives: bool | None = None,
-        logq: bool = True,
-        score: str | None = None,
-        lr: float | None = None,
-        reg: float | None = None,
-        epochs: int = 30,
-        batch_size: int = 1024,
-        batching: str = "pairs",
-        positives_per_row: int | None = None,
-        workers: int = 2,
-        device: str = "cpu",
-        backend: str = "auto",
-        seed: int | None = 0,
-        margin: float = 0.9,
-        negative_weight: float | None = None,
-        temperature: float = 1.0,
-        use_bias: bool = False,
-        lr_decay: str | None = None,
-        init_std: float | None = None,
-        history_weight: float = 0.0,
-        average_epochs: int = 0,
-        max_tries: int = 64,
-        chunks: int = 256,
-        pair_order: str = "user",
-        progress: bool = True,
-    ) -> None:
-        if isinstance(factors, bool) or not isinstance(factors, (int, np.integer)) or factors <= 0:
-            raise ValueError(f"factors must be a positive integer, got {factors!r}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if hard not in (None, "dns"):
-            raise ValueError(f"hard must be None or 'dns', got {hard!r}")
-        if backend not in ("auto", "numba", "torch"):
-            raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
-        if score not in (None, "dot", "cosine"):
-            raise ValueError(f"score must be 'dot' or 'cosine', got {score!r}")
-        if loss == "ccl" and score == "dot":
-            raise ValueError("loss='ccl' is defined on cosine scores; use score='cosine' (or leave score unset)")
-        if lr_decay not in (None, "linear"):
-            raise ValueError(f"lr_decay must be None or 'linear', got {lr_decay!r}")
-        for name, v, lo in (("epochs", epochs, 0), ("batch_size", batch_size, 1), ("workers", workers, 1),
-                            ("dns_candidates", dns_candidates, 1), ("max_tries", max_tries, 1),
-                            ("chunks", chunks, 1)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if negatives is not None and negatives != "all" and (
-                isinstance(negatives, bool) or not isinstance(negatives, (int, np.integer)) or negatives < 1):
-            raise ValueError(f"negatives must be a positive integer or 'all', got {negatives!r}")
+    def __init__(self, positives_per_row: int | None = None) -> None:
         if positives_per_row is not None and (isinstance(positives_per_row, bool) or not isinstance(
                 positives_per_row, (int, np.integer)) or positives_per_row < 1):
             raise ValueError(f"positives_per_row must be a positive integer or None, got {positives_per_row!r}")
-        if positives_per_row is not None and batching != "users":
-            raise ValueError("positives_per_row cuts user rows of batching='users'; set batching='users' or drop it")
-        if pair_order not in ("shuffle", "user"):
-            raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
-        if batching not in ("pairs", "users"):
-            raise ValueError(f"batching must be 'pairs' or 'users', got {batching!r}")
-        if not np.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        try:
-            h = math.nan if isinstance(history_weight, bool) else float(history_weight)
-        except (TypeError, ValueError):
-            h = math.nan
-        if not 0.0 <= h < 1.0:
-            raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
-
-        self.factors = int(factors)
-        self.loss = loss
-        self.share_negatives = _SHARED_DEFAULT[loss] if share_negatives is None else bool(share_negatives)
-        if negatives == "all":
-            self.negatives: int | str = "all"
-            if share_negatives is False:
-                raise ValueError("negatives='all' scores the whole catalogue for every row (shared by "
-                                 "definition); drop share_negatives=False")
-            self.share_negatives = True
-        else:
-            self.negatives = int(negatives) if negatives is not None else _NEG_DEFAULT[loss]
-        self.batching = batching
         self.positives_per_row = None if positives_per_row is None else int(positives_per_row)
-        self.pair_order = pair_order
-        self.alpha = float(alpha)
-        self.exclude_seen = bool(exclude_seen)
-        self.hard = hard
-        self.dns_candidates = int(dns_candidates)
-        if isinstance(dns_pool, bool) or not isinstance(dns_pool, (int, np.integer)) or dns_pool < 0:
-            raise ValueError(f"dns_pool must be an integer >= 0, got {dns_pool!r}")
-        self.dns_pool = int(dns_pool)
-        self.in_batch = bool(in_batch)
-        self.logq = bool(logq)
-        self.score = "cosine" if loss == "ccl" else (score or "dot")
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.workers = int(workers)
-        self.device = str(device)
-        self.seed = seed
-        self.margin = float(margin)
-        self.temperature = float(temperature)
-        self.use_bias = bool(use_bias)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UserBatches) and other.positives_per_row == self.positives_per_row
+
+    def __repr__(self) -> str:
+        return f"UserBatches(positives_per_row={self.positives_per_row})"
+
+
+def default_sampler(loss: Loss):
+    """The sampler a loss trains with when none is given: uniform negatives with exact exclusion,
+    one per positive for BPR/WARP, 4 for BCE, 1024 shared by the batch for softmax/CCL."""
+    if loss.name == "warp":
+        return WarpSampler(NegativeSampler(k=1, alpha=0.0), max_trials=100)
+    if loss.name in ("softmax", "ccl"):
+        return NegativeSampler(k=1024, alpha=0.0, shared=True)
+    return NegativeSampler(k=4 if loss.name == "bce" else 1, alpha=0.0)
+
+
+def _as_sampler(sampler: Any, loss: Loss):
+    if sampler is None:
+        return default_sampler(loss)
+    if isinstance(sampler, str) and sampler == "all":
+        return AllItems()
+    if isinstance(sampler, dict):
+        return sampler_from_spec(sampler)
+    if not isinstance(sampler, _SAMPLERS):
+        raise TypeError(
+            f"sampler must be a recneg.sampling sampler (NegativeSampler, DynamicNegativeSampler, InBatchSampler, "
+            f"MixedSampler, WarpSampler, AllItems) or 'all', got {type(sampler).__name__}")
+    return sampler
+
+
+def _numba_can_train(loss: Loss, sampler: Any) -> bool:
+    if loss.name not in ("bpr", "warp") or loss.score != "dot":
+        return False
+    if loss.name == "warp":
+        return isinstance(sampler, WarpSampler)
+    if isinstance(sampler, DynamicNegativeSampler):
+        return sampler.score_fn is None and sampler.mode == "topk" and sampler.k == 1 and isinstance(
+            sampler.base, NegativeSampler) and not sampler.base.shared
+    return isinstance(sampler, NegativeSampler) and not sampler.shared
+
+
+# options only the torch trainer honours: asking for one picks it
+_TORCH_ONLY = ("batch_size", "batching", "history_weight", "device")
+
+
+def _pick_backend(args: tuple, kwargs: dict) -> type:
+    backend = kwargs.get("backend", "auto")
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+    if backend == "numba":
+        return NumbaMatrixFactorization
+    if backend == "torch":
+        return TorchMatrixFactorization
+    loss = as_loss(kwargs.get("loss", args[1] if len(args) > 1 else "bpr"))
+    sampler = _as_sampler(kwargs.get("sampler", args[2] if len(args) > 2 else None), loss)
+    torch_asked = [k for k in _TORCH_ONLY if k in kwargs and not (k == "device" and str(kwargs[k]) == "cpu")]
+    if loss.name == "warp" or (_numba_can_train(loss, sampler) and not torch_asked):
+        return NumbaMatrixFactorization
+    return TorchMatrixFactorization
+
+
+def _check_int(name: str, v: Any, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _check_pos(name: str, v: Any, strict: bool = True) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {v!r}") from None
+    if isinstance(v, bool) or not math.isfinite(f) or (f <= 0 if strict else f < 0):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {v!r}")
+    return f
+
+
+class MatrixFactorization:
+    """Matrix factorisation trained with a sampler's negatives: the front door.
+
+    ``MatrixFactorization(...)`` returns a :class:`NumbaMatrixFactorization` (loss ``"bpr"``/``"warp"``
+    with per-example proposal, DNS or WARP negatives, on the CPU) or a :class:`TorchMatrixFactorization`
+    (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE, ``batch_size``,
+    ``device``); ``backend="numba"``/``"torch"`` forces one. Their docstrings list their options.
+
+    Common args:
+        factors: embedding size d (> 0).
+        loss: ``"bpr"``, ``"warp"``, ``"bce"``, ``"softmax"``, ``"ccl"`` or a
+            :mod:`recneg.models.losses` object with its options (e.g. ``Softmax(temperature=0.1)``).
+        sampler: a :mod:`recneg.sampling` sampler, bound to the training matrix at ``fit`` if it has
+            none: ``NegativeSampler`` (k, alpha or weights, exact exclusion, shared), ``DynamicNegativeSampler``
+            (hard negatives: best of m, optionally from a per-user pool), ``InBatchSampler``,
+            ``MixedSampler``, ``WarpSampler`` or ``AllItems()`` (``"all"``: every item, the exact full
+            softmax). Default: see :func:`default_sampler`.
+        lr, reg, epochs, lr_decay ("linear" or None), init_std (normal init std), average_epochs (end with
+        the mean of the factors after each of the last k epochs), workers, seed.
+
+    Attributes (after fit):
+        user_factors (n_users, d[+1]) and item_factors (n_items, d[+1]), float32; history: per-epoch dicts
+        (loss, seconds, the sampler's k/alpha/m and the temperature in force, validation values).
+    """
+
+    backend: ClassVar[str] = ""
+    _OPTIONS: ClassVar[tuple[str, ...]] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if cls is MatrixFactorization:
+            cls = _pick_backend(args, kwargs)
+        return super().__new__(cls)
+
+    def _init_common(self, factors: int, loss: Any, sampler: Any, lr: float, reg: float, epochs: int,
+                     lr_decay: str | None, init_std: float, average_epochs: int, workers: int, seed: int | None,
+                     backend: str) -> None:
+        if backend not in ("auto", self.backend):
+            raise ValueError(f"{type(self).__name__} is the {self.backend} backend; got backend={backend!r}")
+        self.factors = _check_int("factors", factors, 1)
+        self.loss = as_loss(loss)
+        self.sampler = _as_sampler(sampler, self.loss)
+        self.lr = _check_pos("lr", lr)
+        self.reg = _check_pos("reg", reg, strict=False)
+        self.epochs = _check_int("epochs", epochs, 0)
+        if lr_decay not in (None, "linear"):
+            raise ValueError(f"lr_decay must be None or 'linear', got {lr_decay!r}")
         self.lr_decay = lr_decay
-        self.history_weight = h
-        if isinstance(average_epochs, bool) or not isinstance(average_epochs, (int, np.integer)) or not (
-                0 <= average_epochs <= epochs):
+        self.init_std = _check_pos("init_std", init_std)
+        self.average_epochs = _check_int("average_epochs", average_epochs, 0)
+        if self.average_epochs > self.epochs:
             raise ValueError(f"average_epochs must be an integer in [0, epochs={epochs}], got {average_epochs!r}")
-        self.average_epochs = int(average_epochs)
-        self.max_tries = int(max_tries)
-        self.chunks = int(chunks)
-        self.progress = bool(progress)
-
-        torch_only = self.in_batch or batching == "users" or self.negatives == "all" or self.history_weight > 0
-        if backend == "auto":
-            use_numba = (loss == "bpr" and self.device == "cpu" and not torch_only and self.score == "dot"
-                         and not self.share_negatives)
-            backend = "numba" if use_numba else "torch"
-        if backend == "numba":
-            if loss != "bpr":
-                raise ValueError(f"backend='numba' implements loss='bpr' only; use backend='torch' for loss={loss!r}")
-            if torch_only or self.share_negatives:
-                raise ValueError("in_batch, shared negatives, batching='users', negatives='all' and history_weight "
-                                 "need the torch path; use backend='torch' (or 'auto')")
-            if self.score != "dot":
-                raise ValueError("backend='numba' scores with dot products; use backend='torch' for score='cosine'")
-            if self.device != "cpu":
-                raise ValueError(f"backend='numba' runs on the CPU; got device={self.device!r}, use backend='torch'")
-        self.backend = backend
-        if hard == "dns" and loss in ("softmax", "ccl"):
-            raise ValueError(
-                f"hard='dns' is supported with loss='bpr' or 'bce' only: loss={loss!r} already weighs hard "
-                "negatives through many negatives (and DNS would break the logQ correction); use hard=None"
-            )
-        if hard == "dns" and (self.share_negatives or self.in_batch):
-            raise ValueError(
-                f"hard='dns' picks a hard negative per example and is not supported with shared or in-batch "
-                f"negatives (loss={loss!r}, share_negatives={self.share_negatives}, in_batch={self.in_batch}); "
-                "use loss='bpr' or 'bce' with share_negatives=False, or hard=None"
-            )
-        if batching == "users" and (self.in_batch or not self.share_negatives):
-            raise ValueError(
-                "batching='users' scores negatives shared by the batch once per user; it needs shared negatives "
-                f"(got in_batch={self.in_batch}, share_negatives={self.share_negatives}): use loss='softmax'/'ccl', "
-                "share_negatives=True or negatives='all', or batching='pairs'")
-        if self.in_batch and loss == "bce":
-            raise ValueError("in_batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
-                             "use loss='softmax' or 'bpr' with in_batch=True, or in_batch=False")
-
-        if self.dns_pool and (hard != "dns" or backend != "numba"):
-            raise ValueError(f"dns_pool picks DNS negatives in the numba BPR kernel; it needs hard='dns' and the numba "
-                             f"backend (got hard={hard!r}, backend={backend!r}); drop dns_pool or use loss='bpr' on CPU")
-        numba = backend == "numba"
-        self.lr = float(lr) if lr is not None else (0.05 if numba else 1e-3)
-        self.reg = float(reg) if reg is not None else (0.01 if numba else 1e-4)
-        self.init_std = float(init_std) if init_std is not None else 0.1
-        self.negative_weight = float(negative_weight) if negative_weight is not None else (
-            150.0 if loss == "ccl" else 1.0)
-        if self.lr <= 0 or not np.isfinite(self.lr):
-            raise ValueError(f"lr must be > 0, got {lr!r}")
-        if self.reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
-
+        self.workers = _check_int("workers", workers, 1)
+        self.seed = seed
         self._U: np.ndarray | None = None
         self._V: np.ndarray | None = None
         self._b: np.ndarray | None = None
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------ config
-    _CONFIG_KEYS = ("factors", "loss", "negatives", "alpha", "exclude_seen", "hard", "dns_candidates", "dns_pool",
-                    "in_batch",
-                    "share_negatives", "logq", "score", "lr", "reg", "epochs", "batch_size", "batching", "positives_per_row", "workers",
-                    "device", "backend", "seed", "margin", "negative_weight", "temperature", "use_bias", "lr_decay", "init_std",
-                    "history_weight", "average_epochs", "max_tries", "chunks", "pair_order", "progress")
+    @property
+    def score(self) -> str:
+        """``"dot"`` or ``"cosine"`` (the loss's)."""
+        return self.loss.score
+
+    @property
+    def use_bias(self) -> bool:
+        return bool(getattr(self, "_use_bias", False))
 
     def get_params(self) -> dict:
-        """Constructor arguments as a dict (JSON-serialisable)."""
-        return {k: getattr(self, k) for k in self._CONFIG_KEYS}
+        """Constructor arguments as a JSON-serialisable dict (sampler and loss as specs)."""
+        out: dict[str, Any] = {}
+        for k in self._OPTIONS:
+            v = getattr(self, k)
+            if k == "loss":
+                v = v.to_spec()
+            elif k == "sampler":
+                v = v.to_spec()
+            elif k == "batching" and isinstance(v, UserBatches):
+                v = {"positives_per_row": v.positives_per_row}
+            out[k] = v
+        out["backend"] = self.backend
+        return out
 
     def __repr__(self) -> str:
-        return (f"MatrixFactorization(factors={self.factors}, loss={self.loss!r}, negatives={self.negatives}, "
-                f"alpha={self.alpha}, backend={self.backend!r})")
+        return f"{type(self).__name__}(factors={self.factors}, loss={self.loss!r}, sampler={self.sampler!r})"
 
     # --------------------------------------------------------------- factors
     def _check_fitted(self) -> None:
@@ -393,12 +306,13 @@ class MatrixFactorization:
         return np.ascontiguousarray(V, dtype=np.float32)
 
     # ------------------------------------------------------------------- fit
-    def fit(self, user_items: Any, callbacks: Iterable[Callable] | None = None,
+    def fit(self, user_items: Any, show_progress: bool = True, callbacks: Iterable[Callable] | None = None,
             validation: Callable[[int, "MatrixFactorization"], Any] | None = None,
             patience: int | None = None, monitor: str | None = None) -> "MatrixFactorization":
         """Train on ``user_items`` (Interactions or scipy sparse, users x items; non-zeros are positives).
 
         Args:
+            show_progress: a tqdm bar over the epochs (implicit's name).
             callbacks: callables ``cb(epoch, model)`` run after every epoch; a truthy
                 return value or raising :class:`StopTraining` stops training.
             validation: ``fn(epoch, model)`` returning a number or a dict of numbers
@@ -424,25 +338,24 @@ class MatrixFactorization:
             raise ValueError("patience keeps the best epoch's factors and average_epochs averages the last ones; "
                              "use one of them (set average_epochs=0 or patience=None)")
         callbacks = list(callbacks or [])
+        self.sampler.bind(X)
         rng = np.random.default_rng(self.seed)
         d = self.factors
         self._U = (rng.standard_normal((n_users, d)) * self.init_std).astype(np.float32)
         self._V = (rng.standard_normal((n_items, d)) * self.init_std).astype(np.float32)
         self._b = np.zeros(n_items, dtype=np.float32)
         self.history = []
-
-        counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
-        weights = popularity(counts, alpha=self.alpha)
-        trainer = self._numba_trainer(X, weights, rng) if self.backend == "numba" else self._torch_trainer(
-            X, weights, counts)
+        self.sampler.set_step(0)
+        trainer = self._make_trainer(X, rng)
 
         best_val, best_state, bad = -math.inf, None, 0
         avg: list = []  # [n, sum of U, sum of V, sum of b] over the averaged epochs
-        bar = tqdm(range(self.epochs), desc=f"mf-{self.loss}", disable=not self.progress, leave=False)
+        bar = tqdm(range(self.epochs), desc=f"mf-{self.loss.name}", disable=not show_progress, leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
+            rec: dict[str, Any] = {"epoch": epoch, **self._apply_schedules(trainer, epoch)}
             loss = trainer(epoch)
-            rec: dict[str, Any] = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - t0}
+            rec.update(loss=loss, seconds=time.perf_counter() - t0)
             self._check_diverged(trainer, epoch, loss)  # before averaging, validation and callbacks see factors
             averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
             if averaging or validation is not None or callbacks:
@@ -490,6 +403,25 @@ class MatrixFactorization:
             logger.info("factors averaged over the last %d epochs", n)
         return self
 
+    def _sampler_values(self, epoch: int) -> dict[str, Any]:
+        """Set every schedule to ``epoch``; returns the values now in force (recorded in history)."""
+        s = self.sampler
+        s.set_step(epoch)
+        vals: dict[str, Any] = {}
+        base = s.base if isinstance(s, (DynamicNegativeSampler, WarpSampler)) else (
+            s.proposal if isinstance(s, MixedSampler) else s)
+        if isinstance(base, NegativeSampler):
+            vals.update(k=base.k, alpha=base.alpha)
+        if isinstance(s, DynamicNegativeSampler):
+            vals["m"] = s.m
+        if isinstance(self.loss, Softmax):
+            vals["temperature"] = self._temperature(epoch)
+        return vals
+
+    def _temperature(self, epoch: int) -> float:
+        t = self.loss.temperature
+        return float(t(epoch)) if callable(t) else float(t)
+
     def _check_diverged(self, trainer: Any, epoch: int, loss: float) -> None:
         """Once per epoch: raise :class:`TrainingDivergedError` on a non-finite loss or factor,
         leaving the model unfitted."""
@@ -519,22 +451,11 @@ class MatrixFactorization:
         if sync is not None:
             sync()
 
-    def _numba_trainer(self, X: sp.csr_matrix, weights: np.ndarray, rng: np.random.Generator) -> NumbaBPRTrainer:
-        if self.alpha == 0.0:
-            sampler = KernelSampler.uniform(X.shape[1], X, self.exclude_seen)
-        else:
-            sampler = KernelSampler.from_weights(weights, X, self.exclude_seen)
-        return NumbaBPRTrainer(
-            X, self._U, self._V, self._b, sampler, negatives=self.negatives,
-            dns_candidates=self.dns_candidates if self.hard == "dns" else 1, dns_pool=self.dns_pool, lr=self.lr,
-            reg=self.reg, use_bias=self.use_bias, epochs=self.epochs, lr_decay=self.lr_decay, workers=self.workers,
-            chunks=self.chunks, pair_order=self.pair_order, seed=self.seed,
-            shuffle_state=int(rng.integers(1, 2**63, dtype=np.int64)))
+    def _make_trainer(self, X: sp.csr_matrix, rng: np.random.Generator):  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def _torch_trainer(self, X: sp.csr_matrix, weights: np.ndarray, counts: np.ndarray):
-        from ..engine.mf_torch import TorchTrainer
-
-        return TorchTrainer(self, X, weights, counts)
+    def _apply_schedules(self, trainer: Any, epoch: int) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     # ------------------------------------------------------------- inference
     def _scores(self, users: np.ndarray) -> np.ndarray:
@@ -626,27 +547,281 @@ class MatrixFactorization:
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> None:
-        """Write factors and configuration to an ``.npz`` file atomically (temp file + os.replace)."""
+        """Write factors and configuration (loss and sampler as specs) to an ``.npz`` file atomically."""
         self._check_fitted()
         atomic_savez(path, U=self._U, V=self._V, b=self._b, config=np.array(json.dumps(self.get_params())))
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "MatrixFactorization":
-        """Read a model written by :meth:`save`."""
+    @staticmethod
+    def load(path: str | os.PathLike) -> "MatrixFactorization":
+        """Read a model written by :meth:`save` (files of the API before samplers too)."""
         z = load_npz(path, "MatrixFactorization", required=("U", "V", "b", "config"))
-        cfg = json.loads(str(z["config"]))
-        model = cls(**cfg)
+        try:
+            cfg = json.loads(str(z["config"]))
+            if "sampler" not in cfg:
+                cfg = _legacy_params(cfg)
+            model = MatrixFactorization(**cfg)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{os.fspath(path)}: its model configuration is not valid ({e}); save the model again") from e
         model._U = z["U"].astype(np.float32)
         model._V = z["V"].astype(np.float32)
         model._b = z["b"].astype(np.float32)
         return model
 
 
-class BayesianPersonalizedRanking(MatrixFactorization):
-    """``MatrixFactorization(loss="bpr", ...)`` under the implicit-style name."""
+class NumbaMatrixFactorization(MatrixFactorization):
+    """Per-pair Hogwild SGD in a numba kernel (:class:`recneg.engine.bpr.NumbaBPRTrainer`), on the CPU.
 
-    def __init__(self, factors: int = 64, **kwargs: Any) -> None:
-        if kwargs.get("loss", "bpr") != "bpr":
-            raise ValueError("BayesianPersonalizedRanking trains loss='bpr'; use MatrixFactorization for other losses")
-        kwargs["loss"] = "bpr"
-        super().__init__(factors=factors, **kwargs)
+    Trains ``loss="bpr"`` with a ``NegativeSampler`` (k negatives per positive, not shared) or a
+    ``DynamicNegativeSampler`` over one (best of m, optionally from a per-user pool of candidates),
+    and ``loss="warp"`` with a ``WarpSampler``. Every negative is drawn by the sampler's numba
+    draw functions (:mod:`recneg.sampling.kernels`), with exact exclusion.
+
+    Args:
+        factors, loss, sampler, epochs, lr_decay, init_std, average_epochs, workers, seed: see
+            :class:`MatrixFactorization`.
+        lr: SGD step (default 0.05). reg: L2 coefficient per update, ``reg * param`` (default 0.01).
+        use_bias: learn an item bias (appended as an extra factor column).
+        pair_order: "user" (default: users in a new random order each epoch, each user's pairs in one
+            block: about 2x faster on Gowalla at the same Recall) or "shuffle" (all pairs shuffled).
+    """
+
+    backend = "numba"
+    _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "lr_decay", "init_std", "use_bias",
+                "average_epochs", "workers", "seed", "pair_order")
+
+    def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 0.05,
+                 reg: float = 0.01, epochs: int = 30, lr_decay: str | None = None, init_std: float = 0.1,
+                 use_bias: bool = False, average_epochs: int = 0, workers: int = 2, seed: int | None = 0,
+                 pair_order: str = "user", backend: str = "numba") -> None:
+        self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
+                          seed, backend)
+        if self.loss.name not in ("bpr", "warp") or self.loss.score != "dot":
+            raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got {self.loss!r}: "
+                             f"use backend='torch' (or leave backend='auto')")
+        if not _numba_can_train(self.loss, self.sampler):
+            need = ("a WarpSampler" if self.loss.name == "warp" else
+                    "a NegativeSampler (not shared) or a DynamicNegativeSampler over one (topk, k=1, no score_fn)")
+            raise ValueError(f"the numba backend draws per-example negatives: loss={self.loss.name!r} needs {need}, "
+                             f"got {self.sampler!r}; use backend='torch' for shared, in-batch, mixed or all-item "
+                             f"negatives")
+        if pair_order not in ("shuffle", "user"):
+            raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
+        self._use_bias = bool(use_bias)
+        self.pair_order = pair_order
+
+    def _proposal(self) -> NegativeSampler:
+        s = self.sampler
+        return s.base if isinstance(s, (DynamicNegativeSampler, WarpSampler)) else s
+
+    def _make_trainer(self, X: sp.csr_matrix, rng: np.random.Generator):
+        from ..engine.bpr import NumbaBPRTrainer
+
+        s, base = self.sampler, self._proposal()
+        dns = isinstance(s, DynamicNegativeSampler)
+        kw: dict[str, Any] = {}
+        if self.loss.name == "warp":
+            kw.update(loss="warp", warp_trials=s.max_trials, margin=self.loss.margin)
+        return NumbaBPRTrainer(
+            X, self._U, self._V, self._b, base.kernel_sampler(), negatives=base.k,
+            dns_candidates=s.m if dns else 1, dns_pool=s.pool if dns else 0, lr=self.lr, reg=self.reg,
+            use_bias=self.use_bias, epochs=self.epochs, lr_decay=self.lr_decay, workers=self.workers,
+            pair_order=self.pair_order, seed=self.seed, shuffle_state=int(rng.integers(1, 2**63, dtype=np.int64)),
+            **kw)
+
+    def _apply_schedules(self, trainer: Any, epoch: int) -> dict[str, Any]:
+        vals = self._sampler_values(epoch)
+        base = self._proposal()
+        trainer.negatives = base.k
+        if isinstance(self.sampler, DynamicNegativeSampler):
+            trainer.dns_m = self.sampler.m
+        ks = base.kernel_sampler()  # the same object unless a schedule changed alpha
+        if ks is not trainer.sampler:
+            trainer.sampler = ks
+        return vals
+
+
+class TorchMatrixFactorization(MatrixFactorization):
+    """Mini-batch training on torch (:class:`recneg.engine.mf_torch.TorchTrainer`), any device.
+
+    Trains every loss but WARP with any sampler but ``WarpSampler``: per-example or shared
+    ``NegativeSampler`` negatives (softmax/CCL share theirs by default), DNS (bpr/bce), in-batch
+    negatives with logQ, mixed (in-batch + proposal), or ``AllItems()`` (the exact full softmax).
+    Every negative is drawn by :mod:`recneg.sampling.torch_draws`.
+
+    Args:
+        factors, loss, sampler, epochs, lr_decay, init_std, average_epochs, workers, seed: see
+            :class:`MatrixFactorization`.
+        lr: Adam step (default 1e-3). reg: ``reg/2 * mean squared norm`` of a batch's embeddings (default 1e-4).
+        batch_size: rows per step: pairs, or users with ``batching="users"``.
+        batching: ``"pairs"`` (shuffled (user, item) pairs), ``"users"`` or :class:`UserBatches` (users with
+            all their positives; shared negatives scored once per user: n_users x N GEMM work per epoch).
+        history_weight: h in [0, 1); h > 0 represents a user as SimpleX does,
+            ``(1 - h) e_u + h W mean(e_j over the user's training items)`` with a learned d x d ``W``.
+        device: torch device ("cpu", "cuda", ...); workers: CPU threads when on the CPU.
+    """
+
+    backend = "torch"
+    _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "batch_size", "batching", "lr_decay", "init_std",
+                "history_weight", "average_epochs", "device", "workers", "seed")
+
+    def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 1e-3,
+                 reg: float = 1e-4, epochs: int = 30, batch_size: int = 1024, batching: Any = "pairs",
+                 lr_decay: str | None = None, init_std: float = 0.1, history_weight: float = 0.0,
+                 average_epochs: int = 0, device: str = "cpu", workers: int = 2, seed: int | None = 0,
+                 backend: str = "torch") -> None:
+        self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
+                          seed, backend)
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        if isinstance(batching, dict):
+            batching = UserBatches(**batching)
+        if batching == "users":
+            batching = UserBatches()
+        if batching != "pairs" and not isinstance(batching, UserBatches):
+            raise ValueError(f"batching must be 'pairs', 'users' or UserBatches(...), got {batching!r}")
+        self.batching = batching
+        try:
+            h = math.nan if isinstance(history_weight, bool) else float(history_weight)
+        except (TypeError, ValueError):
+            h = math.nan
+        if not 0.0 <= h < 1.0:
+            raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
+        self.history_weight = h
+        self.device = str(device)
+        self._check_sampler()
+
+    @property
+    def shared(self) -> bool:
+        """Whether the batch shares one set of negatives (softmax/CCL by default; always for all-item)."""
+        s = self.sampler
+        if isinstance(s, AllItems):
+            return True
+        if isinstance(s, MixedSampler):
+            return True
+        if isinstance(s, NegativeSampler):
+            return self.loss.name in ("softmax", "ccl") if s.shared is None else bool(s.shared)
+        return False
+
+    def _check_sampler(self) -> None:
+        s, name = self.sampler, self.loss.name
+        if name == "warp" or isinstance(s, WarpSampler):
+            raise ValueError("WARP runs in the numba kernel: use loss='warp' with a WarpSampler and backend='numba' "
+                             "(or 'auto')")
+        if isinstance(s, DynamicNegativeSampler):
+            if name not in ("bpr", "bce"):
+                raise ValueError(f"DynamicNegativeSampler picks one hard negative per example: use loss='bpr' or "
+                                 f"'bce' (loss={name!r} weighs hard negatives through many negatives already)")
+            if not isinstance(s.base, NegativeSampler) or s.base.shared:
+                raise ValueError("DynamicNegativeSampler on the torch path needs a per-example NegativeSampler base "
+                                 "(shared=False)")
+            if s.pool:
+                raise ValueError("DynamicNegativeSampler(pool=...) is a numba-kernel option; use loss='bpr' on the "
+                                 "numba backend, or pool=0")
+        if isinstance(s, (InBatchSampler, MixedSampler)) and name == "bce":
+            raise ValueError("in-batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
+                             "use loss='softmax' or 'bpr'")
+        if isinstance(self.batching, UserBatches) and not self.shared:
+            raise ValueError(
+                "batching='users' scores negatives shared by the batch once per user; it needs shared negatives: "
+                "NegativeSampler(shared=True) (softmax/ccl share by default) or AllItems(); or use batching='pairs'")
+        if isinstance(self.batching, UserBatches) and isinstance(s, (InBatchSampler, MixedSampler)):
+            raise ValueError("in-batch negatives come from a batch of pairs; use batching='pairs'")
+
+    def _cfg(self) -> SimpleNamespace:
+        """The trainer's configuration (its attribute names), derived from the loss and the sampler."""
+        s, loss = self.sampler, self.loss
+        base = s.base if isinstance(s, DynamicNegativeSampler) else s.proposal if isinstance(s, MixedSampler) else s
+        prop = base if isinstance(base, NegativeSampler) else None
+        return SimpleNamespace(
+            factors=self.factors, loss=loss.name, score=loss.score,
+            negatives="all" if isinstance(s, AllItems) else (prop.k if prop is not None else 1),
+            share_negatives=self.shared, in_batch=isinstance(s, (InBatchSampler, MixedSampler)),
+            mixed=isinstance(s, MixedSampler), sampler=prop,
+            alpha=prop.alpha if prop is not None else 0.0,
+            exclude_seen=(s.exclude_seen if isinstance(s, AllItems) else s.inbatch.mask_seen if isinstance(
+                s, MixedSampler) else s.mask_seen if isinstance(s, InBatchSampler) else prop.exclude_seen),
+            hard="dns" if isinstance(s, DynamicNegativeSampler) else None,
+            dns_candidates=s.m if isinstance(s, DynamicNegativeSampler) else 1,
+            logq=getattr(loss, "logq", True) if not isinstance(s, (InBatchSampler, MixedSampler)) else (
+                (s.inbatch if isinstance(s, MixedSampler) else s).logq),
+            lr=self.lr, reg=self.reg, lr_decay=self.lr_decay, epochs=self.epochs, batch_size=self.batch_size,
+            batching="users" if isinstance(self.batching, UserBatches) else "pairs",
+            positives_per_row=self.batching.positives_per_row if isinstance(self.batching, UserBatches) else None,
+            device=self.device, seed=self.seed, margin=getattr(loss, "margin", 0.9),
+            negative_weight=getattr(loss, "negative_weight", 1.0), temperature=self._temperature(0),
+            use_bias=False, max_tries=64, history_weight=self.history_weight, workers=self.workers,
+            _U=self._U, _V=self._V, _b=self._b,
+        )
+
+    def _make_trainer(self, X: sp.csr_matrix, rng: np.random.Generator):
+        from ..engine.mf_torch import TorchTrainer
+
+        self._tcfg = self._cfg()
+        counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
+        prop = self._tcfg.sampler
+        weights = prop.p if prop is not None else np.full(X.shape[1], 1.0 / X.shape[1])
+        return TorchTrainer(self._tcfg, X, weights, counts)
+
+    def _apply_schedules(self, trainer: Any, epoch: int) -> dict[str, Any]:
+        vals = self._sampler_values(epoch)
+        cfg = self._tcfg
+        if cfg.sampler is not None and cfg.negatives != "all":
+            cfg.negatives = cfg.sampler.k
+        if isinstance(self.sampler, DynamicNegativeSampler):
+            cfg.dns_candidates = self.sampler.m
+        if isinstance(self.loss, Softmax):
+            cfg.temperature = vals["temperature"]
+        if cfg.sampler is not None and cfg.sampler.alpha != cfg.alpha:
+            cfg.alpha = cfg.sampler.alpha
+            trainer.set_proposal(cfg.sampler.p)
+        return vals
+
+    def _sync_from_trainer(self, trainer) -> None:
+        trainer.sync()
+        self._U, self._V, self._b = self._tcfg._U, self._tcfg._V, self._tcfg._b
+
+
+def _legacy_params(cfg: dict) -> dict:
+    """Constructor arguments of the API before models took samplers (files saved by recneg <= 0.1)."""
+    name = cfg.get("loss", "bpr")
+    loss: dict[str, Any] = {"name": name}
+    if name in ("bpr", "bce", "softmax"):
+        loss["score"] = cfg.get("score") or "dot"
+    if name == "softmax":
+        loss.update(temperature=cfg.get("temperature", 1.0), logq=cfg.get("logq", True))
+    if name == "ccl":
+        loss.update(margin=cfg.get("margin", 0.9), negative_weight=cfg.get("negative_weight") or 150.0)
+    if name == "bce":
+        loss["negative_weight"] = cfg.get("negative_weight") or 1.0
+    excl = cfg.get("exclude_seen", True)
+    prop = {"sampler": "NegativeSampler", "k": cfg.get("negatives") or 1, "alpha": cfg.get("alpha", 0.0),
+            "exclude_seen": excl, "shared": cfg.get("share_negatives")}
+    if cfg.get("negatives") == "all":
+        sampler: dict = {"sampler": "AllItems", "exclude_seen": excl}
+    elif cfg.get("in_batch"):
+        sampler = {"sampler": "InBatchSampler", "mask_seen": excl, "logq": cfg.get("logq", True)}
+    elif cfg.get("hard") == "dns":
+        sampler = {"sampler": "DynamicNegativeSampler", "base": prop, "m": cfg.get("dns_candidates", 8),
+                   "pool": cfg.get("dns_pool", 0)}
+    else:
+        sampler = prop
+    out = dict(factors=cfg.get("factors", 64), loss=loss, sampler=sampler, lr=cfg["lr"], reg=cfg["reg"],
+               epochs=cfg.get("epochs", 30), lr_decay=cfg.get("lr_decay"), init_std=cfg.get("init_std") or 0.1,
+               average_epochs=cfg.get("average_epochs", 0), workers=cfg.get("workers", 2), seed=cfg.get("seed", 0),
+               backend=cfg.get("backend", "auto"))
+    if out["backend"] == "numba":
+        out.update(use_bias=cfg.get("use_bias", False), pair_order=cfg.get("pair_order", "user"))
+    else:
+        batching: Any = cfg.get("batching", "pairs")
+        if batching == "users":
+            batching = {"positives_per_row": cfg.get("positives_per_row")}
+        out.update(batch_size=cfg.get("batch_size", 1024), batching=batching,
+                   history_weight=cfg.get("history_weight", 0.0), device=cfg.get("device", "cpu"))
+    return out
+
+
+def BayesianPersonalizedRanking(factors: int = 64, **kwargs: Any) -> MatrixFactorization:
+    """``MatrixFactorization(loss="bpr", ...)`` under implicit's name."""
+    if kwargs.get("loss", "bpr") not in ("bpr",) and getattr(kwargs.get("loss"), "name", None) != "bpr":
+        raise ValueError("BayesianPersonalizedRanking trains loss='bpr'; use MatrixFactorization for other losses")
+    kwargs["loss"] = kwargs.get("loss", "bpr")
+    return MatrixFactorization(factors=factors, **kwargs)

@@ -32,8 +32,8 @@ from .distributions import custom, popularity
 from .exclusion import build_row_hash, in_row_hash, is_seen
 from .kernels import EXACT_NORM_BELOW as _EXACT_NORM_BELOW
 from .kernels import MAX_REJECT as _MAX_REJECT
-from .kernels import MODE_ALIAS, complement_draw, draw_unseen, row_stats
-from .schedules import Schedule, as_schedule
+from .kernels import MODE_ALIAS, KernelSampler, complement_draw, draw_unseen, row_stats
+from .schedules import ConstantSchedule, Schedule, as_schedule, schedule_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -66,6 +66,11 @@ class NegativeBatch:
 
 
 # --------------------------------------------------------------------------- inputs
+
+
+def _spec(s: Schedule) -> Any:
+    """A schedule's JSON form: the number for a constant, else :func:`schedule_spec`."""
+    return s.value if isinstance(s, ConstantSchedule) else schedule_spec(s)
 
 
 def as_csr(train: Any, name: str = "train") -> sp.csr_matrix:
@@ -246,18 +251,17 @@ class NegativeSampler:
 
     def __init__(
         self,
-        train: Any,
+        train: Any = None,
         k: int | Schedule = 5,
-        alpha: float = 0.75,
+        alpha: float | Schedule = 0.75,
         weights: np.ndarray | None = None,
         exclude_seen: bool = True,
         seed: int | None = None,
         heavy_threshold: float = 0.95,
         on_exhausted: str = "raise",
         device: "str | torch.device" = "cpu",
+        shared: bool | None = None,
     ) -> None:
-        self.csr = as_csr(train)
-        self.n_users, self.n_items = self.csr.shape
         self.k_schedule = as_schedule(k, "k")
         self._step = 0
         if int(round(self.k_schedule(0))) < 1:
@@ -269,27 +273,73 @@ class NegativeSampler:
         self.on_exhausted = on_exhausted
         self.heavy_threshold = float(heavy_threshold)
         self.exclude_seen = bool(exclude_seen)
-        try:
-            self.alpha = float(alpha)
-        except (TypeError, ValueError):
-            raise TypeError(f"alpha must be a real number, got {alpha!r}") from None
-        if not np.isfinite(self.alpha):
-            raise ValueError(f"alpha must be a finite real number (the popularity exponent), got {alpha!r}")
-        if weights is None:
-            counts = np.bincount(self.csr.indices, minlength=self.n_items)
-            w = popularity(counts, alpha=alpha)
+        if isinstance(alpha, Schedule):
+            self.alpha_schedule = alpha
         else:
-            w = custom(weights)
-            if w.shape[0] != self.n_items:
-                raise ValueError(
-                    f"weights has {w.shape[0]} entries but train has {self.n_items} items; give one weight per item"
-                )
+            try:
+                a = float(alpha)
+            except (TypeError, ValueError):
+                raise TypeError(f"alpha must be a real number, got {alpha!r}") from None
+            if isinstance(alpha, bool) or not np.isfinite(a):
+                raise ValueError(f"alpha must be a finite real number (the popularity exponent), got {alpha!r}")
+            self.alpha_schedule = as_schedule(a, "alpha")
+        self.weights = None if weights is None else custom(weights)
+        self.shared = None if shared is None else bool(shared)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.device = device
+        self._torch: dict | None = None
+        self._ks: Any = None
+        self._built_alpha: float | None = None
+        self.csr: sp.csr_matrix | None = None
+        if train is not None:
+            self.bind(train)
+
+    # ------------------------------------------------------------------ binding
+    @property
+    def is_bound(self) -> bool:
+        """Whether the sampler knows its training matrix (seen items, popularity counts)."""
+        return self.csr is not None
+
+    def bind(self, train: Any) -> "NegativeSampler":
+        """Attach the training matrix (users x items) and build the tables; returns self.
+
+        A sampler built without ``train`` is bound by the model that trains with it. Binding an
+        already bound sampler keeps its own matrix (it may exclude more than the model trains on)
+        but checks the shape.
+        """
+        csr = as_csr(train)
+        if self.csr is not None:
+            if self.csr.shape != csr.shape:
+                raise ValueError(f"this NegativeSampler is bound to a {self.csr.shape[0]} x {self.csr.shape[1]} "
+                                 f"matrix, but the training matrix is {csr.shape[0]} x {csr.shape[1]}; build the "
+                                 f"sampler without train (the model binds it) or on the same matrix")
+            return self
+        if self.weights is not None and self.weights.shape[0] != csr.shape[1]:
+            raise ValueError(
+                f"weights has {self.weights.shape[0]} entries but train has {csr.shape[1]} items; give one weight per item"
+            )
+        self.csr = csr
+        self.n_users, self.n_items = csr.shape
+        self.indptr = csr.indptr
+        self.indices = csr.indices
+        self._counts = np.bincount(csr.indices, minlength=self.n_items)
+        self._build()
+        return self
+
+    def _require_bound(self) -> None:
+        if self.csr is None:
+            raise ValueError("this NegativeSampler has no training data yet: pass train= (Interactions or a scipy "
+                             "matrix) or call .bind(train); a model binds it at fit")
+
+    def _build(self) -> None:
+        """Proposal, alias table and per-user exclusion statistics for the current alpha."""
+        alpha = self.alpha
+        w = popularity(self._counts, alpha=alpha) if self.weights is None else self.weights
         self.table = AliasTable(w)
         self.p = self.table.p
         self.log_p = self.table.log_p
         self.cum = np.concatenate(([0.0], np.cumsum(self.p)))
-        self.indptr = self.csr.indptr
-        self.indices = self.csr.indices
         self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum = row_stats(self.indptr, self.indices, self.p)
         self.npos_total = int(np.count_nonzero(self.p > 0))
         self.hoff, self.htab = build_row_hash(self.indptr, self.indices)  # O(1) membership for rejection
@@ -300,17 +350,35 @@ class NegativeSampler:
             ])
         self.exhausted_users = np.flatnonzero(self.npos_seen >= self.npos_total)
         # a large |alpha| concentrates popularity^alpha on a few items (the others underflow to 0)
-        self._support_hint = "" if weights is not None or self.npos_total == self.n_items else (
-            f" (popularity^alpha with alpha={self.alpha:g} gives non-zero weight to only {self.npos_total} of "
+        self._support_hint = "" if self.weights is not None or self.npos_total == self.n_items else (
+            f" (popularity^alpha with alpha={alpha:g} gives non-zero weight to only {self.npos_total} of "
             f"{self.n_items} items; an alpha closer to 0 spreads it)")
         if self.exclude_seen and self.exhausted_users.size:
             logger.warning(
                 "%d user(s) have seen every item with non-zero proposal weight (e.g. %s)%s",
                 self.exhausted_users.size, self.exhausted_users[:5].tolist(), self._support_hint,
             )
-        self._rng = np.random.default_rng(seed)
-        self.device = device
-        self._torch: dict | None = None
+        self._built_alpha = alpha
+        self._torch = None
+        self._ks = None
+
+    def kernel_sampler(self) -> "KernelSampler":
+        """The arrays the numba kernels draw from (:class:`~recneg.sampling.kernels.KernelSampler`) for the
+        current proposal; the same object until a schedule changes ``alpha``."""
+        self._require_bound()
+        if self._ks is None:
+            if self.weights is None and self.alpha == 0.0:
+                self._ks = KernelSampler.uniform(self.n_items, self.csr, self.exclude_seen, self.heavy_threshold)
+            else:
+                self._ks = KernelSampler.from_weights(self.p, self.csr, self.exclude_seen, self.heavy_threshold)
+        return self._ks
+
+    def to_spec(self) -> dict:
+        """The constructor arguments as a JSON-serialisable dict (no data): see :func:`sampler_from_spec`."""
+        return {"sampler": "NegativeSampler", "k": _spec(self.k_schedule), "alpha": _spec(self.alpha_schedule),
+                "weights": None if self.weights is None else self.weights.tolist(), "exclude_seen": self.exclude_seen,
+                "seed": self.seed, "heavy_threshold": self.heavy_threshold, "on_exhausted": self.on_exhausted,
+                "shared": self.shared}
 
     # ------------------------------------------------------------------ schedule
     @property
@@ -318,9 +386,20 @@ class NegativeSampler:
         """Current number of negatives per row."""
         return max(1, int(round(self.k_schedule(self._step))))
 
+    @property
+    def alpha(self) -> float:
+        """Current popularity exponent (a schedule's value at the step set with :meth:`set_step`)."""
+        a = float(self.alpha_schedule(self._step))
+        if not np.isfinite(a):
+            raise ValueError(f"alpha must be a finite real number, got {a!r} at step {self._step}")
+        return a
+
     def set_step(self, step: int) -> None:
-        """Set the training step/epoch at which schedules are evaluated."""
+        """Set the training step/epoch at which the k and alpha schedules are evaluated (a new alpha
+        rebuilds the proposal)."""
         self._step = int(step)
+        if self.csr is not None and self.weights is None and self.alpha != self._built_alpha:
+            self._build()
 
     # ------------------------------------------------------------------ numpy / numba
     def _base(self) -> np.uint64:
@@ -328,6 +407,7 @@ class NegativeSampler:
 
     def log_norm(self, users: np.ndarray) -> np.ndarray:
         """float64 (B,): log of the unseen proposal mass of each user (0 when not excluding)."""
+        self._require_bound()
         users = check_ids(users, self.n_users, "users")
         if not self.exclude_seen:
             return np.zeros(users.shape[0])
@@ -348,6 +428,7 @@ class NegativeSampler:
             :class:`NegativeBatch` with numpy ``items`` int64 (B, k), ``log_q`` float32 (B, k)
             and ``valid`` bool (B, k) or None (all valid).
         """
+        self._require_bound()
         users = check_ids(users, self.n_users, "users")
         B = users.shape[0]
         pos = None if pos_items is None else check_ids(pos_items, self.n_items, "pos_items", length=B)
@@ -383,6 +464,7 @@ class NegativeSampler:
 
     # ------------------------------------------------------------------ torch
     def _torch_state(self, device: "torch.device") -> dict:
+        self._require_bound()
         import torch
 
         if self._torch is None or self._torch["device"] != device:
@@ -582,7 +664,7 @@ class NegativeSampler:
         return j
 
     def __repr__(self) -> str:
-        return (
-            f"NegativeSampler(n_users={self.n_users}, n_items={self.n_items}, k={self.k}, "
-            f"alpha={self.alpha}, exclude_seen={self.exclude_seen})"
-        )
+        data = f"n_users={self.n_users}, n_items={self.n_items}, " if self.csr is not None else ""
+        alpha = "custom weights" if self.weights is not None else f"alpha={_spec(self.alpha_schedule)!r}"
+        shared = "" if self.shared is None else f", shared={self.shared}"
+        return f"NegativeSampler({data}k={_spec(self.k_schedule)!r}, {alpha}, exclude_seen={self.exclude_seen}{shared})"
