@@ -405,9 +405,12 @@ def draw_avoiding(avoid: torch.Tensor, k: int, proposal: TorchProposal, generato
         (items int64 (B, k), valid bool (B, k)); valid is False for skipped slots.
     """
     neg = proposal.draw((avoid.shape[0], k), generator)
-    for _ in range(max_redraw):
-        bad = neg == avoid[:, None]
-        if not bool(bad.any()):
+    flat = neg.view(-1)
+    av = avoid[:, None].expand(neg.shape).reshape(-1)
+    hit = torch.nonzero(flat == av).flatten()
+    for _ in range(max_redraw):  # redraw only the slots that hit the centre word
+        if hit.numel() == 0:
             break
-        neg = torch.where(bad, proposal.draw((avoid.shape[0], k), generator), neg)
+        flat[hit] = proposal.draw(hit.numel(), generator)
+        hit = hit[flat[hit] == av[hit]]
     return neg, neg != avoid[:, None]
