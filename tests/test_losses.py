@@ -10,17 +10,10 @@ import torch
 from scipy import stats
 
 from recneg.engine.bpr import bpr_epoch, bpr_update
-from recneg.engine.mf_torch import (
-    SeenIndex,
-    bce_loss,
-    bpr_loss,
-    ccl_loss,
-    draw_per_example,
-    sampled_softmax_loss,
-    shared_valid_mask,
-)
+from recneg.engine.mf_torch import bce_loss, bpr_loss, ccl_loss, sampled_softmax_loss
 from recneg.sampling._rng import seed_states
 from recneg.sampling.kernels import KernelSampler
+from recneg.sampling.torch_draws import SeenIndex, draw_per_example, shared_valid_mask
 
 NO_TRACE = np.zeros((0, 2), np.int64)  # bpr_epoch records nothing
 

@@ -1,4 +1,7 @@
-"""Torch losses and negative drawing for matrix factorisation (device-agnostic).
+"""Torch losses and the trainer for matrix factorisation (device-agnostic).
+
+The trainer keeps the losses, scoring and optimiser steps; every negative is drawn by
+:mod:`recneg.sampling.torch_draws`.
 
 Every loss takes scores of one positive per row and of N negatives per row:
 
@@ -20,19 +23,28 @@ row of each positive, so the loss equals the per-pair loss with
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from ..sampling.torch_draws import (
+    SeenIndex,
+    TorchExclusion,
+    TorchProposal,
+    draw_dns,
+    draw_exclusive,
+    gather_rows,
+    in_batch_negatives,
+    shared_valid_mask,
+)
 
 __all__ = [
     "bpr_loss",
     "bce_loss",
     "sampled_softmax_loss",
     "ccl_loss",
-    "SeenIndex",
-    "draw_per_example",
-    "shared_valid_mask",
-    "gather_rows",
+    "TorchTrainer",
 ]
 
 
@@ -119,104 +131,6 @@ def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = 
     return _mean_rows((1.0 - pos) + negative_weight * _by_row(per_row, rows)[:, 0])
 
 
-class SeenIndex:
-    """The training CSR on a device, for vectorised "has user u seen item j" tests.
-
-    Args:
-        indptr: int64 (n_users + 1,); indices: int (nnz,), sorted within rows.
-        n_items: number of columns.
-    """
-
-    def __init__(self, indptr, indices, n_items: int, device: torch.device | str = "cpu") -> None:
-        dev = torch.device(device)
-        self.indptr = torch.as_tensor(indptr, dtype=torch.int64, device=dev)
-        self.indices = torch.as_tensor(indices, dtype=torch.int64, device=dev)
-        self.n_items = int(n_items)
-        rows = torch.repeat_interleave(torch.arange(self.indptr.numel() - 1, device=dev),
-                                       self.indptr[1:] - self.indptr[:-1])
-        self.keys = rows * self.n_items + self.indices  # sorted: rows ascending, items sorted per row
-
-    def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Bool tensor (broadcast shape): True where ``items`` is in ``users``' row. O(log nnz) each."""
-        q = users * self.n_items + items
-        pos = torch.searchsorted(self.keys, q.reshape(-1)).clamp_(max=self.keys.numel() - 1)
-        return (self.keys[pos] == q.reshape(-1)).reshape(q.shape)
-
-    def rows_of(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All (row position in ``users``, item) pairs seen by ``users``: two int64 (M,) tensors."""
-        return gather_rows(self.indptr, self.indices, users)
-
-
-def gather_rows(indptr: torch.Tensor, values: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flatten CSR rows ``rows`` (R,): (position in ``rows``, value) for every stored entry, int64 (M,) each."""
-    start = indptr[rows]
-    lens = indptr[rows + 1] - start
-    b = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), lens)
-    first = torch.cumsum(lens, 0) - lens
-    off = torch.arange(b.numel(), device=rows.device) - first[b]
-    return b, values[start[b] + off]
-
-
-def shared_valid_mask(users: torch.Tensor, pos: torch.Tensor, negs: torch.Tensor,
-                      seen: SeenIndex | None) -> torch.Tensor:
-    """(B, N) validity of shared negatives ``negs`` (N,) for each row (user, pos).
-
-    Always masks accidental hits ``negs == pos``; with ``seen`` it also masks every
-    item the row's user has in the training data. Cost O(B*N + M log N), M the
-    batch users' total history length (no B*N binary searches).
-    """
-    valid = negs.unsqueeze(0) != pos.unsqueeze(1)
-    if seen is None:
-        return valid
-    b, items = seen.rows_of(users)
-    if items.numel() == 0:
-        return valid
-    srt, perm = torch.sort(negs)
-    lo = torch.searchsorted(srt, items)
-    hi = torch.searchsorted(srt, items, right=True)
-    cnt = hi - lo
-    hit = cnt > 0
-    if bool(hit.any()):
-        b, lo, cnt = b[hit], lo[hit], cnt[hit]
-        rb = torch.repeat_interleave(b, cnt)
-        first = torch.cumsum(cnt, 0) - cnt
-        k = torch.arange(rb.numel(), device=negs.device) - torch.repeat_interleave(first, cnt)
-        cols = perm[torch.repeat_interleave(lo, cnt) + k]
-        valid[rb, cols] = False
-    return valid
-
-
-def draw_per_example(users: torch.Tensor, shape: tuple[int, ...], draw, seen: SeenIndex | None,
-                     max_tries: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw negatives of ``shape`` = (B, ...) for rows ``users`` (B,), redrawing seen ones.
-
-    Args:
-        draw: callable ``n -> int64 tensor (n,)`` of i.i.d. proposal draws.
-        seen: exclusion index, or None to keep every draw.
-        max_tries: total draws allowed per slot.
-
-    Returns:
-        (items int64 ``shape``, valid bool ``shape``); a slot is invalid when all
-        its ``max_tries`` draws were seen items.
-    """
-    n = 1
-    for s in shape:
-        n *= int(s)
-    items = draw(n).reshape(shape)
-    if seen is None:
-        return items, torch.ones(shape, dtype=torch.bool, device=items.device)
-    ub = users.reshape((-1,) + (1,) * (len(shape) - 1)).expand(shape)
-    bad = seen.contains(ub, items)
-    tries = 1
-    while tries < max_tries and bool(bad.any()):
-        idx = bad.nonzero(as_tuple=True)
-        new = draw(idx[0].numel())
-        items[idx] = new
-        bad[idx] = seen.contains(ub[idx], new)
-        tries += 1
-    return items, ~bad
-
-
 class TorchTrainer:
     """Mini-batch trainer of one MF model on torch (lazy Adam over sparse embedding gradients).
 
@@ -228,12 +142,18 @@ class TorchTrainer:
     :meth:`sync` copies the trained values back into those arrays.
 
     Calling the trainer with an epoch number runs one epoch and returns the mean loss.
+
+    Debug hook: set :attr:`record` (on the class or an instance) to a list and every step appends
+    a dict of the negatives it used: ``kind`` ("per_example", "dns", "shared", "in_batch"),
+    ``users`` (B,) or (R,) for user batches, ``positives`` (B,) (absent for user batches),
+    ``items`` ((B, k) per example, (N,) shared/in-batch) and ``valid`` (bool, items' shape per
+    example, (B, N) / (R, N) shared, or None = all valid), all detached copies. None (default) = off.
     """
+
+    record: list | None = None
 
     def __init__(self, cfg, X, weights, counts) -> None:
         import numpy as np
-
-        from ..sampling.alias import TorchAliasTable
 
         self.cfg = cfg
         dev = torch.device(cfg.device)
@@ -269,7 +189,16 @@ class TorchTrainer:
         coo = X.tocoo()
         self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
         self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
-        self.seen = SeenIndex(X.indptr, X.indices, n_items, dev) if cfg.exclude_seen else None
+        self.proposal = TorchProposal.from_weights(weights, device=dev)
+        self.log_q = self.proposal.log_p
+        per_example = not (cfg.in_batch or cfg.share_negatives)
+        self.excl = None
+        if cfg.exclude_seen and per_example:
+            self.excl = TorchExclusion.build(self.proposal, X.indptr, X.indices)
+            self._check_drawable(X)
+        self.seen = None
+        if cfg.exclude_seen:
+            self.seen = self.excl.seen if self.excl is not None else SeenIndex(X.indptr, X.indices, n_items, dev)
         self.history_index = self.seen
         self.chunk = getattr(cfg, "positives_per_row", None) if self.by_user else None
         if (self.by_user or self.history_weight) and self.history_index is None:
@@ -292,20 +221,36 @@ class TorchTrainer:
         self.all_items = torch.arange(n_items, device=dev) if self.full else None
         self.steps_per_epoch = (n_units + cfg.batch_size - 1) // cfg.batch_size
         self.step = 0
-        if cfg.alpha == 0.0:
-            self.table = None
-            self.log_q = torch.full((n_items,), -math.log(n_items), dtype=torch.float32, device=dev)
-        else:
-            self.table = TorchAliasTable.from_weights(weights, device=dev)
-            self.log_q = self.table.log_p
         c = np.asarray(counts, dtype=np.float64)
         with np.errstate(divide="ignore"):
             self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
 
-    def _draw(self, n: int) -> torch.Tensor:
-        if self.table is None:
-            return torch.randint(0, self.n_items, (n,), generator=self.gen, device=self.dev)
-        return self.table.sample(n, generator=self.gen)
+    def _check_drawable(self, X) -> None:
+        """ValueError before training when a user with positives has no unseen item of positive weight."""
+        import numpy as np
+
+        bad = self.excl.exhausted_users().cpu().numpy()
+        bad = bad[np.diff(X.indptr)[bad] > 0]
+        if bad.size:
+            raise ValueError(
+                f"exclude_seen=True but user(s) {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} have seen every "
+                f"item with non-zero proposal weight (alpha={self.cfg.alpha}), so no negative can be drawn for them; "
+                "drop these users, use alpha=0 (every item drawable) or exclude_seen=False")
+
+    def _record(self, kind: str, users: torch.Tensor, positives: torch.Tensor | None, items: torch.Tensor,
+                valid: torch.Tensor | None) -> None:
+        entry = {"kind": kind, "users": users.detach().clone(), "items": items.detach().clone(),
+                 "valid": None if valid is None else valid.detach().clone()}
+        if positives is not None:
+            entry["positives"] = positives.detach().clone()
+        self.record.append(entry)
+
+    def _candidate_scores(self, uq: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """DNS scoring callback: candidates int64 (B, k, m) -> scores (B, k, m) against rows ``uq`` (B, d)."""
+        def score(cand: torch.Tensor) -> torch.Tensor:
+            cs = torch.einsum("bd,bkmd->bkm", uq, self.V.weight[cand])
+            return cs + self.b.weight[cand, 0] if self.b is not None else cs
+        return score
 
     def _score(self, ue: torch.Tensor, ve: torch.Tensor, items: torch.Tensor, shared: bool) -> torch.Tensor:
         if shared:
@@ -345,31 +290,32 @@ class TorchTrainer:
         pos = self._score(uq, iq, i, shared=False)
         neg_log_q = None
         if cfg.in_batch or cfg.share_negatives:
-            negs = i if cfg.in_batch else self._shared_negatives()
-            valid = shared_valid_mask(u, i, negs, self.seen)
+            if cfg.in_batch:
+                negs, valid, batch_log_q = in_batch_negatives(u, i, self.log_q_batch, self.seen)
+            else:
+                negs = self._shared_negatives()
+                valid = shared_valid_mask(u, i, negs, self.seen)
+            if self.record is not None:
+                self._record("in_batch" if cfg.in_batch else "shared", u, i, negs, valid)
             ne = ie if cfg.in_batch else self.V(negs)
             nq = F.normalize(ne, dim=-1) if cosine else ne
             neg = self._score(uq, nq, negs, shared=True)
             logq = cfg.logq and not self.full  # the whole catalogue is not a sample: nothing to correct
             if logq:
-                neg_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[negs]
-            pos_log_q = (self.log_q_batch if cfg.in_batch else self.log_q)[i] if logq else None
+                neg_log_q = batch_log_q if cfg.in_batch else self.log_q[negs]
+            pos_log_q = (batch_log_q if cfg.in_batch else self.log_q[i]) if logq else None
         else:
             k = cfg.negatives
             if cfg.hard == "dns":
-                m = cfg.dns_candidates
-                cand, cvalid = draw_per_example(u, (u.numel(), k, m), self._draw, self.seen, cfg.max_tries)
-                with torch.no_grad():
-                    cs = torch.einsum("bd,bkmd->bkm", uq, self.V.weight[cand])
-                    if self.b is not None:
-                        cs = cs + self.b.weight[cand, 0]
-                    cs = cs.masked_fill(~cvalid, -math.inf)
-                    best = cs.argmax(dim=2, keepdim=True)
-                negs = torch.gather(cand, 2, best).squeeze(2)
-                valid = torch.gather(cvalid, 2, best).squeeze(2)
+                negs = draw_dns(u, k, cfg.dns_candidates, self.excl, self.proposal, self._candidate_scores(uq),
+                                self.gen, rounds=cfg.max_tries)
+            elif self.excl is not None:
+                negs = draw_exclusive(u, (u.numel(), k), self.excl, self.gen, rounds=cfg.max_tries)[0]
             else:
-                negs, valid = draw_per_example(u, (u.numel(), k), self._draw, self.seen, cfg.max_tries)
-            valid = valid & (negs != i.unsqueeze(1))
+                negs = self.proposal.draw((u.numel(), k), self.gen)
+            valid = negs != i.unsqueeze(1)  # accidental hits (only possible without exclusion)
+            if self.record is not None:
+                self._record("dns" if cfg.hard == "dns" else "per_example", u, i, negs, valid)
             ne = self.V(negs)
             nq = F.normalize(ne, dim=-1) if cosine else ne
             neg = self._score(uq, nq, negs, shared=False)
@@ -401,7 +347,7 @@ class TorchTrainer:
 
     def _shared_negatives(self) -> torch.Tensor:
         """The batch's shared negatives: (N,) draws from the proposal, or every item when negatives="all"."""
-        return self.all_items if self.full else self._draw(self.cfg.negatives)
+        return self.all_items if self.full else self.proposal.draw(self.cfg.negatives, self.gen)
 
     def _epoch_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
         """This epoch's chunked rows: CSR (row_ptr (n_rows + 1,), items) with each user's positives
@@ -449,6 +395,8 @@ class TorchTrainer:
                 valid[hr, hi] = False
             else:
                 valid = shared_valid_mask(users, torch.full_like(users, -1), negs, self.seen)
+        if self.record is not None:
+            self._record("shared", users, None, negs, valid)
         if cfg.loss == "softmax" and self.full and valid is None:
             # the exact full softmax: the whole catalogue, positive included, is the denominator
             loss = _mean_rows(torch.logsumexp(neg / cfg.temperature, dim=1)[rows] - pos / cfg.temperature)

@@ -407,7 +407,8 @@ def train_embeddings(
         from .skipgram_torch import TorchSkipGram
 
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
-                           dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed)
+                           dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
+                           shared=shared_negatives)
         for ep in range(epochs):
             loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
             losses.append(loss if compute_loss else float("nan"))

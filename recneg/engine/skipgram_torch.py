@@ -6,7 +6,10 @@ updates are scattered with ``index_add_`` (a minibatch of simultaneous SGD steps
 with B = 1 it is exactly the sequential per-pair update of the numba kernel).
 
 Per epoch, subsampling, dynamic windows and pair generation run as tensor ops on
-the device, over segments of the corpus so memory stays bounded.
+the device, over segments of the corpus so memory stays bounded. Negatives come from
+:func:`recneg.sampling.torch_draws.draw_avoiding` (word2vec's law: the proposal, a draw
+equal to the centre word redrawn, else skipped); with ``shared`` (skip-gram only) one set is
+drawn per centre-word occurrence and reused by all its context pairs, as the numba kernel does.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from ..sampling.torch_draws import TorchProposal, draw_avoiding
 
 logger = logging.getLogger(__name__)
 
@@ -86,19 +91,6 @@ def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor,
     return loss
 
 
-def _draw_negatives(table, centres: torch.Tensor, k: int, generator: torch.Generator | None,
-                    max_redraw: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, k) negatives != centre (redrawn up to ``max_redraw`` times) and the validity mask."""
-    neg = table.sample((centres.shape[0], k), generator=generator)
-    for _ in range(max_redraw):
-        bad = neg == centres[:, None]
-        if not bool(bad.any()):
-            break
-        redraw = table.sample((centres.shape[0], k), generator=generator)
-        neg = torch.where(bad, redraw, neg)
-    return neg, neg != centres[:, None]
-
-
 class TorchSkipGram:
     """Trains syn0 / syn1neg on a device with batched steps.
 
@@ -112,12 +104,20 @@ class TorchSkipGram:
             4096 matched the numba kernel's WordSim Spearman (0.176 vs 0.181) while 16384
             collapsed it (0.02). Keep it at a few thousand.
         segment_tokens: corpus tokens turned into pairs at a time.
+        shared: skip-gram only: one set of negatives per centre-word occurrence, shared by its
+            context pairs (pWord2Vec, as the numba kernel); ignored for CBOW (one draw per centre anyway).
+
+    Debug hook: set :attr:`record` (class or instance) to a list and every draw appends a dict
+    ``centres`` int64 (G,), ``items`` int64 (G, k), ``valid`` bool (G, k) and ``pairs`` int64 (G,)
+    (training pairs that used each row of draws), all detached copies. None (default) = off.
     """
+
+    record: list | None = None
 
     def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray, tokens: np.ndarray, offsets: np.ndarray,
                  keep_prob: np.ndarray, table, window: int, negative: int, sg: bool, dynamic: bool = True,
                  device: str | torch.device = "cpu", batch_size: int = 4096, segment_tokens: int = 1 << 20,
-                 seed: int = 1) -> None:
+                 seed: int = 1, shared: bool = False) -> None:
         self.device = torch.device(device)
         self.syn0 = torch.as_tensor(syn0, dtype=torch.float32).to(self.device).clone()
         self.syn1neg = torch.as_tensor(syn1neg, dtype=torch.float32).to(self.device).clone()
@@ -125,8 +125,9 @@ class TorchSkipGram:
         sent = np.repeat(np.arange(offsets.shape[0] - 1, dtype=np.int64), np.diff(offsets))
         self.sent = torch.as_tensor(sent, device=self.device)
         self.keep_prob = torch.as_tensor(keep_prob, dtype=torch.float32, device=self.device)
-        self.table = table.to_torch(self.device)
+        self.proposal = TorchProposal(table, self.device)
         self.window, self.negative, self.sg, self.dynamic = int(window), int(negative), bool(sg), bool(dynamic)
+        self.shared = bool(shared) and self.sg
         self.batch_size, self.segment_tokens = int(batch_size), int(segment_tokens)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(int(seed))
@@ -139,12 +140,15 @@ class TorchSkipGram:
         tok, sen = tok[keep], sen[keep]
         n = tok.shape[0]
         if self.dynamic:
-            b = torch.randint(1, self.window + 1, (n,), device=self.device, generator=self.gen)
+            # effective window uniform in 1..window, as the numba kernel: 1 + floor(r * window)
+            r = torch.rand(n, device=self.device, generator=self.gen)
+            b = (r * self.window).long().clamp_(max=self.window - 1) + 1
         else:
             b = torch.full((n,), self.window, device=self.device, dtype=torch.int64)
         return tok, sen, b
 
-    def _sg_pairs(self, tok, sen, b) -> tuple[torch.Tensor, torch.Tensor]:
+    def _sg_pairs(self, tok, sen, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(centre token, context token, centre position) int64 (P,) each, grouped by centre position."""
         n = tok.shape[0]
         cen, ctx = [], []
         idx = torch.arange(n, device=self.device)
@@ -162,11 +166,12 @@ class TorchSkipGram:
             ctx.append(i_l)
         if not cen:
             e = torch.zeros(0, dtype=torch.int64, device=self.device)
-            return e, e
+            return e, e, e
         c = torch.cat(cen)
         x = torch.cat(ctx)
         order = torch.argsort(c, stable=True)
-        return tok[c[order]], tok[x[order]]
+        c = c[order]
+        return tok[c], tok[x[order]], c
 
     def _cbow_ctx(self, tok, sen, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = tok.shape[0]
@@ -178,6 +183,14 @@ class TorchSkipGram:
         has = mask.any(1)
         return tok[has], tok[posc[has]], mask[has]
 
+    def _draw(self, centres: torch.Tensor, pairs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G, k) negatives for centre tokens (G,) and their validity; ``pairs`` (G,) only for the record."""
+        negs, valid = draw_avoiding(centres, self.negative, self.proposal, self.gen)
+        if self.record is not None:
+            self.record.append({"centres": centres.clone(), "items": negs.clone(), "valid": valid.clone(),
+                                "pairs": torch.ones_like(centres) if pairs is None else pairs.clone()})
+        return negs, valid
+
     def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
                     progress: Callable[[int], None] | None = None) -> float:
         """One pass; returns the mean loss per pair (sg) or per centre word (cbow)."""
@@ -188,8 +201,11 @@ class TorchSkipGram:
             hi = min(lo + self.segment_tokens, n_tok)
             tok, sen, b = self._windows(lo, hi)
             if self.sg:
-                cen, ctx = self._sg_pairs(tok, sen, b)
+                cen, ctx, cpos = self._sg_pairs(tok, sen, b)
                 m = cen.shape[0]
+                if self.shared:  # one draw per centre occurrence, reused by its pairs
+                    at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
+                    seg_negs, seg_mask = self._draw(tok[at], per)
             else:
                 cen, ctxm, mask = self._cbow_ctx(tok, sen, b)
                 m = cen.shape[0]
@@ -197,7 +213,10 @@ class TorchSkipGram:
                 e = min(s + self.batch_size, m)
                 frac = (epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok) / epochs
                 lr = max(min_alpha, alpha - (alpha - min_alpha) * frac)
-                negs, nmask = _draw_negatives(self.table, cen[s:e], self.negative, self.gen)
+                if self.shared:
+                    negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
+                else:
+                    negs, nmask = self._draw(cen[s:e])
                 if self.sg:
                     loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask)
                 else:

@@ -127,16 +127,14 @@ class DynamicNegativeSampler:
         """torch version of :meth:`sample`; ``score_fn`` receives tensors."""
         import torch
 
+        from .torch_draws import pick_hard
+
         cand = self.base.sample_torch(users, pos_items, generator=generator, k=self.m)
         scores = torch.as_tensor(self.score_fn(users, cand.items)).to(cand.items.device, torch.float64)
         self._scores_shape(scores, cand.items.shape)
         if cand.valid is not None:
             scores = scores.masked_fill(~cand.valid, -float("inf"))
-        key = scores
-        if self.mode == "softmax":
-            u = torch.rand(scores.shape, dtype=torch.float64, device=scores.device, generator=generator)
-            key = scores / self.temperature - torch.log(-torch.log(u.clamp(min=1e-300)))
-        order = torch.topk(key, self.k, dim=1, sorted=True).indices
+        order = pick_hard(scores, None, self.k, self.temperature if self.mode == "softmax" else None, generator)
         take = lambda a: None if a is None else torch.gather(a, 1, order)  # noqa: E731
         return NegativeBatch(take(cand.items), take(cand.log_q), take(cand.valid), scores=take(scores))
 

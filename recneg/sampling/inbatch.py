@@ -180,20 +180,20 @@ class InBatchSampler:
         """In-batch negatives as tensors on the sampler's device (``items``/``log_q`` are expanded views)."""
         import torch
 
+        from .torch_draws import SeenIndex, in_batch_negatives
+
         device = torch.device(self.device)
         if not isinstance(pos_items, torch.Tensor):
             raise TypeError(f"pos_items must be a torch.Tensor, got {type(pos_items).__name__}")
         if self._torch is None or self._torch["device"] != device:
             self._torch = dict(device=device, log_q=torch.as_tensor(self.log_q_items, device=device))
             if self.csr is not None:
-                indptr = torch.as_tensor(self.csr.indptr, dtype=torch.int64, device=device)
-                rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), indptr[1:] - indptr[:-1])
-                self._torch["keys"] = rows * self.n_items + torch.as_tensor(self.csr.indices, dtype=torch.int64, device=device)
+                self._torch["seen"] = SeenIndex(self.csr.indptr, self.csr.indices, self.n_items, device)
         pos = pos_items.to(device=device, dtype=torch.int64).reshape(-1)
         B = pos.shape[0]
         if B and (int(pos.min()) < 0 or int(pos.max()) >= self.n_items):
             raise ValueError(f"pos_items contains ids out of range [0, {self.n_items})")
-        valid = pos[None, :] != pos[:, None]
+        u = None
         if self.mask_seen:
             if not isinstance(users, torch.Tensor):
                 raise TypeError("users must be a torch.Tensor when mask_seen=True")
@@ -202,16 +202,10 @@ class InBatchSampler:
                 raise ValueError(f"users has length {u.shape[0]} but pos_items has length {B}")
             if B and (int(u.min()) < 0 or int(u.max()) >= self.n_users):
                 raise ValueError(f"users contains ids out of range [0, {self.n_users})")
-            keys = self._torch["keys"]
-            if keys.numel():
-                q = u[:, None] * self.n_items + pos[None, :]
-                at = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
-                valid &= keys[at] != q
+        _, valid, lq = in_batch_negatives(u, pos, self._torch["log_q"], self._torch["seen"] if self.mask_seen else None)
         if self.streaming is not None:
             self.streaming.update(pos)
             lq = torch.as_tensor(self.streaming.log_q(pos), device=device)
-        else:
-            lq = self._torch["log_q"][pos]
         return NegativeBatch(pos[None, :].expand(B, B), lq[None, :].expand(B, B), valid)
 
 
@@ -275,20 +269,19 @@ class MixedSampler:
         """torch version of :meth:`sample`."""
         import torch
 
+        from .torch_draws import shared_negatives
+
         a = self.inbatch.sample_torch(users, pos_items)
         dev = a.items.device
         B = a.items.shape[0]
         if self.shared:
             pr = self.proposal
-            st = pr._torch_state(dev)
-            idx = st["table"].sample(pr.k, generator=generator)
+            excl = pr._torch_exclusion(dev)
             pos = a.items[0] if B else torch.empty(0, dtype=torch.int64, device=dev)
-            vb = idx[None, :] != pos[:, None]
-            if pr.exclude_seen and B:
-                u = users.to(device=dev, dtype=torch.int64).reshape(-1)
-                vb &= ~pr._is_seen_t(st, u[:, None].expand(B, idx.numel()), idx[None, :].expand(B, idx.numel()))
+            u = None if users is None else users.to(device=dev, dtype=torch.int64).reshape(-1)
+            idx, vb = shared_negatives(u, pos, pr.k, excl.proposal, excl.seen if pr.exclude_seen else None, generator)
             b_items = idx[None, :].expand(B, idx.numel())
-            b_logq = st["log_p"][idx][None, :].expand(B, idx.numel())
+            b_logq = excl.proposal.log_p[idx][None, :].expand(B, idx.numel())
         else:
             b = self.proposal.sample_torch(users, pos_items, generator=generator)
             b_items, b_logq = b.items.to(dev), b.log_q.to(dev)

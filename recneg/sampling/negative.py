@@ -38,8 +38,11 @@ from .schedules import ConstantSchedule, Schedule, as_schedule, schedule_spec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from .torch_draws import TorchExclusion
+
 logger = logging.getLogger(__name__)
 
+_TORCH_REJECT_ROUNDS = 16  # torch path: vectorised rejection rounds before the complement draw
 
 
 @dataclass
@@ -463,26 +466,17 @@ class NegativeSampler:
         return valid
 
     # ------------------------------------------------------------------ torch
-    def _torch_state(self, device: "torch.device") -> dict:
+    def _torch_exclusion(self, device: "torch.device") -> "TorchExclusion":
+        """The sampler's proposal and exclusion state on ``device`` (built once per device)."""
         self._require_bound()
-        import torch
+        from .torch_draws import SeenIndex, TorchExclusion, TorchProposal
 
-        if self._torch is None or self._torch["device"] != device:
-            f64 = dict(dtype=torch.float64, device=device)
-            indptr = torch.as_tensor(self.indptr, dtype=torch.int64, device=device)
-            rows = torch.repeat_interleave(torch.arange(self.n_users, device=device), indptr[1:] - indptr[:-1])
-            self._torch = dict(
-                device=device,
-                table=self.table.to_torch(device),
-                p=torch.as_tensor(self.p, **f64),
-                log_p=torch.as_tensor(self.log_p, dtype=torch.float32, device=device),
-                cum=torch.as_tensor(self.cum, **f64),
-                indptr=indptr,
-                keys=rows * self.n_items + torch.as_tensor(self.indices, dtype=torch.int64, device=device),
-                seen_cum=torch.as_tensor(self.seen_cum, **f64),
-                seen_mass=torch.as_tensor(self.seen_mass, **f64),
-                unseen=torch.as_tensor(self.unseen_mass, **f64),
-                nvalid=torch.as_tensor(self.npos_total - self.npos_seen, dtype=torch.int64, device=device),
+        if self._torch is None or self._torch.proposal.device != device:
+            proposal = TorchProposal(self.table, device)
+            seen = SeenIndex(self.indptr, self.indices, self.n_items, device)
+            self._torch = TorchExclusion(
+                proposal, seen, self.seen_cum, self.seen_mass, self.unseen_mass, self.npos_total - self.npos_seen,
+                self.indptr, self.indices, self.heavy_threshold,
             )
         return self._torch
 
@@ -528,34 +522,12 @@ class NegativeSampler:
             )
         return self._sample_torch_native(users, pos_items, generator, k, device)
 
-    def _is_seen_t(self, st: dict, u: "torch.Tensor", items: "torch.Tensor") -> "torch.Tensor":
-        """bool, shape of ``items``: item in user u's training row (searchsorted on the sorted
-        CSR keys ``user * n_items + item``; faster than vectorised hash probing in torch)."""
-        import torch
-
-        keys = st["keys"]
-        if keys.numel() == 0:
-            return torch.zeros_like(items, dtype=torch.bool)
-        q = u * self.n_items + items
-        pos = torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)
-        return keys[pos] == q
-
-    def _unseen_cdf_t(self, st: dict, u, extra, j):
-        import torch
-
-        keys = st["keys"]
-        q = torch.searchsorted(keys, u * self.n_items + j, right=True)
-        start = st["indptr"][u]
-        seen = torch.where(q > start, st["seen_cum"][(q - 1).clamp(min=0)], torch.zeros((), dtype=torch.float64, device=j.device)) \
-            if keys.numel() else torch.zeros_like(j, dtype=torch.float64)
-        f = st["cum"][j + 1] - seen
-        has_extra = (extra >= 0) & (extra <= j)
-        return f - torch.where(has_extra, st["p"][extra.clamp(min=0)], torch.zeros((), dtype=torch.float64, device=j.device))
-
     def _sample_torch_native(self, users, pos_items, generator, k, device) -> NegativeBatch:
         import torch
 
-        st = self._torch_state(device)
+        from .torch_draws import draw_exclusive
+
+        excl = self._torch_exclusion(device)
         u = users.to(device=device, dtype=torch.int64).reshape(-1)
         B = u.shape[0]
         if B and (int(u.min()) < 0 or int(u.max()) >= self.n_users):
@@ -568,58 +540,16 @@ class NegativeSampler:
             if B and (int(pos.min()) < 0 or int(pos.max()) >= self.n_items):
                 raise ValueError(f"pos_items contains ids out of range [0, {self.n_items})")
         k = self.k if k is None else int(k)
-        table = st["table"]
-        items = table.sample((B, k), generator=generator)
+        log_p = excl.proposal.log_p
         if not self.exclude_seen:
-            log_q = st["log_p"][items]
-            valid = None if pos is None else items != pos[:, None]
-            return NegativeBatch(items, log_q, valid)
+            items = excl.proposal.draw((B, k), generator)
+            return NegativeBatch(items, log_p[items], None if pos is None else items != pos[:, None])
         if pos is None:
             extra = torch.full((B,), -1, dtype=torch.int64, device=device)
         else:
-            extra = torch.where(self._is_seen_t(st, u, pos), torch.full_like(pos, -1), pos)
-        has_extra = extra >= 0
-        p_extra = torch.where(has_extra, st["p"][extra.clamp(min=0)], torch.zeros((), dtype=torch.float64, device=device))
-        mass = st["seen_mass"][u] + p_extra
-        norm = st["unseen"][u] - p_extra
-        nvalid = st["nvalid"][u] - (has_extra & (p_extra > 0)).long()
-        exhausted = nvalid <= 0
-        heavy = (mass > self.heavy_threshold) & ~exhausted
-        light = ~heavy & ~exhausted
-        uu = u[:, None].expand(B, k)
-        ee = extra[:, None].expand(B, k)
-
-        # rejection rounds on the light rows; each round redraws only the current hits
-        flat = items.reshape(-1)
-        fu, fe = uu.reshape(-1), ee.reshape(-1)
-        act = torch.nonzero(light[:, None].expand(B, k).reshape(-1)).flatten()
-        for _ in range(16):
-            if act.numel() == 0:
-                break
-            a_it = flat[act]
-            act = act[self._is_seen_t(st, fu[act], a_it) | (a_it == fe[act])]
-            if act.numel():
-                flat[act] = table.sample(act.numel(), generator=generator)
-        todo = heavy[:, None].expand(B, k).clone()
-        if act.numel():
-            todo.view(-1)[act] = True  # still hitting after 16 rounds: draw from the complement
-        items = flat.view(B, k)
-        if bool(todo.any()):
-            iu, ie = uu[todo], ee[todo]
-            j = self._complement_t(st, iu, ie, generator)
-            items = items.masked_scatter(todo, j)
-        # norm below the cancellation limit: recompute exactly on the host (rare)
-        tiny = (norm < _EXACT_NORM_BELOW) & ~exhausted
-        if bool(tiny.any()):
-            idx = torch.nonzero(tiny).flatten()
-            for b in idx.tolist():
-                uu_b, e_b = int(u[b]), int(extra[b])
-                mask = np.ones(self.n_items, dtype=bool)
-                mask[self.indices[self.indptr[uu_b]:self.indptr[uu_b + 1]]] = False
-                if e_b >= 0:
-                    mask[e_b] = False
-                norm[b] = float(self.p[mask].sum())
-        log_q = (st["log_p"][items].double() - torch.log(norm.clamp(min=1e-300))[:, None]).float()
+            extra = torch.where(excl.seen.contains(u, pos), torch.full_like(pos, -1), pos)
+        items, exhausted = draw_exclusive(u, (B, k), excl, generator, extra=extra, rounds=_TORCH_REJECT_ROUNDS)
+        log_q = (log_p[items].double() - excl.log_norm(u, extra)[:, None]).float()
         valid = None
         if bool(exhausted.any()):
             if self.on_exhausted == "raise":
@@ -630,38 +560,10 @@ class NegativeSampler:
                     f"on_exhausted='mask'"
                 )
             valid = (~exhausted)[:, None].expand(B, k).clone()
-            items = items.masked_fill(~valid, 0)
             log_q = log_q.masked_fill(~valid, 0.0)
         elif self.on_exhausted == "mask":
             valid = torch.ones((B, k), dtype=torch.bool, device=device)
         return NegativeBatch(items, log_q, valid)
-
-    def _complement_t(self, st, u, extra, generator):
-        """Vectorised complement draws on the device by bisection of the unseen CDF."""
-        import torch
-
-        n = self.n_items
-        dev = u.device
-        z = self._unseen_cdf_t(st, u, extra, torch.full_like(u, n - 1))
-        t = torch.rand(u.shape, dtype=torch.float64, device=dev, generator=generator) * z
-        lo = torch.zeros_like(u)
-        hi = torch.full_like(u, n - 1)
-        for _ in range(int(np.ceil(np.log2(max(n, 2)))) + 1):
-            mid = (lo + hi) // 2
-            go_left = self._unseen_cdf_t(st, u, extra, mid) > t
-            hi = torch.where(go_left, mid, hi)
-            lo = torch.where(go_left, lo, torch.minimum(mid + 1, hi))
-        j = lo
-        bad = self._is_seen_t(st, u, j) | (st["p"][j] <= 0) | (j == extra)
-        if bool(bad.any()):  # rounding landed on an excluded item: fix those few on the host
-            bi = torch.nonzero(bad).flatten()
-            fix = _complement_many(
-                u[bi].cpu().numpy(), extra[bi].cpu().numpy(), t[bi].cpu().numpy() / np.maximum(z[bi].cpu().numpy(), 1e-300),
-                self.cum, self.p, self.indptr, self.indices, self.seen_cum,
-            )
-            j = j.clone()
-            j[bi] = torch.as_tensor(fix, dtype=torch.int64, device=dev)
-        return j
 
     def __repr__(self) -> str:
         data = f"n_users={self.n_users}, n_items={self.n_items}, " if self.csr is not None else ""
