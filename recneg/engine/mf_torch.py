@@ -193,6 +193,7 @@ class TorchTrainer:
         self.log_q = self.proposal.log_p
         per_example = not (cfg.in_batch or cfg.share_negatives)
         self.excl = None
+        self._indptr, self._indices = X.indptr, X.indices
         if cfg.exclude_seen and per_example:
             self.excl = TorchExclusion.build(self.proposal, X.indptr, X.indices)
             self._check_drawable(X)
@@ -224,6 +225,13 @@ class TorchTrainer:
         c = np.asarray(counts, dtype=np.float64)
         with np.errstate(divide="ignore"):
             self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
+
+    def set_proposal(self, weights) -> None:
+        """Draw from new proposal weights (n_items,) from now on (a schedule changed alpha)."""
+        self.proposal = TorchProposal.from_weights(weights, device=self.dev)
+        self.log_q = self.proposal.log_p
+        if self.excl is not None:
+            self.excl = TorchExclusion.build(self.proposal, self._indptr, self._indices)
 
     def _check_drawable(self, X) -> None:
         """ValueError before training when a user with positives has no unseen item of positive weight."""
@@ -304,6 +312,20 @@ class TorchTrainer:
             if logq:
                 neg_log_q = batch_log_q if cfg.in_batch else self.log_q[negs]
             pos_log_q = (batch_log_q if cfg.in_batch else self.log_q[i]) if logq else None
+            if getattr(cfg, "mixed", False):
+                # mixed negatives (Yang et al. 2020): the batch's positives plus cfg.negatives proposal items
+                # shared by the batch; each column is corrected by its own source's log q
+                pn = self._shared_negatives()
+                pvalid = shared_valid_mask(u, i, pn, self.seen)
+                if self.record is not None:
+                    self._record("shared", u, i, pn, pvalid)
+                pe = self.V(pn)
+                neg = torch.cat([neg, self._score(uq, F.normalize(pe, dim=-1) if cosine else pe, pn, shared=True)], 1)
+                valid = torch.cat([valid, pvalid], 1)
+                ne = torch.cat([ne, pe], 0)
+                if logq:
+                    B = u.numel()
+                    neg_log_q = torch.cat([neg_log_q.expand(B, -1), self.log_q[pn].expand(B, -1)], 1)
         else:
             k = cfg.negatives
             if cfg.hard == "dns":

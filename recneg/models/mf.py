@@ -419,7 +419,7 @@ class MatrixFactorization:
         return vals
 
     def _temperature(self, epoch: int) -> float:
-        t = self.loss.temperature
+        t = getattr(self.loss, "temperature", 1.0)
         return float(t(epoch)) if callable(t) else float(t)
 
     def _check_diverged(self, trainer: Any, epoch: int, loss: float) -> None:

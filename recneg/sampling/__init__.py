@@ -18,13 +18,14 @@ from .distributions import custom, popularity, uniform
 from .hard import DynamicNegativeSampler, WarpSampler, warp_weights
 from .inbatch import InBatchSampler, MixedSampler, StreamingFrequency
 from .negative import NegativeBatch, NegativeSampler
+from .specs import AllItems, sampler_from_spec
 from .schedules import (ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule, StepSchedule, as_schedule,
                         parse_schedule)
 
 __all__ = [
     "AliasTable", "TorchAliasTable", "alias_draw",
     "popularity", "uniform", "custom",
-    "NegativeBatch", "NegativeSampler", "InBatchSampler", "MixedSampler", "StreamingFrequency",
+    "NegativeBatch", "NegativeSampler", "AllItems", "sampler_from_spec", "InBatchSampler", "MixedSampler", "StreamingFrequency",
     "DynamicNegativeSampler", "WarpSampler", "warp_weights",
     "Schedule", "ConstantSchedule", "LinearSchedule", "ExponentialSchedule", "StepSchedule", "as_schedule",
     "parse_schedule",

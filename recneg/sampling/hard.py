@@ -25,7 +25,7 @@ from scipy.special import digamma
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import alias_draw
 from .kernels import MAX_REJECT, MODE_ALIAS, draw_unseen
-from .negative import NegativeBatch, NegativeSampler, _row_setup, check_ids
+from .negative import NegativeBatch, NegativeSampler, _row_setup, _spec, check_ids
 from .schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,37 +47,66 @@ class DynamicNegativeSampler:
         base: a :class:`NegativeSampler` (anything with ``sample(users, pos, k=)`` and
             ``sample_torch(users, pos, generator=, k=)``).
         score_fn: ``score_fn(users (B,), candidates (B, m)) -> scores (B, m)``; called with
-            numpy arrays from :meth:`sample` and tensors from :meth:`sample_torch`.
+            numpy arrays from :meth:`sample` and tensors from :meth:`sample_torch`. None when a
+            model trains with the sampler: it scores candidates with its own factors.
         m: candidates per row (int or Schedule), >= k.
         k: negatives kept per row (int or Schedule).
         mode: ``"topk"`` or ``"softmax"``.
         temperature: softmax temperature (> 0, float or Schedule); ignored for topk.
         seed: seed for the softmax Gumbel noise.
+        pool: numba MF kernel: draw and score this many distinct candidates once per user visit and
+            pick each negative as the best of ``m`` of them (0 = ``m`` fresh candidates per negative).
     """
 
     def __init__(
         self,
         base: Any,
-        score_fn: Callable,
+        score_fn: Callable | None = None,
         m: int | Schedule = 10,
         k: int | Schedule = 1,
         mode: str = "topk",
         temperature: float | Schedule = 1.0,
         seed: int | None = None,
+        pool: int = 0,
     ) -> None:
-        if not callable(score_fn):
+        if score_fn is not None and not callable(score_fn):
             raise TypeError(f"score_fn must be callable (users, candidates) -> scores, got {type(score_fn).__name__}")
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 0:
+            raise ValueError(f"pool must be an integer >= 0 (0 = no pool), got {pool!r}")
         self.base = base
         self.score_fn = score_fn
         self.m_schedule = as_schedule(m, "m")
         self.k_schedule = as_schedule(k, "k")
         self.t_schedule = as_schedule(temperature, "temperature")
         self.mode = mode
+        self.pool = int(pool)
+        self.seed = seed
         self._step = 0
         self._rng = np.random.default_rng(seed)
         self._check()
+
+    def bind(self, train: Any) -> "DynamicNegativeSampler":
+        """Bind the base sampler to the training matrix (see :meth:`NegativeSampler.bind`); returns self."""
+        self.base.bind(train)
+        return self
+
+    def to_spec(self) -> dict:
+        """Constructor arguments as a JSON-serialisable dict (``score_fn`` is not kept)."""
+        return {"sampler": "DynamicNegativeSampler", "base": self.base.to_spec(), "m": _spec(self.m_schedule),
+                "k": _spec(self.k_schedule), "mode": self.mode, "temperature": _spec(self.t_schedule),
+                "seed": self.seed, "pool": self.pool}
+
+    def __repr__(self) -> str:
+        pool = f", pool={self.pool}" if self.pool else ""
+        return f"DynamicNegativeSampler({self.base!r}, m={_spec(self.m_schedule)!r}, k={_spec(self.k_schedule)!r}{pool})"
+
+    def _score(self, users: Any, candidates: Any) -> Any:
+        if self.score_fn is None:
+            raise ValueError("this DynamicNegativeSampler has no score_fn: pass score_fn=(users, candidates) -> scores "
+                             "to sample it yourself, or give it to a model, which scores with its own factors")
+        return self.score_fn(users, candidates)
 
     def set_step(self, step: int) -> None:
         """Set the step at which m / k / temperature schedules are evaluated (also forwarded to base)."""
@@ -112,7 +141,7 @@ class DynamicNegativeSampler:
         """numpy: ``items`` int64 (B, k), ``log_q`` float32 (B, k), ``valid``, ``scores`` (B, k)."""
         users = np.asarray(users)
         cand = self.base.sample(users, pos_items, k=self.m)
-        scores = np.asarray(self.score_fn(users, cand.items), dtype=np.float64)
+        scores = np.asarray(self._score(users, cand.items), dtype=np.float64)
         self._scores_shape(scores, cand.items.shape)
         if cand.valid is not None:
             scores = np.where(cand.valid, scores, -np.inf)
@@ -130,7 +159,7 @@ class DynamicNegativeSampler:
         from .torch_draws import pick_hard
 
         cand = self.base.sample_torch(users, pos_items, generator=generator, k=self.m)
-        scores = torch.as_tensor(self.score_fn(users, cand.items)).to(cand.items.device, torch.float64)
+        scores = torch.as_tensor(self._score(users, cand.items)).to(cand.items.device, torch.float64)
         self._scores_shape(scores, cand.items.shape)
         if cand.valid is not None:
             scores = scores.masked_fill(~cand.valid, -float("inf"))
@@ -212,6 +241,24 @@ class WarpSampler:
         self.base = base
         self.max_trials = int(max_trials)
         self.margin = float(margin)
+
+    def set_step(self, step: int) -> None:
+        """Forward the training step to the base sampler's schedules."""
+        if hasattr(self.base, "set_step"):
+            self.base.set_step(step)
+
+    def bind(self, train: Any) -> "WarpSampler":
+        """Bind the base sampler to the training matrix; returns self."""
+        self.base.bind(train)
+        return self
+
+    def to_spec(self) -> dict:
+        """Constructor arguments as a JSON-serialisable dict."""
+        return {"sampler": "WarpSampler", "base": self.base.to_spec(), "max_trials": self.max_trials,
+                "margin": self.margin}
+
+    def __repr__(self) -> str:
+        return f"WarpSampler({self.base!r}, max_trials={self.max_trials}, margin={self.margin:g})"
 
     def sample_factors(
         self,

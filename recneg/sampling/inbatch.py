@@ -116,37 +116,73 @@ class InBatchSampler:
         mask_seen: bool = False,
         device: "str | torch.device" = "cpu",
         streaming: StreamingFrequency | None = None,
+        logq: bool = True,
     ) -> None:
-        self.csr = None if train is None else as_csr(train)
-        self.streaming = streaming
         if streaming is not None and not isinstance(streaming, StreamingFrequency):
             raise TypeError(f"streaming must be a StreamingFrequency, got {type(streaming).__name__}")
-        if item_counts is None and streaming is not None:
-            item_counts = np.ones(streaming.n_items if self.csr is None else self.csr.shape[1])
-        if item_counts is None:
-            if self.csr is None:
-                raise ValueError("InBatchSampler needs train or item_counts to compute item frequencies")
-            counts = np.bincount(self.csr.indices, minlength=self.csr.shape[1]).astype(np.float64)
-        else:
-            counts = np.asarray(item_counts, dtype=np.float64)
-            if counts.ndim != 1 or counts.size == 0:
-                raise ValueError(f"item_counts must be a non-empty 1-D array, got shape {counts.shape}")
-            if not np.all(np.isfinite(counts)) or np.any(counts < 0):
-                raise ValueError("item_counts must be finite and >= 0")
-            if self.csr is not None and counts.size != self.csr.shape[1]:
-                raise ValueError(f"item_counts has {counts.size} entries but train has {self.csr.shape[1]} items")
+        self.streaming = streaming
+        self.mask_seen = bool(mask_seen)
+        self.logq = bool(logq)
+        self.device = device
+        self._torch: dict | None = None
+        self.csr = None
+        self.counts: np.ndarray | None = None
+        self.n_users: int | None = None
+        if item_counts is not None:
+            self._set_counts(np.asarray(item_counts, dtype=np.float64))
+        elif streaming is not None:
+            self._set_counts(np.ones(streaming.n_items))
+        if train is not None:
+            self.bind(train)
+
+    @property
+    def is_bound(self) -> bool:
+        """Whether the item frequencies (and, with ``mask_seen``, the seen sets) are known."""
+        return self.counts is not None and (self.csr is not None or not self.mask_seen)
+
+    def _set_counts(self, counts: np.ndarray) -> None:
+        if counts.ndim != 1 or counts.size == 0:
+            raise ValueError(f"item_counts must be a non-empty 1-D array, got shape {counts.shape}")
+        if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+            raise ValueError("item_counts must be finite and >= 0")
         total = counts.sum()
         if total <= 0:
             raise ValueError("item_counts sum to zero: no frequency to correct with")
-        if mask_seen and self.csr is None:
-            raise ValueError("mask_seen=True needs train (the seen sets); pass train=...")
         self.counts = counts
         self.n_items = counts.size
-        self.n_users = None if self.csr is None else self.csr.shape[0]
         self.log_q_items = np.log(np.maximum(counts, 1.0) / total).astype(np.float32)
-        self.mask_seen = bool(mask_seen)
-        self.device = device
-        self._torch: dict | None = None
+
+    def bind(self, train: Any) -> "InBatchSampler":
+        """Attach the training matrix: item counts (unless given) and the seen sets; returns self."""
+        csr = as_csr(train)
+        if self.csr is not None:
+            if self.csr.shape != csr.shape:
+                raise ValueError(f"this InBatchSampler is bound to a {self.csr.shape} matrix, not {csr.shape}")
+            return self
+        if self.counts is not None and self.counts.size != csr.shape[1]:
+            raise ValueError(f"item_counts has {self.counts.size} entries but train has {csr.shape[1]} items")
+        self.csr = csr
+        self.n_users = csr.shape[0]
+        if self.counts is None:
+            self._set_counts(np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float64))
+        return self
+
+    def _require_bound(self) -> None:
+        if self.counts is None:
+            raise ValueError("InBatchSampler needs train or item_counts to compute item frequencies; pass train= or "
+                             "item_counts=, or call .bind(train) (a model binds it at fit)")
+        if self.mask_seen and self.csr is None:
+            raise ValueError("mask_seen=True needs train (the seen sets); pass train=... or call .bind(train)")
+
+    def set_step(self, step: int) -> None:
+        """In-batch negatives have no schedule (a no-op, for a uniform sampler interface)."""
+
+    def to_spec(self) -> dict:
+        """Constructor arguments as a JSON-serialisable dict (counts and streaming state are not kept)."""
+        return {"sampler": "InBatchSampler", "mask_seen": self.mask_seen, "logq": self.logq}
+
+    def __repr__(self) -> str:
+        return f"InBatchSampler(mask_seen={self.mask_seen}, logq={self.logq})"
 
     def sample(self, users: Any, pos_items: Any) -> NegativeBatch:
         """In-batch negatives for numpy input.
@@ -159,6 +195,7 @@ class InBatchSampler:
             NegativeBatch with ``items`` int64 (B, B) (a read-only broadcast view of
             ``pos_items``), ``log_q`` float32 (B, B) (broadcast view) and ``valid`` bool (B, B).
         """
+        self._require_bound()
         pos = check_ids(pos_items, self.n_items, "pos_items")
         B = pos.shape[0]
         valid = pos[None, :] != pos[:, None]
@@ -178,6 +215,7 @@ class InBatchSampler:
 
     def sample_torch(self, users: "torch.Tensor | None", pos_items: "torch.Tensor", generator: Any = None) -> NegativeBatch:
         """In-batch negatives as tensors on the sampler's device (``items``/``log_q`` are expanded views)."""
+        self._require_bound()
         import torch
 
         from .torch_draws import SeenIndex, in_batch_negatives
@@ -231,11 +269,25 @@ class MixedSampler:
             raise TypeError(f"inbatch must be an InBatchSampler, got {type(inbatch).__name__}")
         if not isinstance(proposal, NegativeSampler):
             raise TypeError(f"proposal must be a NegativeSampler, got {type(proposal).__name__}")
-        if proposal.n_items != inbatch.n_items:
+        if proposal.is_bound and inbatch.counts is not None and proposal.n_items != inbatch.n_items:
             raise ValueError(f"inbatch has {inbatch.n_items} items but proposal has {proposal.n_items}")
         self.inbatch = inbatch
         self.proposal = proposal
         self.shared = bool(shared)
+
+    def bind(self, train: Any) -> "MixedSampler":
+        """Bind both samplers to the training matrix; returns self."""
+        self.inbatch.bind(train)
+        self.proposal.bind(train)
+        return self
+
+    def to_spec(self) -> dict:
+        """Constructor arguments as a JSON-serialisable dict."""
+        return {"sampler": "MixedSampler", "inbatch": self.inbatch.to_spec(), "proposal": self.proposal.to_spec(),
+                "shared": self.shared}
+
+    def __repr__(self) -> str:
+        return f"MixedSampler({self.inbatch!r}, {self.proposal!r}, shared={self.shared})"
 
     def set_step(self, step: int) -> None:
         """Forward the training step to the proposal's schedules."""

@@ -28,7 +28,9 @@ import numpy as np
 import torch
 
 from .alias import AliasTable
-from .negative import _EXACT_NORM_BELOW, _complement_many, _row_stats
+from .kernels import EXACT_NORM_BELOW as _EXACT_NORM_BELOW
+from .kernels import row_stats as _row_stats
+from .negative import _complement_many
 
 __all__ = [
     "TorchProposal",
