@@ -376,8 +376,10 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "batching": ("--batching", ("mf",)), "score": ("--score", ("mf",)), "temperature": ("--temperature", ("mf",)),
     "margin": ("--margin", ("mf",)), "negative_weight": ("--negative-weight", ("mf",)),
     "init_std": ("--init-std", ("mf",)), "average_epochs": ("--average-epochs", ("mf",)),
-    "history_weight": ("--history-weight", ("mf",)), "exclude_seen": ("--exclude-seen/--no-exclude-seen", ("mf",)),
-    "hard": ("--hard", ("mf",)), "dns_pool": ("--dns-pool", ("mf",)), "in_batch": ("--in-batch", ("mf",)),
+    "history_weight": ("--history-weight", ("mf",)),
+    "exclude_seen": ("--exclude-seen/--no-exclude-seen", ("mf", "item2vec")),
+    "hard": ("--hard", ("mf", "item2vec")), "dns_pool": ("--dns-pool", ("mf",)), "in_batch": ("--in-batch", ("mf",)),
+    "mixed": ("--mixed", ("mf",)),
     "window": ("--window", ("word2vec", "item2vec")), "sample": ("--sample", ("word2vec", "item2vec")),
     "cbow": ("--cbow", ("word2vec", "item2vec")), "min_count": ("--min-count", ("word2vec",)),
 }
@@ -415,42 +417,82 @@ def check_device(device: str) -> None:
         raise CLIError(f"--device {device}: no MPS device is available; use --device cpu")
 
 
+def _schedule_arg(text: Any, opt: str, epochs: int) -> Any:
+    """A number, or a START:END[:linear|exp] schedule over the epochs (CLIError naming the option)."""
+    from .sampling import parse_schedule
+
+    try:
+        return parse_schedule(text, epochs, opt)
+    except (TypeError, ValueError) as e:
+        raise CLIError(_one_line(str(e))) from None
+
+
+# loss options -> the losses that use them
+_LOSS_OPTIONS = {"temperature": ("--temperature", ("softmax",)), "margin": ("--margin", ("ccl", "warp")),
+                 "negative_weight": ("--negative-weight", ("ccl", "bce")), "score": ("--score", ("bpr", "bce", "softmax"))}
+
+
+def build_loss(args: argparse.Namespace):
+    """The mf loss of ``--loss`` and its options (CLIError for an option the loss does not use)."""
+    from .models.losses import as_loss
+
+    name = args.loss or "bpr"
+    opts: dict[str, Any] = {}
+    for dest, (flag, losses) in _LOSS_OPTIONS.items():
+        v = getattr(args, dest, None)
+        if v is None:
+            continue
+        if name not in losses:
+            raise CLIError(f"{flag} applies to --loss {' or '.join(losses)}, not {name}")
+        opts[dest] = _schedule_arg(v, flag, args.epochs) if dest == "temperature" else v
+    if not opts:
+        return as_loss(name)
+    try:
+        return as_loss({"name": name, **opts})
+    except (TypeError, ValueError) as e:
+        raise CLIError(_one_line(str(e))) from None
+
+
+def build_sampler_from_args(kind: str, args: argparse.Namespace):
+    """The sampler of the negative-sampling options (``--negatives --ns-exponent --exclude-seen --hard
+    --dns-pool --in-batch --mixed``), with schedules over ``--epochs``."""
+    from .models.factory import build_sampler
+
+    m = parse_hard(args.hard)
+    if args.dns_pool is not None and m is None:
+        raise CLIError("--dns-pool P picks DNS candidates from a per-user pool; give --hard dns:M too")
+    if args.in_batch and args.mixed:
+        raise CLIError("--mixed already adds in-batch negatives to the proposal's; give one of --in-batch, --mixed")
+    k = args.negatives if args.negatives == "all" else _schedule_arg(args.negatives, "--negatives", args.epochs)
+    if k != "all" and not isinstance(k, str) and k(0) < 1:
+        raise CLIError(f"--negatives must be >= 1, got {args.negatives}")
+    alpha = _schedule_arg(args.ns_exponent, "--ns-exponent", args.epochs)
+    try:
+        return build_sampler(k=k, alpha=alpha, exclude_seen=True if args.exclude_seen is None else args.exclude_seen,
+                             dns=m, dns_pool=args.dns_pool or 0, in_batch=args.in_batch, mixed=args.mixed,
+                             warp=kind == "mf" and (args.loss or "bpr") == "warp", seed=args.seed)
+    except (TypeError, ValueError) as e:
+        raise CLIError(_one_line(str(e))) from None
+
+
 def build_model(kind: str, args: argparse.Namespace):
+    """The model ``recneg train`` trains (through :func:`recneg.models.factory.build_model`)."""
+    from .models.factory import build_model as make
+
     check_options(kind, args)
+    sampler = build_sampler_from_args(kind, args)
     if kind == "mf":
-        from .models.mf import MatrixFactorization
-
-        m = parse_hard(args.hard)
-        kw: dict[str, Any] = dict(
-            factors=args.factors, loss=args.loss, negatives=args.negatives, alpha=args.ns_exponent,
-            exclude_seen=args.exclude_seen, lr=args.lr, reg=args.reg, epochs=args.epochs,
-            workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
-            lr_decay=args.lr_decay, batching=args.batching, score=args.score, temperature=args.temperature,
-            margin=args.margin, negative_weight=args.negative_weight, init_std=args.init_std,
-            history_weight=args.history_weight, average_epochs=args.average_epochs,
-        )
-        kw = {k: v for k, v in kw.items() if v is not None}
-        if m is not None:
-            kw.update(hard="dns", dns_candidates=m)
-        if args.dns_pool is not None:
-            if m is None:
-                raise CLIError("--dns-pool P picks DNS candidates from a per-user pool; give --hard dns:M too")
-            kw.update(dns_pool=args.dns_pool)
-        if args.in_batch:
-            kw.update(in_batch=True)
-        if args.batch_size:
-            kw.update(batch_size=args.batch_size)
-        return MatrixFactorization(**kw)
+        loss = build_loss(args)
+        batching = args.batching
+        return make("mf", sampler, factors=args.factors, loss=loss, lr=args.lr, reg=args.reg, epochs=args.epochs,
+                    workers=args.workers, seed=args.seed, device=None if args.device == "cpu" else args.device,
+                    lr_decay=args.lr_decay, batching=batching, init_std=args.init_std, history_weight=args.history_weight,
+                    average_epochs=args.average_epochs, batch_size=args.batch_size)
     if kind == "item2vec":
-        from .models.item2vec import Item2Vec
-
-        kw = dict(window=args.window, sample=args.sample, alpha=args.lr, batch_size=args.batch_size)
-        return Item2Vec(
-            vector_size=args.factors, negative=args.negatives, ns_exponent=args.ns_exponent, sg=0 if args.cbow else 1,
-            epochs=args.epochs, workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
-            callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else (),  # a callback turns on loss tracking
-            **{k: v for k, v in kw.items() if v is not None},
-        )
+        return make("item2vec", sampler, vector_size=args.factors, sg=0 if args.cbow else 1, epochs=args.epochs,
+                    workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
+                    callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else None,  # loss tracking
+                    window=args.window, sample=args.sample, alpha=args.lr, batch_size=args.batch_size)
     raise CLIError(f"unknown model kind {kind!r}")
 
 
@@ -469,6 +511,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not Path(args.corpus).is_file():
             raise CLIError(f"--corpus {args.corpus}: no such file")
         check_options(kind, args)
+        if isinstance(args.negatives, str) or isinstance(args.ns_exponent, str):
+            raise CLIError("word2vec takes gensim's fixed --negatives N and --ns-exponent A (no schedules); "
+                           "schedules apply to mf and item2vec")
         kw = dict(window=args.window, sample=args.sample, min_count=args.min_count, alpha=args.lr,
                   batch_size=args.batch_size)
         model = Word2Vec(
@@ -495,7 +540,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         def validation(epoch: int, m) -> dict:
             return {"recall@20": ranking_metrics(m, train, test, K=20).metrics["recall@20"]}
 
-        model.fit(train, validation=validation)
+        model.fit(train, validation=validation, show_progress=not args.quiet)
+    elif kind == "mf":
+        model.fit(train, show_progress=not args.quiet)
     else:
         model.fit(train)
     with _atomic_dir(out, args.force) as tmp:
@@ -507,7 +554,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     hist["recall@20 (test)"] = [h["recall@20"] for h in model.history]
             else:
                 hist = {"loss": list(model.losses)}
-            _write_plots(tmp, hist, train.item_counts, args.ns_exponent if kind != "mf" or not args.in_batch else 0.0, args.seed)
+            alpha0 = _schedule_arg(args.ns_exponent, "--ns-exponent", args.epochs)(0)
+            _write_plots(tmp, hist, train.item_counts, alpha0 if not (args.in_batch or args.mixed) else 0.0, args.seed)
         train.save(tmp / "train.npz")
         if test is not None:
             test.save(tmp / "test.npz")
@@ -697,7 +745,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         train, test, out=out, model=args.model, loss=args.loss or "bpr", alphas=args.alphas, ks=args.ks,
         exclusion=args.exclusion, dns=args.dns, in_batch=not args.no_in_batch, epochs=args.epochs,
         factors=args.factors, lr=args.lr, reg=args.reg, K=args.k, budget=args.budget, seed=args.seed,
-        workers=args.workers, description=desc, plot=not args.no_plot, echo=echo,
+        workers=args.workers, description=desc, plot=not args.no_plot, echo=echo, schedules=not args.no_schedules,
     )
     print((out / "lab.md").read_text().rstrip())
     written = [p.name for p in sorted(out.iterdir())]
@@ -713,13 +761,28 @@ def _fmt() -> type:
 
 
 def _negatives_arg(text: str) -> int | str:
-    """``--negatives``: a positive integer, or "all" (mf: every item, the exact full softmax)."""
-    if text == "all":
-        return "all"
+    """``--negatives``: a positive integer, a START:END[:linear|exp] schedule over the epochs, or "all"
+    (mf: every item, the exact full softmax)."""
+    if text == "all" or ":" in text:
+        return text
     try:
         return _positive_int(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'all' (or a schedule START:END[:linear|exp]), got {text!r}") from None
+
+
+def _number_or_schedule(text: str) -> float | str:
+    """A number, or a START:END[:linear|exp] schedule (checked once --epochs is known)."""
+    if ":" in text:
+        return text
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or START:END[:linear|exp], got {text!r}") from None
+    if not np.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
 
 
 def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
@@ -731,7 +794,8 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--lr", type=_positive_float, default=d["lr"],
                    help="learning rate (default: the model's; word2vec/item2vec: the starting alpha, 0.025)")
     g.add_argument("--reg", type=float, default=None, help="L2 regularisation (mf; default: the model's)")
-    g.add_argument("--loss", default=None, choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
+    g.add_argument("--loss", default=None, choices=["bpr", "warp", "softmax", "ccl", "bce"],
+                   help="mf loss (default bpr; warp: LightFM's WARP in the numba kernel)")
     g.add_argument("--window", type=_positive_int, default=None, help="context window (word2vec, item2vec; default 5)")
     g.add_argument("--min-count", type=_positive_int, default=None, help="word2vec: drop words seen fewer times (default 5)")
     g.add_argument("--sample", type=float, default=None,
@@ -745,7 +809,8 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
                    help="mf torch losses: batches of pairs (default) or of users with all their positives, "
                         "shared negatives scored once per user (softmax/ccl)")
     g.add_argument("--score", choices=["dot", "cosine"], default=None, help="mf scores (ccl is always cosine)")
-    g.add_argument("--temperature", type=_positive_float, default=None, help="mf softmax temperature (default 1)")
+    g.add_argument("--temperature", type=_number_or_schedule, default=None,
+                   help="mf softmax temperature (default 1), or a schedule, e.g. 1:0.1:exp")
     g.add_argument("--margin", type=float, default=None, help="mf ccl margin (default 0.9)")
     g.add_argument("--negative-weight", type=float, default=None, help="mf ccl/bce negative weight")
     g.add_argument("--init-std", type=_positive_float, default=None, help="mf initialisation std (default 0.1)")
@@ -754,16 +819,23 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
                    help="mf torch: user = (1-H) * own embedding + H * W @ mean of its history's items (SimpleX)")
     s = p.add_argument_group("negative sampling")
-    s.add_argument("--ns-exponent", type=float, default=0.75, help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare)")
+    s.add_argument("--ns-exponent", type=_number_or_schedule, default=0.75,
+                   help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare; default 0.75), or a "
+                        "schedule over the epochs, e.g. 1:0:linear")
     s.add_argument("--negatives", type=_negatives_arg, default=d["negatives"],
-                   help="negatives per positive, or per batch when shared; mf also takes 'all' (default %(default)s)")
+                   help="negatives per positive, or per batch when shared (default %(default)s); a schedule over the "
+                        "epochs, e.g. 1:20:linear; mf also takes 'all'")
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
                    help="mf: redraw negatives the user has seen (the default)")
     s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="mf: allow seen items as negatives")
-    s.add_argument("--hard", default=None, metavar="dns:M", help="dynamic hard negatives: best of M candidates (mf)")
+    s.add_argument("--hard", default=None, metavar="dns:M",
+                   help="dynamic hard negatives: best of M candidates (mf, item2vec)")
     s.add_argument("--dns-pool", type=_positive_int, default=None, metavar="P",
                    help="mf bpr: draw and score P candidates once per user, pick the M DNS candidates from them")
-    s.add_argument("--in-batch", action="store_true", help="in-batch negatives with logQ correction (mf softmax)")
+    s.add_argument("--in-batch", action="store_true", help="mf torch: in-batch negatives with logQ correction (softmax/bpr)")
+    s.add_argument("--mixed", action="store_true",
+                   help="mf torch: mixed negatives, the batch's positives plus --negatives proposal items shared by the "
+                        "batch, each logQ-corrected by its source (Yang et al. 2020)")
 
 
 def _common_args(p: argparse.ArgumentParser, default: Any) -> None:
@@ -841,7 +913,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_similar)
 
     lab = add("lab", help="sweep negative-sampling strategies and recommend one",
-              description="Sweep alpha, k, exclusion, DNS and in-batch+logQ for one model/loss on one split.\n"
+              description="Sweep alpha, k, exclusion, DNS, in-batch+logQ and alpha/k schedules for one model/loss\n"
+                          "on one split. "
                           "Picks the best on a validation split carved from train, reports it on test, and\n"
                           "writes lab.csv, lab.md, lab.png, best.json and meta.json to --out, keeping the table\n"
                           "on disk after every run. A line per run goes to stderr (-q: none); the table, the\n"
@@ -860,6 +933,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exclude the user's seen items from negatives: try both (default), or only on/off")
     lab.add_argument("--dns", type=int, default=10, help="mf: DNS candidates (0 disables the DNS run; default 10)")
     lab.add_argument("--no-in-batch", action="store_true", help="mf: skip the in-batch + logQ run")
+    lab.add_argument("--no-schedules", action="store_true",
+                     help="skip stage 6 (the best setting with alpha, then k, scheduled over the epochs)")
     lab.add_argument("--epochs", type=_positive_int, default=20, help="epochs per run (default 20)")
     lab.add_argument("--factors", type=_positive_int, default=64, help="embedding dimension (default 64)")
     lab.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the model's)")

@@ -8,7 +8,8 @@ The sweep is staged so that a time budget buys the most informative runs first:
 2. k on its grid, at the best alpha;
 3. exclusion off, at the best (alpha, k) and a second alpha;
 4. DNS hard negatives and in-batch + logQ (mf only);
-5. whatever grid points remain, while the budget lasts.
+6. dynamic negative sampling: the best setting with alpha or k scheduled over the epochs;
+5. whatever grid points remain, while the budget lasts (run last).
 
 A run whose validation metric, a third of the way through, is below half the best
 final value so far is stopped early ("hopeless").
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Strategy:
-    """One negative-sampling setting."""
+    """One negative-sampling setting; ``alpha_end``/``k_end`` make alpha/k linear schedules over the epochs."""
 
     alpha: float | None
     k: int
@@ -38,12 +39,16 @@ class Strategy:
     dns: int | None = None
     in_batch: bool = False
     stage: str = ""
+    alpha_end: float | None = None
+    k_end: int | None = None
 
     @property
     def label(self) -> str:
         if self.in_batch:
             return "in-batch + logQ"
-        s = f"pop^{self.alpha:g}, k={self.k}"
+        a = f"{self.alpha:g}" if self.alpha_end is None else f"{self.alpha:g}→{self.alpha_end:g}"
+        k = f"{self.k}" if self.k_end is None else f"{self.k}→{self.k_end}"
+        s = f"pop^{a}, k={k}"
         if self.dns:
             s += f", DNS m={self.dns}"
         if not self.exclude_seen:
@@ -51,7 +56,19 @@ class Strategy:
         return s
 
     def key(self) -> tuple:
-        return (self.alpha, self.k, self.exclude_seen, self.dns, self.in_batch)
+        return (self.alpha, self.k, self.exclude_seen, self.dns, self.in_batch, self.alpha_end, self.k_end)
+
+    def sampler(self, epochs: int, seed: int) -> Any:
+        """The sampler of this strategy (schedules span ``epochs``)."""
+        from .models.factory import build_sampler
+        from .sampling import LinearSchedule
+
+        steps = max(epochs - 1, 1)
+        k: Any = int(self.k) if self.k_end is None else LinearSchedule(self.k, self.k_end, steps)
+        alpha: Any = 0.0 if self.alpha is None else (
+            float(self.alpha) if self.alpha_end is None else LinearSchedule(self.alpha, self.alpha_end, steps))
+        return build_sampler(k=k, alpha=alpha, exclude_seen=self.exclude_seen, dns=self.dns, in_batch=self.in_batch,
+                             seed=seed)
 
 
 @dataclass
@@ -70,30 +87,28 @@ class LabResult:
 
 def _make_model(model: str, loss: str, s: Strategy, epochs: int, factors: int, lr: float | None, reg: float | None,
                 seed: int, workers: int):
+    """The model of one lab run, built by :func:`recneg.models.factory.build_model` as the CLI builds its own."""
+    from .models.factory import build_model
+
     if model == "mf":
-        from .models.mf import MatrixFactorization
-
-        kw: dict[str, Any] = dict(factors=factors, loss=loss, epochs=epochs, workers=workers, seed=seed, progress=False,
-                                  exclude_seen=s.exclude_seen)
-        if s.in_batch:
-            kw.update(in_batch=True, alpha=0.0)
-        else:
-            kw.update(alpha=float(s.alpha), negatives=int(s.k))
-        if s.dns:
-            kw.update(hard="dns", dns_candidates=int(s.dns))
-        if lr is not None:
-            kw["lr"] = lr
-        if reg is not None:
-            kw["reg"] = reg
-        return MatrixFactorization(**kw)
+        return build_model("mf", s.sampler(epochs, seed), factors=factors, loss=loss, epochs=epochs, workers=workers,
+                           seed=seed, lr=lr, reg=reg)
     if model == "item2vec":
-        from .models.item2vec import Item2Vec
-
-        if s.in_batch or s.dns:
-            raise ValueError("item2vec supports popularity^alpha negatives only (no DNS / in-batch)")
-        return Item2Vec(vector_size=factors, negative=int(s.k), ns_exponent=float(s.alpha), epochs=epochs, workers=workers,
-                        seed=seed, progress=False)
+        if s.in_batch:
+            raise ValueError("item2vec trains with proposal negatives (no in-batch negatives)")
+        return build_model("item2vec", s.sampler(epochs, seed), vector_size=factors, epochs=epochs, workers=workers,
+                           seed=seed, alpha=lr, progress=False)
     raise ValueError(f"model must be 'mf' or 'item2vec', got {model!r}")
+
+
+def _train(m, train: Interactions, **kw: Any) -> None:
+    """``fit`` without a progress bar (MF's ``show_progress``; Item2Vec's is set at construction)."""
+    from .models.mf import MatrixFactorization
+
+    if isinstance(m, MatrixFactorization):
+        m.fit(train, show_progress=False, **kw)
+    else:
+        m.fit(train, **kw)
 
 
 def _fit(m, train: Interactions, valid: Interactions, K: int, epochs: int, best_at_check: float,
@@ -106,7 +121,7 @@ def _fit(m, train: Interactions, valid: Interactions, K: int, epochs: int, best_
     from .evaluation.ranking import ranking_metrics
 
     if model != "mf" or epochs < 6:
-        m.fit(train)
+        _train(m, train)
         return "done", epochs, math.nan
     check_at = epochs // 3 - 1
     state = {"status": "done", "epochs": epochs, "at_check": math.nan}
@@ -120,7 +135,7 @@ def _fit(m, train: Interactions, valid: Interactions, K: int, epochs: int, best_
                 return True
         return False
 
-    m.fit(train, callbacks=[cb])
+    _train(m, train, callbacks=[cb])
     return state["status"], state["epochs"], state["at_check"]
 
 
@@ -147,6 +162,7 @@ def run_lab(
     description: str = "",
     plot: bool = True,
     echo: Callable[[str], None] | None = None,
+    schedules: bool = True,
 ) -> LabResult:
     """Sweep strategies, write lab.csv / lab.md / lab.png / best.json / meta.json to ``out``.
 
@@ -155,6 +171,8 @@ def run_lab(
         budget: wall-time budget in seconds (> 0); runs not started in time are listed as skipped,
             but the first run always runs, so there is something to recommend.
         echo: called with one progress line per run (e.g. ``print``); None for silence.
+        schedules: add stage 6, the best static setting against the same with alpha moving linearly to
+            the best alpha (from 1, or 0 when the best is 1) and with k growing from 1 to twice the best k.
 
     Returns:
         LabResult with one row per strategy (validation Recall@K / NDCG@K, seconds, status)
@@ -178,6 +196,7 @@ def run_lab(
     fit_train, valid = split_random(train, valid_fraction, seed=seed)
     result = LabResult()
     done: dict[tuple, dict] = {}
+    by_label: dict[str, Strategy] = {}
     best_at_check = 0.0
     rk, nk = f"recall@{K}", f"ndcg@{K}"
 
@@ -189,7 +208,9 @@ def run_lab(
         nonlocal best_at_check
         if s.key() in done:
             return done[s.key()]
+        by_label[s.label] = s
         row = dict(strategy=s.label, alpha=s.alpha if not s.in_batch else math.nan, k=s.k, exclude_seen=s.exclude_seen,
+                   scheduled=s.alpha_end is not None or s.k_end is not None,
                    dns=s.dns or 0, in_batch=s.in_batch, stage=s.stage)
         if over_budget():
             row.update(status="skipped (budget)")
@@ -235,6 +256,11 @@ def run_lab(
             run(Strategy(a_best, k_best, excl0, dns=int(dns), stage="4: hard"))
         if in_batch:
             run(Strategy(None, k_best, excl0, in_batch=True, stage="4: in-batch"))
+    if schedules:
+        # dynamic negative sampling: the same setting, with alpha or k moving over the epochs
+        a_start = 1.0 if a_best != 1.0 else 0.0
+        run(Strategy(a_start, k_best, excl0, alpha_end=a_best, stage="6: schedule"))
+        run(Strategy(a_best, 1, excl0, k_end=max(2 * k_best, 2), stage="6: schedule"))
     excl_opts = [True, False] if exclusion == "both" else [excl0]
     for a in alphas:
         for k in ks:
@@ -245,12 +271,11 @@ def run_lab(
     best = best_of(result.rows)
     result.best = best
     if best is not None:
-        s = Strategy(None if best["in_batch"] else best["alpha"], int(best["k"]), bool(best["exclude_seen"]),
-                     dns=int(best["dns"]) or None, in_batch=bool(best["in_batch"]))
+        s = by_label[best["strategy"]]
         if echo is not None:
             echo(f"lab: refitting the best, {best['strategy']}, on the full train split")
         m = _make_model(model, loss, s, epochs, factors, lr, reg, seed, workers)
-        m.fit(train)
+        _train(m, train)
         result.test_metrics = dict(ranking_metrics(m, train, test, K=K).metrics)
     _write(result, out, model, loss, K, description, time.perf_counter() - t_start, plot, epochs)
     return result

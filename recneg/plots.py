@@ -82,13 +82,15 @@ def plot_lab(results, path: str | os.PathLike, metric: str = "recall@20") -> Pat
 
     Args:
         results: a pandas DataFrame with columns ``alpha``, ``k``, ``exclude_seen`` and ``metric``
-            (the lab's table; DNS and in-batch rows are left out: they are not grid points).
+            (the lab's table; DNS, in-batch and scheduled rows are left out: they are not grid points).
     """
     df = results.dropna(subset=["alpha"])
     if "dns" in df.columns:  # hard-negative runs are not points of the alpha/k grid
         df = df[df["dns"].fillna(0) == 0]
     if "in_batch" in df.columns:
         df = df[~df["in_batch"].astype(bool)]
+    if "scheduled" in df.columns:  # nor are runs whose alpha or k moves over the epochs
+        df = df[~df["scheduled"].astype(bool)]
     if metric not in df.columns or df.empty:
         raise ValueError(f"results have no rows with alpha and {metric!r} to plot")
     plt = _plt()

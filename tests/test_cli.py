@@ -63,11 +63,13 @@ def test_train_mf_ccl_user_batches_from_the_command_line(csv_path, tmp_path, cap
     assert rc == 0, capsys.readouterr().err
     params = json.loads((out / "meta.json").read_text())["params"]
     assert params["negatives"] == "all" and params["batching"] == "users"
-    from recneg.models.mf import MatrixFactorization
+    from recneg.models.mf import MatrixFactorization, UserBatches
+    from recneg.sampling import AllItems
 
     m = MatrixFactorization.load(out / "model.npz")
-    assert (m.negatives, m.batching, m.margin, m.init_std, m.lr_decay, m.history_weight, m.average_epochs) == (
-        "all", "users", 0.5, 0.01, "linear", 0.3, 2)
+    assert isinstance(m.sampler, AllItems) and m.sampler.exclude_seen
+    assert (m.batching, m.loss.name, m.loss.margin, m.init_std, m.lr_decay, m.history_weight, m.average_epochs) == (
+        UserBatches(), "ccl", 0.5, 0.01, "linear", 0.3, 2)
 
 
 def test_train_item2vec_writes_vectors(csv_path, tmp_path, capsys):

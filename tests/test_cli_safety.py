@@ -274,12 +274,14 @@ def test_lab_prints_progress_table_and_paths(events, tmp_path, capsys):
                           "--dns", "0", "--no-in-batch", "--exclusion", "on", "--no-plot", "--out", out], capsys)
     assert rc == 0, se
     progress = [l for l in se.splitlines() if l.startswith("lab run ")]
-    assert len(progress) == 2 and "recall@20" in progress[0]  # alpha 0 and 1 at k=2; stage 2 repeats one of them
+    # alpha 0 and 1 at k=2 (stage 2 repeats one of them), then stage 6: alpha scheduled, k scheduled
+    assert len(progress) == 4 and "recall@20" in progress[0]
+    assert sum("[6: schedule]" in l for l in progress) == 2 and any("k=1→4" in l for l in progress)
     assert "lab: refitting the best" in se
     assert "**Recommended:**" in so and "| strategy |" in so
     assert f"wrote {out}/" in so and "lab.csv" in so and "best.json" in so
     rc, so, se = run_cli(["-q", "lab", "--csv", events, "--alphas", "0", "--ks", "2", "--epochs", "2", "--factors", "4",
-                          "--dns", "0", "--no-in-batch", "--exclusion", "on", "--no-plot", "--budget", "0.001",
+                          "--dns", "0", "--no-in-batch", "--no-schedules", "--exclusion", "on", "--no-plot", "--budget", "0.001",
                           "--out", out], capsys)
     assert rc == 0 and "lab run" not in se and "**Recommended:**" in so  # -q: no progress; budget: the first run runs
 
