@@ -9,6 +9,18 @@ import scipy.sparse as sp
 
 from recneg.cli import main
 from recneg.models import Item2Vec, MatrixFactorization, TrainingDivergedError, Word2Vec
+from recneg.models.mf import UserBatches
+from recneg.sampling import AllItems, DynamicNegativeSampler, InBatchSampler, NegativeSampler
+
+
+def _neg(k: int, **kw) -> NegativeSampler:
+    """The old API's negatives=k (uniform proposal, exact exclusion)."""
+    return NegativeSampler(k=k, alpha=0.0, **kw)
+
+
+def _dns(k: int = 1, m: int = 8, pool: int = 0) -> DynamicNegativeSampler:
+    """The old API's hard="dns" with its defaults (dns_candidates=8, alpha=0)."""
+    return DynamicNegativeSampler(_neg(k), m=m, pool=pool)
 
 
 @pytest.fixture(scope="module")
@@ -32,27 +44,30 @@ def test_error_is_a_value_error_exported_by_models():
 # so its factors only overflow float32 at lr ~ 1e20 and beyond
 MF_PATHS = [
     pytest.param(dict(loss="bpr", backend="numba"), 1e6, id="numba-bpr"),
-    pytest.param(dict(loss="bpr", backend="numba", hard="dns"), 1e6, id="numba-dns"),
-    pytest.param(dict(loss="bpr", backend="numba", hard="dns", dns_pool=16), 1e6, id="numba-dns-pool"),
+    pytest.param(dict(loss="bpr", backend="numba", sampler=_dns()), 1e6, id="numba-dns"),
+    pytest.param(dict(loss="bpr", backend="numba", sampler=_dns(pool=16)), 1e6, id="numba-dns-pool"),
     pytest.param(dict(loss="bpr", backend="numba", lr_decay="linear", average_epochs=2), 1e6, id="numba-decay-avg"),
     pytest.param(dict(loss="bpr", backend="torch"), 1e30, id="torch-bpr"),
-    pytest.param(dict(loss="bce", backend="torch", hard="dns"), 1e30, id="torch-bce-dns"),
-    pytest.param(dict(loss="softmax", negatives=8), 1e30, id="torch-softmax-pairs"),
-    pytest.param(dict(loss="ccl", negatives=8), 1e30, id="torch-ccl"),
+    pytest.param(dict(loss="bce", backend="torch", sampler=_dns(k=4)), 1e30, id="torch-bce-dns"),
+    pytest.param(dict(loss="softmax", sampler=_neg(8)), 1e30, id="torch-softmax-pairs"),
+    pytest.param(dict(loss="ccl", sampler=_neg(8)), 1e30, id="torch-ccl"),
     pytest.param(dict(loss="bce"), 1e30, id="torch-bce"),
-    pytest.param(dict(loss="softmax", negatives=8, batching="users"), 1e30, id="torch-softmax-users"),
-    pytest.param(dict(loss="ccl", negatives="all", batching="users", positives_per_row=2), 1e30, id="torch-ccl-rows"),
-    pytest.param(dict(loss="softmax", negatives="all", history_weight=0.5, use_bias=True), 1e30, id="torch-history"),
-    pytest.param(dict(loss="softmax", in_batch=True, lr_decay="linear", average_epochs=2), 1e30, id="torch-inbatch"),
+    pytest.param(dict(loss="softmax", sampler=_neg(8), batching="users"), 1e30, id="torch-softmax-users"),
+    pytest.param(dict(loss="ccl", sampler="all", batching=UserBatches(positives_per_row=2)), 1e30, id="torch-ccl-rows"),
+    # the torch backend has no item bias any more (use_bias is a numba option): history aggregation alone
+    pytest.param(dict(loss="softmax", sampler=AllItems(), history_weight=0.5), 1e30, id="torch-history"),
+    pytest.param(dict(loss="softmax", sampler=InBatchSampler(mask_seen=True), lr_decay="linear", average_epochs=2),
+                 1e30, id="torch-inbatch"),
 ]
 
 
 @pytest.mark.parametrize("kw,lr", MF_PATHS)
-def test_mf_divergence_raises_naming_epoch_and_lr(X, kw, lr):
+def test_mf_divergence_raises_naming_epoch_and_lr(request, X, kw, lr):
     seen = []
-    m = MatrixFactorization(factors=8, epochs=3, lr=lr, progress=False, seed=0, **kw)
+    m = MatrixFactorization(factors=8, epochs=3, lr=lr, seed=0, **kw)
+    assert m.backend == request.node.callspec.id.split("-")[0]  # the path the id names
     with pytest.raises(TrainingDivergedError, match=rf"diverged at epoch [123] of 3: .*lower lr \(got lr={re.escape(f'{lr:g}')}") as e:
-        m.fit(X, callbacks=[lambda ep, model: seen.append(np.isfinite(model.item_factors).all())],
+        m.fit(X, show_progress=False, callbacks=[lambda ep, model: seen.append(np.isfinite(model.item_factors).all())],
               validation=lambda ep, model: float(np.isfinite(model.user_factors).all()))
     assert "\n" not in str(e.value)
     assert all(seen)  # callbacks and validation never see NaN factors
@@ -60,16 +75,17 @@ def test_mf_divergence_raises_naming_epoch_and_lr(X, kw, lr):
         m.recommend(0, X)
 
 
-@pytest.mark.parametrize("kw", [dict(loss="bpr", backend="numba", hard="dns"), dict(loss="softmax", negatives=8)])
+@pytest.mark.parametrize("kw", [dict(loss="bpr", backend="numba", sampler=_dns()), dict(loss="softmax", sampler=_neg(8))],
+                         ids=["numba-dns", "torch-softmax"])
 def test_mf_normal_lr_trains(X, kw):
-    m = MatrixFactorization(factors=8, epochs=3, progress=False, **kw).fit(X)
+    m = MatrixFactorization(factors=8, epochs=3, **kw).fit(X, show_progress=False)
     assert np.isfinite([r["loss"] for r in m.history]).all() and np.isfinite(m.item_factors).all()
 
 
 def test_mf_patience_path_raises_too(X):
-    m = MatrixFactorization(factors=8, epochs=4, lr=1e6, backend="numba", progress=False)
+    m = MatrixFactorization(factors=8, epochs=4, lr=1e6, backend="numba")
     with pytest.raises(TrainingDivergedError, match="epoch 1 of 4"):
-        m.fit(X, validation=lambda ep, model: 1.0, patience=2)
+        m.fit(X, show_progress=False, validation=lambda ep, model: 1.0, patience=2)
 
 
 @pytest.mark.parametrize("callbacks", [(), (lambda ep, loss: None,)], ids=["no-loss", "loss"])

@@ -106,13 +106,6 @@ CHECKS = {"alias table": _alias_table, "rng item draw": _rng_item_draw, "numpy i
           "torch item draw": _torch_item_draw}
 # (file, check) -> why it is allowed. Synthetic data picks the items a simulated user consumes: not negatives.
 ALLOWED = {("datasets/synthetic.py", "numpy item draw"): "synthetic interactions, not negatives"}
-# Torch files whose draws the torch branch (redesign/torch) moves into recneg/sampling/torch_draws.py. They are
-# expected to pass once that branch lands: the strict xfail below then fails, and this set must be emptied.
-PENDING_TORCH = {
-    ("engine/mf_torch.py", "alias table"),        # TorchAliasTable.from_weights
-    ("engine/mf_torch.py", "torch item draw"),    # torch.randint(0, self.n_items, ...)
-    ("engine/skipgram_torch.py", "alias table"),  # table.to_torch(...), table.sample(...)
-}
 
 
 def _offences(path: str, check: str) -> list[str]:
@@ -123,15 +116,15 @@ def _offences(path: str, check: str) -> list[str]:
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_no_negative_is_drawn_outside_sampling(check):
     """Alias tables and random item draws live in recneg/sampling; other modules call its draw functions."""
-    bad = [o for path in OUTSIDE_SAMPLING if (path, check) not in ALLOWED and (path, check) not in PENDING_TORCH
-           for o in _offences(path, check)]
+    bad = [o for path in OUTSIDE_SAMPLING if (path, check) not in ALLOWED for o in _offences(path, check)]
     assert bad == [], f"{check} outside recneg/sampling (draw through recneg.sampling instead):\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("path,check", sorted(PENDING_TORCH))
-@pytest.mark.xfail(strict=True, reason="passes once redesign/torch lands; then delete the entry from PENDING_TORCH")
-def test_torch_files_draw_through_sampling(path, check):
-    assert _offences(path, check) == []
+def test_torch_engine_files_are_checked():
+    """The torch trainers are covered by the check above (no exemption left for them)."""
+    torch_files = {"engine/mf_torch.py", "engine/skipgram_torch.py"}
+    assert torch_files <= set(OUTSIDE_SAMPLING)
+    assert not {path for path, _ in ALLOWED} & torch_files
 
 
 def test_sampling_check_catches_the_old_patterns():

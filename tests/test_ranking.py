@@ -449,7 +449,7 @@ def test_recneg_mf_model_plugs_in_and_matches_its_recommend():
     from recneg.models.mf import MatrixFactorization
 
     tr, te, _ = random_case(13, n_users=40, n_items=70, dens_train=0.15)
-    model = MatrixFactorization(factors=8, epochs=2, progress=False, seed=0).fit(tr)
+    model = MatrixFactorization(factors=8, epochs=2, seed=0).fit(tr, show_progress=False)
     r = ranking_metrics(model, tr, te, K=[5, 10], per_user=True)
     ref = ranking_metrics(train=tr, test=te, K=[5, 10], user_factors=model.user_factors,
                           item_factors=model.item_factors)

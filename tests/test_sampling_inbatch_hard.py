@@ -43,10 +43,16 @@ def test_inbatch_zero_count_and_bad_input():
     s = InBatchSampler(item_counts=[3, 0, 1])
     nb = s.sample(None, [1, 0])
     np.testing.assert_allclose(nb.log_q[0], np.log([1 / 4, 3 / 4]).astype(np.float32))
+    unbound = InBatchSampler()  # a valid spec: a model binds it at fit; using it unbound is the error
+    assert not unbound.is_bound
     with pytest.raises(ValueError, match="train or item_counts"):
-        InBatchSampler()
+        unbound.sample(None, [0])
+    with pytest.raises(ValueError, match="train or item_counts"):
+        unbound.sample_torch(None, torch.tensor([0]))
+    no_seen = InBatchSampler(item_counts=[1, 2], mask_seen=True)
+    assert not no_seen.is_bound
     with pytest.raises(ValueError, match="mask_seen"):
-        InBatchSampler(item_counts=[1, 2], mask_seen=True)
+        no_seen.sample([0], [1])
     with pytest.raises(ValueError, match="pos_items contains 9"):
         s.sample(None, [9])
     with pytest.raises(ValueError, match=">= 0"):

@@ -13,11 +13,12 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-import recneg.models.mf as mf_module
+import recneg.engine.bpr as bpr_module
 from recneg.engine.bpr import NumbaBPRTrainer
 from recneg.engine.skipgram import train_embeddings
 from recneg.evaluation import ranking
 from recneg.models.mf import MatrixFactorization
+from recneg.sampling import DynamicNegativeSampler, NegativeSampler
 from recneg.sampling.distributions import popularity
 from recneg.sampling.kernels import KernelSampler
 
@@ -77,26 +78,27 @@ def _fit_recording(monkeypatch, X: sp.csr_matrix, **kw) -> np.ndarray:
 
     class Recording(NumbaBPRTrainer):
         def __init__(self, *a, **k):
-            super().__init__(*a, **k, record=True)
+            super().__init__(*a, **{**k, "chunks": 8}, record=True)
 
         def __call__(self, epoch: int) -> float:
             loss = super().__call__(epoch)
             traces.append(self.trace.copy())
             return loss
 
-    monkeypatch.setattr(mf_module, "NumbaBPRTrainer", Recording)
-    m = MatrixFactorization(factors=8, loss="bpr", backend="numba", progress=False, seed=1, workers=2, chunks=8, **kw)
-    m.fit(X)
+    monkeypatch.setattr(bpr_module, "NumbaBPRTrainer", Recording)  # the model builds its trainer from here
+    m = MatrixFactorization(factors=8, loss="bpr", backend="numba", seed=1, workers=2, **kw)
+    m.fit(X, show_progress=False)
     assert len(traces) == m.epochs
+    k = (m.sampler.base if isinstance(m.sampler, DynamicNegativeSampler) else m.sampler).k
     for t in traces:  # every update got a negative: no skips
-        assert t.shape == (X.nnz * m.negatives, 2) and (t >= 0).all()
+        assert t.shape == (X.nnz * k, 2) and (t >= 0).all()
     return np.concatenate(traces)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.75, -0.5])
 def test_mf_numba_negatives_follow_truncated_popularity(monkeypatch, alpha):
     X, p = _train_with_heavy_user(alpha)
-    tr = _fit_recording(monkeypatch, X, alpha=alpha, negatives=4, epochs=25, exclude_seen=True)
+    tr = _fit_recording(monkeypatch, X, sampler=NegativeSampler(k=4, alpha=alpha, exclude_seen=True), epochs=25)
     u, j = tr[:, 0], tr[:, 1]
     D = X.toarray() > 0
     assert not D[u, j].any(), "a seen item was used as a negative"
@@ -109,7 +111,7 @@ def test_mf_numba_negatives_follow_truncated_popularity(monkeypatch, alpha):
 
 def test_mf_numba_negatives_without_exclusion_follow_the_proposal(monkeypatch):
     X, p = _train_with_heavy_user(0.75)
-    tr = _fit_recording(monkeypatch, X, alpha=0.75, negatives=2, epochs=20, exclude_seen=False)
+    tr = _fit_recording(monkeypatch, X, sampler=NegativeSampler(k=2, alpha=0.75, exclude_seen=False), epochs=20)
     j = tr[:, 1]
     assert _chi2_pvalue(np.bincount(j, minlength=N_ITEMS), p * j.size) > 1e-3
 
@@ -118,8 +120,8 @@ def test_mf_numba_negatives_without_exclusion_follow_the_proposal(monkeypatch):
 @pytest.mark.parametrize("alpha", [0.0, 0.75])
 def test_mf_numba_dns_negatives_are_never_seen(monkeypatch, alpha, dns_pool):
     X, _ = _train_with_heavy_user(alpha)
-    tr = _fit_recording(monkeypatch, X, alpha=alpha, negatives=2, epochs=5, exclude_seen=True, hard="dns",
-                        dns_candidates=4, dns_pool=dns_pool)
+    dns = DynamicNegativeSampler(NegativeSampler(k=2, alpha=alpha, exclude_seen=True), m=4, pool=dns_pool)
+    tr = _fit_recording(monkeypatch, X, sampler=dns, epochs=5)
     assert not (X.toarray() > 0)[tr[:, 0], tr[:, 1]].any()
     assert (tr[:, 0] == 0).any()
 
@@ -130,13 +132,13 @@ def test_user_who_saw_every_drawable_item_is_refused_before_training(monkeypatch
     rows[17] = np.arange(N_ITEMS)
     called = []
     monkeypatch.setattr(NumbaBPRTrainer, "__call__", lambda self, epoch: called.append(epoch) or 0.0)
-    m = MatrixFactorization(factors=4, loss="bpr", backend="numba", progress=False, epochs=2)
+    m = MatrixFactorization(factors=4, loss="bpr", backend="numba", epochs=2)
     with pytest.raises(ValueError, match="user 17 has seen every item the sampler can draw"):
-        m.fit(_csr(rows))
+        m.fit(_csr(rows), show_progress=False)
     assert called == []
     # without exclusion the same data trains
-    MatrixFactorization(factors=4, loss="bpr", backend="numba", progress=False, epochs=1, exclude_seen=False).fit(
-        _csr(rows))
+    MatrixFactorization(factors=4, loss="bpr", backend="numba", epochs=1,
+                        sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=False)).fit(_csr(rows), show_progress=False)
 
 
 @pytest.mark.parametrize("sg,shared", [(1, False), (1, True), (0, False)])

@@ -17,7 +17,7 @@ from recneg.engine.mf_torch import TorchTrainer
 from recneg.engine.skipgram_torch import TorchSkipGram
 from recneg.models.mf import MatrixFactorization
 from recneg.models.word2vec import Word2Vec
-from recneg.sampling import InBatchSampler, MixedSampler, NegativeSampler, popularity
+from recneg.sampling import DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, popularity
 
 P_MIN = 1e-3
 N_USERS, N_ITEMS = 60, 40
@@ -65,7 +65,7 @@ def _chi2(observed: np.ndarray, expected: np.ndarray) -> float:
 def _fit_recording(monkeypatch, X, **kw) -> list:
     rec: list = []
     monkeypatch.setattr(TorchTrainer, "record", rec)
-    MatrixFactorization(factors=4, backend="torch", workers=1, progress=False, seed=0, **kw).fit(X)
+    MatrixFactorization(factors=4, backend="torch", workers=1, seed=0, **kw).fit(X, show_progress=False)
     assert rec, "the trainer recorded nothing"
     return rec
 
@@ -79,7 +79,7 @@ def test_mf_torch_per_example_negatives_follow_the_truncated_law(monkeypatch, lo
     assert 1.0 - law[0].max() == 0.0  # user 0 has a single drawable item
     p = popularity(np.asarray(X.getnnz(axis=0)), alpha)
     assert p[D[0]].sum() / p.sum() >= 0.97
-    rec = _fit_recording(monkeypatch, X, loss=loss, negatives=8, alpha=alpha, epochs=3, batch_size=64)
+    rec = _fit_recording(monkeypatch, X, loss=loss, sampler=NegativeSampler(k=8, alpha=alpha), epochs=3, batch_size=64)
     users = torch.cat([r["users"] for r in rec]).numpy()
     items = torch.cat([r["items"] for r in rec]).numpy()
     assert {r["kind"] for r in rec} == {"per_example"}
@@ -96,14 +96,14 @@ def test_mf_torch_user_with_nothing_drawable_is_refused_before_training():
     X = _data(0.75).tolil()
     X[0, :] = 1
     with pytest.raises(ValueError, match=r"exclude_seen=True but user\(s\) \[0\]"):
-        MatrixFactorization(factors=4, loss="bce", backend="torch", epochs=1, progress=False).fit(X.tocsr())
+        MatrixFactorization(factors=4, loss="bce", backend="torch", epochs=1).fit(X.tocsr(), show_progress=False)
 
 
 def test_mf_torch_dns_negatives_are_never_seen(monkeypatch):
     X = _data(0.75)
     D = X.toarray() > 0
-    rec = _fit_recording(monkeypatch, X, loss="bpr", hard="dns", dns_candidates=4, negatives=2, epochs=1,
-                         batch_size=64)
+    rec = _fit_recording(monkeypatch, X, loss="bpr", sampler=DynamicNegativeSampler(NegativeSampler(k=2, alpha=0.0), m=4),
+                         epochs=1, batch_size=64)
     assert {r["kind"] for r in rec} == {"dns"}
     users = torch.cat([r["users"] for r in rec]).numpy()
     items = torch.cat([r["items"] for r in rec]).numpy()
@@ -115,7 +115,9 @@ def test_mf_torch_dns_negatives_are_never_seen(monkeypatch):
 def test_mf_torch_shared_negatives_follow_the_proposal_and_mask_every_seen_item(monkeypatch, alpha):
     X = _data(alpha)
     D = X.toarray() > 0
-    rec = _fit_recording(monkeypatch, X, loss="softmax", negatives=32, alpha=alpha, epochs=4, batch_size=32)
+    # softmax shares a NegativeSampler's draws by default (shared=None)
+    rec = _fit_recording(monkeypatch, X, loss="softmax", sampler=NegativeSampler(k=32, alpha=alpha), epochs=4,
+                         batch_size=32)
     assert {r["kind"] for r in rec} == {"shared"}
     for r in rec:
         u, pos, negs, valid = r["users"].numpy(), r["positives"].numpy(), r["items"].numpy(), r["valid"].numpy()
@@ -129,7 +131,8 @@ def test_mf_torch_shared_negatives_follow_the_proposal_and_mask_every_seen_item(
 def test_mf_torch_in_batch_logq_masks_accidental_hits(monkeypatch):
     X = _data(0.75)
     D = X.toarray() > 0
-    rec = _fit_recording(monkeypatch, X, loss="softmax", in_batch=True, logq=True, epochs=2, batch_size=48)
+    rec = _fit_recording(monkeypatch, X, loss="softmax", sampler=InBatchSampler(mask_seen=True, logq=True), epochs=2,
+                         batch_size=48)
     assert {r["kind"] for r in rec} == {"in_batch"}
     hits = 0
     for r in rec:
