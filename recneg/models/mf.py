@@ -178,7 +178,20 @@ def _check_pos(name: str, v: Any, strict: bool = True) -> float:
     return f
 
 
-class MatrixFactorization:
+class _FrontDoor(type):
+    """``MatrixFactorization(...)`` builds the backend class that honours its arguments (see :func:`_pick_backend`);
+    a backend class called directly builds itself."""
+
+    def __call__(cls, *args: Any, **kwargs: Any):
+        backend = kwargs.pop("backend", "auto")
+        if cls is MatrixFactorization:
+            cls = _pick_backend(args, dict(kwargs, backend=backend))
+        elif backend not in ("auto", cls.backend):
+            raise ValueError(f"{cls.__name__} is the {cls.backend} backend; got backend={backend!r}")
+        return super().__call__(*args, **kwargs)
+
+
+class MatrixFactorization(metaclass=_FrontDoor):
     """Matrix factorisation trained with a sampler's negatives: the front door.
 
     ``MatrixFactorization(...)`` returns a :class:`NumbaMatrixFactorization` (loss ``"bpr"``/``"warp"``
@@ -206,16 +219,8 @@ class MatrixFactorization:
     backend: ClassVar[str] = ""
     _OPTIONS: ClassVar[tuple[str, ...]] = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any):
-        if cls is MatrixFactorization:
-            cls = _pick_backend(args, kwargs)
-        return super().__new__(cls)
-
     def _init_common(self, factors: int, loss: Any, sampler: Any, lr: float, reg: float, epochs: int,
-                     lr_decay: str | None, init_std: float, average_epochs: int, workers: int, seed: int | None,
-                     backend: str) -> None:
-        if backend not in ("auto", self.backend):
-            raise ValueError(f"{type(self).__name__} is the {self.backend} backend; got backend={backend!r}")
+                     lr_decay: str | None, init_std: float, average_epochs: int, workers: int, seed: int | None) -> None:
         self.factors = _check_int("factors", factors, 1)
         self.loss = as_loss(loss)
         self.sampler = _as_sampler(sampler, self.loss)
@@ -581,20 +586,21 @@ class NumbaMatrixFactorization(MatrixFactorization):
             :class:`MatrixFactorization`.
         lr: SGD step (default 0.05). reg: L2 coefficient per update, ``reg * param`` (default 0.01).
         use_bias: learn an item bias (appended as an extra factor column).
+        device: "cpu" only (accepted so that ``device="cpu"`` picks no other backend).
         pair_order: "user" (default: users in a new random order each epoch, each user's pairs in one
             block: about 2x faster on Gowalla at the same Recall) or "shuffle" (all pairs shuffled).
     """
 
     backend = "numba"
     _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "lr_decay", "init_std", "use_bias",
-                "average_epochs", "workers", "seed", "pair_order")
+                "average_epochs", "workers", "seed", "pair_order", "device")
 
     def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 0.05,
                  reg: float = 0.01, epochs: int = 30, lr_decay: str | None = None, init_std: float = 0.1,
                  use_bias: bool = False, average_epochs: int = 0, workers: int = 2, seed: int | None = 0,
-                 pair_order: str = "user", backend: str = "numba") -> None:
+                 pair_order: str = "user", device: str = "cpu") -> None:
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
-                          seed, backend)
+                          seed)
         if self.loss.name not in ("bpr", "warp") or self.loss.score != "dot":
             raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got {self.loss!r}: "
                              f"use backend='torch' (or leave backend='auto')")
@@ -606,6 +612,10 @@ class NumbaMatrixFactorization(MatrixFactorization):
                              f"negatives")
         if pair_order not in ("shuffle", "user"):
             raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
+        if str(device) != "cpu":
+            raise ValueError(f"the numba backend runs on the CPU; got device={device!r}: use backend='torch' for "
+                             f"other devices")
+        self.device = "cpu"
         self._use_bias = bool(use_bias)
         self.pair_order = pair_order
 
@@ -657,20 +667,21 @@ class TorchMatrixFactorization(MatrixFactorization):
             all their positives; shared negatives scored once per user: n_users x N GEMM work per epoch).
         history_weight: h in [0, 1); h > 0 represents a user as SimpleX does,
             ``(1 - h) e_u + h W mean(e_j over the user's training items)`` with a learned d x d ``W``.
+        use_bias: learn an item bias (appended as an extra factor column).
         device: torch device ("cpu", "cuda", ...); workers: CPU threads when on the CPU.
     """
 
     backend = "torch"
     _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "batch_size", "batching", "lr_decay", "init_std",
-                "history_weight", "average_epochs", "device", "workers", "seed")
+                "history_weight", "use_bias", "average_epochs", "device", "workers", "seed")
 
     def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 1e-3,
                  reg: float = 1e-4, epochs: int = 30, batch_size: int = 1024, batching: Any = "pairs",
                  lr_decay: str | None = None, init_std: float = 0.1, history_weight: float = 0.0,
-                 average_epochs: int = 0, device: str = "cpu", workers: int = 2, seed: int | None = 0,
-                 backend: str = "torch") -> None:
+                 use_bias: bool = False, average_epochs: int = 0, device: str = "cpu", workers: int = 2,
+                 seed: int | None = 0) -> None:
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
-                          seed, backend)
+                          seed)
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if isinstance(batching, dict):
             batching = UserBatches(**batching)
@@ -686,6 +697,7 @@ class TorchMatrixFactorization(MatrixFactorization):
         if not 0.0 <= h < 1.0:
             raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
         self.history_weight = h
+        self._use_bias = bool(use_bias)
         self.device = str(device)
         self._check_sampler()
 
@@ -716,6 +728,9 @@ class TorchMatrixFactorization(MatrixFactorization):
             if s.pool:
                 raise ValueError("DynamicNegativeSampler(pool=...) is a numba-kernel option; use loss='bpr' on the "
                                  "numba backend, or pool=0")
+        if isinstance(s, MixedSampler) and not s.shared:
+            raise ValueError("MatrixFactorization trains mixed negatives as Yang et al. (2020): the proposal part is "
+                             "shared by the batch; use MixedSampler(..., shared=True)")
         if isinstance(s, (InBatchSampler, MixedSampler)) and name == "bce":
             raise ValueError("in-batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
                              "use loss='softmax' or 'bpr'")
@@ -748,7 +763,7 @@ class TorchMatrixFactorization(MatrixFactorization):
             positives_per_row=self.batching.positives_per_row if isinstance(self.batching, UserBatches) else None,
             device=self.device, seed=self.seed, margin=getattr(loss, "margin", 0.9),
             negative_weight=getattr(loss, "negative_weight", 1.0), temperature=self._temperature(0),
-            use_bias=False, max_tries=64, history_weight=self.history_weight, workers=self.workers,
+            use_bias=self.use_bias, max_tries=64, history_weight=self.history_weight, workers=self.workers,
             _U=self._U, _V=self._V, _b=self._b,
         )
 
@@ -789,9 +804,11 @@ def _legacy_params(cfg: dict) -> dict:
     if name == "softmax":
         loss.update(temperature=cfg.get("temperature", 1.0), logq=cfg.get("logq", True))
     if name == "ccl":
-        loss.update(margin=cfg.get("margin", 0.9), negative_weight=cfg.get("negative_weight") or 150.0)
+        nw = cfg.get("negative_weight")
+        loss.update(margin=cfg.get("margin", 0.9), negative_weight=150.0 if nw is None else nw)
     if name == "bce":
-        loss["negative_weight"] = cfg.get("negative_weight") or 1.0
+        nw = cfg.get("negative_weight")
+        loss["negative_weight"] = 1.0 if nw is None else nw
     excl = cfg.get("exclude_seen", True)
     prop = {"sampler": "NegativeSampler", "k": cfg.get("negatives") or 1, "alpha": cfg.get("alpha", 0.0),
             "exclude_seen": excl, "shared": cfg.get("share_negatives")}
@@ -814,7 +831,7 @@ def _legacy_params(cfg: dict) -> dict:
         batching: Any = cfg.get("batching", "pairs")
         if batching == "users":
             batching = {"positives_per_row": cfg.get("positives_per_row")}
-        out.update(batch_size=cfg.get("batch_size", 1024), batching=batching,
+        out.update(batch_size=cfg.get("batch_size", 1024), batching=batching, use_bias=cfg.get("use_bias", False),
                    history_weight=cfg.get("history_weight", 0.0), device=cfg.get("device", "cpu"))
     return out
 
