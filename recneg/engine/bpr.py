@@ -41,7 +41,8 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
-from ..sampling.kernels import KernelSampler, dns_draw, draw_negative, pool_fill, pool_pick, score
+from ..sampling.kernels import (KernelSampler, dns_draw, draw_negative_at, pool_fill, pool_pick, score,
+                               user_context)
 
 __all__ = ["bpr_update", "bpr_epoch", "shuffle_inplace", "user_block_order", "NumbaBPRTrainer"]
 
@@ -168,26 +169,34 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, k, dns_m, pool_size, lr, reg, use_
     per = (n + n_chunks - 1) // n_chunks
     use_pool = pool_size > 0 and dns_m > 1
     record = trace.shape[0] > 0
-    P = max(pool_size, 1)
+    # pool scratch: one row per chunk, allocated once per epoch (empty rows when the pool is off)
+    P = pool_size if use_pool else 0
     H = 2
     while H < 2 * P:
         H *= 2
+    all_items = np.empty((n_chunks, P), dtype=np.int64)
+    all_scores = np.empty((n_chunks, P), dtype=np.float32)
+    all_slots = np.empty((n_chunks, H if use_pool else 0), dtype=np.int64)  # open-addressing set per pool
     for c in prange(n_chunks):
-        pool_items = np.empty(P, dtype=np.int64)
-        pool_scores = np.empty(P, dtype=np.float32)
-        pool_slots = np.empty(H, dtype=np.int64)  # open-addressing set: one pool slot per item
+        pool_items = all_items[c]
+        pool_scores = all_scores[c]
+        pool_slots = all_slots[c]
         state = states[c]
         start = c * per
         end = min(n, start + per)
+        loss_c = 0.0
         cur = -1
+        ctx = user_context(0, False, hoff, tries)
         for t in range(start, end):
             p_ = order[t]
             u = pair_u[p_]
             i = pair_i[p_]
-            if use_pool and u != cur:
+            if u != cur:  # per-user values, looked up once per user block
                 cur = u
-                state = pool_fill(state, pool_items, pool_scores, pool_slots, U, V, b, u, use_bias, exclude, mode,
-                                  prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries)
+                ctx = user_context(u, exclude, hoff, tries)
+                if use_pool:
+                    state = pool_fill(state, pool_items, pool_scores, pool_slots, U, V, b, u, use_bias, exclude,
+                                      mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries)
             for kk in range(k):
                 q = -1
                 if use_pool:
@@ -195,21 +204,22 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, k, dns_m, pool_size, lr, reg, use_
                     if q >= 0:
                         j = pool_items[q]
                     else:  # the window holds no candidate (tiny catalogue): a fresh draw
-                        j, state = draw_negative(state, u, exclude, mode, prob, alias, p, cum, indptr, indices,
-                                                 seen_cum, hoff, htab, tries)
+                        j, state = draw_negative_at(state, u, ctx, exclude, mode, prob, alias, p, cum, indptr,
+                                                    indices, seen_cum, htab)
                 elif dns_m > 1:
                     j, state = dns_draw(state, U, V, b, u, use_bias, dns_m, exclude, mode, prob, alias, p, cum,
                                         indptr, indices, seen_cum, hoff, htab, tries)
                 else:
-                    j, state = draw_negative(state, u, exclude, mode, prob, alias, p, cum, indptr, indices,
-                                             seen_cum, hoff, htab, tries)
+                    j, state = draw_negative_at(state, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices,
+                                                seen_cum, htab)
                 if record:
                     trace[t * k + kk, 0] = u
                     trace[t * k + kk, 1] = j
-                losses[c] += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
-                done[c] += 1
+                loss_c += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
                 if q >= 0:
                     pool_scores[q] = score(U, V, b, u, j, use_bias)  # pool items are distinct
+        losses[c] = loss_c
+        done[c] = (end - start) * k if end > start else 0
         states[c] = state
     return losses.sum(), done.sum()
 

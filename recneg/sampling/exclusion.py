@@ -65,13 +65,12 @@ def build_row_hash(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray,
 
 
 @njit(cache=True, inline="always")
-def in_row_hash(offsets: np.ndarray, table: np.ndarray, row: int, item: int) -> bool:
-    """True when ``item`` is in row ``row`` of a :func:`build_row_hash` table (expected O(1))."""
-    start = offsets[row]
-    size = offsets[row + 1] - start
-    if size == 0:
+def in_hash_slots(table: np.ndarray, start: int, mask: int, item: int) -> bool:
+    """True when ``item`` is in the hash set ``table[start:start + mask + 1]`` of one row (``mask`` = size - 1;
+    -1 for an empty row). The per-row part of :func:`in_row_hash`, for kernels that hoist ``start``/``mask``
+    out of a loop over one row's draws."""
+    if mask < 0:
         return False
-    mask = size - 1
     h = np.int64((np.uint64(item) * _HASH_MUL) >> _S32) & mask
     while True:
         v = table[start + h]
@@ -81,3 +80,9 @@ def in_row_hash(offsets: np.ndarray, table: np.ndarray, row: int, item: int) -> 
             return False
         h = (h + 1) & mask
 
+
+@njit(cache=True, inline="always")
+def in_row_hash(offsets: np.ndarray, table: np.ndarray, row: int, item: int) -> bool:
+    """True when ``item`` is in row ``row`` of a :func:`build_row_hash` table (expected O(1))."""
+    start = offsets[row]
+    return in_hash_slots(table, start, offsets[row + 1] - start - 1, item)

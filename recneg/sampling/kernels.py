@@ -10,6 +10,8 @@ A kernel holds one sampler state as plain arrays (built once, in Python, by
   never a skip; -1 only when the user has no unseen item with positive mass, which
   :meth:`KernelSampler.check_drawable` refuses before training;
 * :func:`draw_negative` -- :func:`draw_unseen` or :func:`proposal_draw` by ``exclude``;
+  :func:`user_context` + :func:`draw_negative_at` are the same draw with the per-user values
+  (``tries[u]``, the row's hash slots) looked up once for a run of draws of one user;
 * :func:`dns_draw` -- dynamic negative sampling: the best-scoring of ``m`` fresh draws;
 * :func:`pool_fill` / :func:`pool_pick` -- DNS from a per-user pool of distinct
   candidates scored once per user visit, each negative the best of a window of ``m`` slots;
@@ -34,14 +36,14 @@ from numba import njit, prange
 
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import AliasTable, alias_draw
-from .exclusion import build_row_hash, in_row_hash, is_seen
+from .exclusion import build_row_hash, in_hash_slots, is_seen
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "MODE_UNIFORM", "MODE_ALIAS", "MAX_REJECT", "MAX_REDRAW", "KernelSampler",
-    "proposal_draw", "draw_unseen", "draw_negative", "complement_draw", "score", "dns_draw",
-    "pool_fill", "pool_pick", "draw_avoiding", "draw_rows",
+    "proposal_draw", "draw_unseen", "draw_unseen_at", "user_context", "draw_negative", "draw_negative_at",
+    "complement_draw", "score", "dns_draw", "pool_fill", "pool_pick", "draw_avoiding", "draw_rows",
 ]
 
 MODE_UNIFORM = 0
@@ -203,6 +205,18 @@ def proposal_draw(s, mode, prob, alias, n_items):
 
 
 @njit(cache=True, inline="always")
+def draw_unseen_at(s, u, extra, tries, hstart, hmask, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab):
+    """:func:`draw_unseen` with user u's hash slots (``htab[hstart:hstart + hmask + 1]``) already looked up,
+    so a loop of draws for one user reads them once (see :func:`user_context`)."""
+    for _t in range(tries):
+        cand, s = proposal_draw(s, mode, prob, alias, p.shape[0])
+        if cand != extra and not in_hash_slots(htab, hstart, hmask, cand):
+            return cand, s
+    s = rng_next(s)
+    return complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s)), s
+
+
+@njit(cache=True, inline="always")
 def draw_unseen(s, u, extra, tries, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab):
     """One draw from p restricted to the items outside user u's row and != ``extra`` (-1: none).
 
@@ -210,12 +224,29 @@ def draw_unseen(s, u, extra, tries, mode, prob, alias, p, cum, indptr, indices, 
     then one exact complement draw. Returns (item, state); item is -1 only when the user has no
     valid item with positive mass.
     """
-    for _t in range(tries):
-        cand, s = proposal_draw(s, mode, prob, alias, p.shape[0])
-        if cand != extra and not in_row_hash(hoff, htab, u, cand):
-            return cand, s
-    s = rng_next(s)
-    return complement_draw(cum, p, indptr, indices, seen_cum, u, extra, rng_uniform(s)), s
+    hstart = hoff[u]
+    return draw_unseen_at(s, u, extra, tries, hstart, hoff[u + 1] - hstart - 1, mode, prob, alias, p, cum, indptr,
+                          indices, seen_cum, htab)
+
+
+@njit(cache=True, inline="always")
+def user_context(u, exclude, hoff, tries):
+    """The per-user values every :func:`draw_negative` of user u reads: (rejection trials ``tries[u]``,
+    hash start, hash mask), or (0, 0, -1) when not excluding. Look them up once per user (or per
+    run of draws for one user) and draw with :func:`draw_negative_at`."""
+    if exclude:
+        hstart = hoff[u]
+        return np.int64(tries[u]), hstart, hoff[u + 1] - hstart - 1
+    return np.int64(0), np.int64(0), np.int64(-1)
+
+
+@njit(cache=True, inline="always")
+def draw_negative_at(s, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab):
+    """:func:`draw_negative` with ``ctx = user_context(u, exclude, hoff, tries)``; returns (item, state)."""
+    if exclude:
+        return draw_unseen_at(s, u, -1, ctx[0], ctx[1], ctx[2], mode, prob, alias, p, cum, indptr, indices,
+                              seen_cum, htab)
+    return proposal_draw(s, mode, prob, alias, p.shape[0])
 
 
 @njit(cache=True, inline="always")
@@ -223,11 +254,11 @@ def draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, see
     """One negative for user u with a :attr:`KernelSampler.args` state; returns (item, state).
 
     ``exclude``: the truncated law of :func:`draw_unseen` (``tries[u]`` rejection trials),
-    else a plain :func:`proposal_draw`.
+    else a plain :func:`proposal_draw`. Kernels drawing many negatives for one user hoist
+    :func:`user_context` and call :func:`draw_negative_at` (same draws).
     """
-    if exclude:
-        return draw_unseen(s, u, -1, tries[u], mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
-    return proposal_draw(s, mode, prob, alias, p.shape[0])
+    return draw_negative_at(s, u, user_context(u, exclude, hoff, tries), exclude, mode, prob, alias, p, cum, indptr,
+                            indices, seen_cum, htab)
 
 
 @njit(fastmath=True, error_model="numpy", inline="always")
@@ -250,8 +281,9 @@ def dns_draw(s, U, V, b, u, use_bias, m, exclude, mode, prob, alias, p, cum, ind
     """
     best = -1
     best_s = np.float32(-np.inf)
+    ctx = user_context(u, exclude, hoff, tries)
     for _ in range(m):
-        j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries)
+        j, s = draw_negative_at(s, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab)
         if j < 0:
             continue
         sc = score(U, V, b, u, j, use_bias)
@@ -274,11 +306,11 @@ def pool_fill(s, items, scores, slots, U, V, b, u, use_bias, exclude, mode, prob
     H = slots.shape[0]
     for h in range(H):
         slots[h] = -1
+    ctx = user_context(u, exclude, hoff, tries)
     for q in range(P):
         j = -1
         for _try in range(POOL_REDRAW):
-            j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab,
-                                 tries)
+            j, s = draw_negative_at(s, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab)
             if j < 0:
                 break
             h = (j * 40503) & (H - 1)
@@ -344,9 +376,9 @@ def draw_rows(users, k, base, exclude, mode, prob, alias, p, cum, indptr, indice
     for r in prange(R):
         s = row_state(base, r)
         u = users[r]
+        ctx = user_context(u, exclude, hoff, tries)
         for c in range(k):
-            j, s = draw_negative(s, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab,
-                                 tries)
+            j, s = draw_negative_at(s, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab)
             out[r, c] = j
     return out
 
