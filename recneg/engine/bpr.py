@@ -41,10 +41,11 @@ import scipy.sparse as sp
 from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
-from ..sampling.kernels import (KernelSampler, dns_draw, draw_negative_at, pool_fill, pool_pick, score,
+from ..sampling.kernels import (KernelSampler, dns_draw, draw_negative_at, pool_fill, pool_pick, score, warp_draw,
                                user_context)
 
-__all__ = ["bpr_update", "bpr_epoch", "shuffle_inplace", "user_block_order", "NumbaBPRTrainer"]
+__all__ = ["bpr_update", "bpr_epoch", "warp_update", "warp_epoch", "shuffle_inplace", "user_block_order",
+           "NumbaBPRTrainer"]
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
@@ -224,6 +225,93 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, k, dns_m, pool_size, lr, reg, use_
     return losses.sum(), done.sum()
 
 
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def warp_update(U, V, b, GU, GV, Gb, u, i, j, w, lr, reg, use_bias):
+    """One adagrad step (as LightFM's) on the ``w``-weighted hinge ``margin - s(u,i) + s(u,j)`` (> 0).
+
+    ``GU``, ``GV``, ``Gb`` are the per-element sums of squared gradients (start at 1), updated in place;
+    each parameter moves by ``lr * g / sqrt(G)`` and then shrinks by ``lr * reg`` (L2). Uses the values
+    before the step.
+    """
+    d = U.shape[1]
+    w = np.float32(w)
+    lr32 = np.float32(lr)
+    shrink = np.float32(lr * reg)
+    for f in range(d):
+        uf = U[u, f]
+        vif = V[i, f]
+        vjf = V[j, f]
+        gu = w * (vjf - vif)
+        gi = -w * uf
+        gj = w * uf
+        GU[u, f] += gu * gu
+        GV[i, f] += gi * gi
+        GV[j, f] += gj * gj
+        U[u, f] = uf - lr32 * gu / np.float32(math.sqrt(GU[u, f])) - shrink * uf
+        V[i, f] = vif - lr32 * gi / np.float32(math.sqrt(GV[i, f])) - shrink * vif
+        V[j, f] = vjf - lr32 * gj / np.float32(math.sqrt(GV[j, f])) - shrink * vjf
+    if use_bias:
+        Gb[i] += w * w
+        Gb[j] += w * w
+        b[i] = b[i] + lr32 * w / np.float32(math.sqrt(Gb[i])) - shrink * b[i]
+        b[j] = b[j] - lr32 * w / np.float32(math.sqrt(Gb[j])) - shrink * b[j]
+
+
+@njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
+def warp_epoch(U, V, b, GU, GV, Gb, pair_u, pair_i, order, max_trials, margin, lr, reg, use_bias, states, trace,
+               exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries):
+    """One Hogwild epoch of WARP (LightFM's rank-weighted pairwise loss) over ``order``.
+
+    For each positive pair (u, i): :func:`~recneg.sampling.kernels.warp_draw` draws negatives until one
+    scores above ``s(u,i) - margin`` (at most ``max_trials``); with a violator j found after n draws the
+    hinge ``margin - s(u,i) + s(u,j)`` takes an adagrad step (:func:`warp_update`; ``GU, GV, Gb`` are the
+    squared-gradient sums) weighted by ``log(max(1, floor((n_items - 1) / n)))`` (the rank estimate of
+    LightFM); without one, no step. Other arguments as :func:`bpr_epoch`; ``trace`` rows are (user,
+    violating negative or -1), one per visit.
+
+    Returns:
+        (weighted hinge loss summed over the steps made, number of steps made).
+    """
+    n = order.shape[0]
+    n_items = V.shape[0]
+    n_chunks = states.shape[0]
+    losses = np.zeros(n_chunks, dtype=np.float64)
+    done = np.zeros(n_chunks, dtype=np.int64)
+    per = (n + n_chunks - 1) // n_chunks
+    record = trace.shape[0] > 0
+    for c in prange(n_chunks):
+        state = states[c]
+        start = c * per
+        end = min(n, start + per)
+        loss_c = 0.0
+        steps = 0
+        cur = -1
+        ctx = user_context(0, False, hoff, tries)
+        for t in range(start, end):
+            p_ = order[t]
+            u = pair_u[p_]
+            i = pair_i[p_]
+            if u != cur:
+                cur = u
+                ctx = user_context(u, exclude, hoff, tries)
+            pos = score(U, V, b, u, i, use_bias)
+            j, trials, state = warp_draw(state, U, V, b, u, ctx, use_bias, pos - margin, max_trials, exclude, mode,
+                                         prob, alias, p, cum, indptr, indices, seen_cum, htab)
+            if record:
+                trace[t, 0] = u
+                trace[t, 1] = j
+            if j < 0:
+                continue
+            w = math.log(max(1.0, math.floor((n_items - 1) / trials)))
+            loss_c += w * (margin - pos + score(U, V, b, u, j, use_bias))
+            warp_update(U, V, b, GU, GV, Gb, u, i, j, w, lr, reg, use_bias)
+            steps += 1
+        losses[c] = loss_c
+        done[c] = steps
+        states[c] = state
+    return losses.sum(), done.sum()
+
+
 class NumbaBPRTrainer:
     """BPR-SGD epochs with the numba kernel (Hogwild over ``workers`` threads), the counterpart of
     :class:`recneg.engine.mf_torch.TorchTrainer`.
@@ -243,17 +331,26 @@ class NumbaBPRTrainer:
         pair_order: "user" (user blocks, see :func:`user_block_order`) or "shuffle".
         seed: seed of the per-chunk negative streams; shuffle_state: non-zero seed of the visit order.
         record: keep the (user, negative) pairs of the last epoch in :attr:`trace` (debug/tests).
+        loss: "bpr" or "warp" (:func:`warp_epoch`, adagrad steps as LightFM's: ``negatives`` and DNS do not
+            apply; ``warp_trials`` caps the draws per positive and ``margin`` is the hinge margin).
 
-    Calling ``trainer(epoch)`` runs one epoch and returns its mean BPR loss per update.
+    Calling ``trainer(epoch)`` runs one epoch and returns its mean loss per update (WARP: per step made).
     """
 
     def __init__(self, X: sp.csr_matrix, U: np.ndarray, V: np.ndarray, b: np.ndarray, sampler: KernelSampler, *,
                  negatives: int = 1, dns_candidates: int = 1, dns_pool: int = 0, lr: float = 0.05,
                  reg: float = 0.01, use_bias: bool = False, epochs: int = 1, lr_decay: str | None = None,
                  workers: int = 2, chunks: int = 256, pair_order: str = "user", seed: int | None = 0,
-                 shuffle_state: int = 1, record: bool = False) -> None:
+                 shuffle_state: int = 1, record: bool = False, loss: str = "bpr", warp_trials: int = 100,
+                 margin: float = 1.0) -> None:
         if pair_order not in ("shuffle", "user"):
             raise ValueError(f"pair_order must be 'shuffle' or 'user', got {pair_order!r}")
+        if loss not in ("bpr", "warp"):
+            raise ValueError(f"loss must be 'bpr' or 'warp', got {loss!r}")
+        self.loss = loss
+        self._G: tuple | None = None
+        self.warp_trials = int(warp_trials)
+        self.margin = float(margin)
         if sampler.n_items != V.shape[0]:
             raise ValueError(f"sampler draws from {sampler.n_items} items but V has {V.shape[0]} rows")
         if sampler.exclude:
@@ -288,14 +385,23 @@ class NumbaBPRTrainer:
                                                             self.shuffle_state))
         else:
             self.shuffle_state = np.uint64(shuffle_inplace(self.order, self.shuffle_state))
-        n_rec = self.order.shape[0] * self.negatives if self.record else 0
+        per_visit = 1 if self.loss == "warp" else self.negatives
+        n_rec = self.order.shape[0] * per_visit if self.record else 0
         trace = np.full((n_rec, 2), -1, dtype=np.int64)
         old = numba.get_num_threads()
         numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
         try:
-            loss, done = bpr_epoch(self.U, self.V, self.b, self.pair_u, self.pair_i, self.order, self.negatives,
-                                   self.dns_m, self.dns_pool, lr, self.reg, self.use_bias, self.states, trace,
-                                   *self.sampler.args)
+            if self.loss == "warp":
+                if self._G is None:  # adagrad accumulators, as LightFM's (start at 1)
+                    self._G = (np.ones_like(self.U), np.ones_like(self.V), np.ones_like(self.b))
+                loss, done = warp_epoch(self.U, self.V, self.b, *self._G, self.pair_u, self.pair_i, self.order,
+                                        self.warp_trials,
+                                        self.margin, lr, self.reg, self.use_bias, self.states, trace,
+                                        *self.sampler.args)
+            else:
+                loss, done = bpr_epoch(self.U, self.V, self.b, self.pair_u, self.pair_i, self.order, self.negatives,
+                                       self.dns_m, self.dns_pool, lr, self.reg, self.use_bias, self.states, trace,
+                                       *self.sampler.args)
         finally:
             numba.set_num_threads(old)
         if self.record:

@@ -584,7 +584,11 @@ class NumbaMatrixFactorization(MatrixFactorization):
     Args:
         factors, loss, sampler, epochs, lr_decay, init_std, average_epochs, workers, seed: see
             :class:`MatrixFactorization`.
-        lr: SGD step (default 0.05). reg: L2 coefficient per update, ``reg * param`` (default 0.01).
+        lr: step (default 0.05): plain SGD for BPR, adagrad for WARP (as LightFM's).
+        reg: L2 coefficient per update, ``lr * reg * param`` (default 0.01 for BPR, 0 for WARP as in LightFM).
+        init_std: std of the normal initialisation (default 0.1 for BPR, 0.01 for WARP). The WARP defaults
+            were chosen on validation splits carved from the ML-100k and Last.fm training sets and checked
+            on Gowalla (benchmarks/RESULTS.md, "WARP").
         use_bias: learn an item bias (appended as an extra factor column).
         device: "cpu" only (accepted so that ``device="cpu"`` picks no other backend).
         pair_order: "user" (default: users in a new random order each epoch, each user's pairs in one
@@ -595,10 +599,17 @@ class NumbaMatrixFactorization(MatrixFactorization):
     _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "lr_decay", "init_std", "use_bias",
                 "average_epochs", "workers", "seed", "pair_order", "device")
 
-    def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 0.05,
-                 reg: float = 0.01, epochs: int = 30, lr_decay: str | None = None, init_std: float = 0.1,
+    def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float | None = None,
+                 reg: float | None = None, epochs: int = 30, lr_decay: str | None = None, init_std: float | None = None,
                  use_bias: bool = False, average_epochs: int = 0, workers: int = 2, seed: int | None = 0,
                  pair_order: str = "user", device: str = "cpu") -> None:
+        warp = as_loss(loss).name == "warp"
+        if lr is None:
+            lr = 0.05
+        if reg is None:
+            reg = 0.0 if warp else 0.01
+        if init_std is None:
+            init_std = 0.01 if warp else 0.1
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
                           seed)
         if self.loss.name not in ("bpr", "warp") or self.loss.score != "dot":

@@ -325,6 +325,23 @@ def pool_fill(s, items, scores, slots, U, V, b, u, use_bias, exclude, mode, prob
     return s
 
 
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def warp_draw(s, U, V, b, u, ctx, use_bias, threshold, max_trials, exclude, mode, prob, alias, p, cum, indptr,
+              indices, seen_cum, htab):
+    """WARP trials (Weston et al. 2011): draw negatives for user u (exact exclusion, as :func:`draw_negative_at`
+    with ``ctx = user_context(u, ...)``) until one scores above ``threshold`` (the positive's score minus the
+    margin), at most ``max_trials`` draws.
+
+    Returns:
+        (item or -1 when no draw violated the margin, number of draws made, state).
+    """
+    for t in range(1, max_trials + 1):
+        j, s = draw_negative_at(s, u, ctx, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, htab)
+        if score(U, V, b, u, j, use_bias) > threshold:
+            return j, t, s
+    return -1, max_trials, s
+
+
 @njit(cache=True, inline="always")
 def pool_pick(s, items, scores, m):
     """The best-scoring of ``min(m, P)`` consecutive pool slots from a random start (the pool was drawn
