@@ -54,8 +54,7 @@ MF_PATHS = [
     pytest.param(dict(loss="bce"), 1e30, id="torch-bce"),
     pytest.param(dict(loss="softmax", sampler=_neg(8), batching="users"), 1e30, id="torch-softmax-users"),
     pytest.param(dict(loss="ccl", sampler="all", batching=UserBatches(positives_per_row=2)), 1e30, id="torch-ccl-rows"),
-    # the torch backend has no item bias any more (use_bias is a numba option): history aggregation alone
-    pytest.param(dict(loss="softmax", sampler=AllItems(), history_weight=0.5), 1e30, id="torch-history"),
+    pytest.param(dict(loss="softmax", sampler=AllItems(), history_weight=0.5, use_bias=True), 1e30, id="torch-history"),
     pytest.param(dict(loss="softmax", sampler=InBatchSampler(mask_seen=True), lr_decay="linear", average_epochs=2),
                  1e30, id="torch-inbatch"),
 ]
@@ -75,8 +74,8 @@ def test_mf_divergence_raises_naming_epoch_and_lr(request, X, kw, lr):
         m.recommend(0, X)
 
 
-@pytest.mark.parametrize("kw", [dict(loss="bpr", backend="numba", sampler=_dns()), dict(loss="softmax", sampler=_neg(8))],
-                         ids=["numba-dns", "torch-softmax"])
+@pytest.mark.parametrize("kw", [dict(loss="bpr", backend="numba", sampler=_dns()),
+                                dict(loss="softmax", sampler=_neg(8))], ids=["numba-dns", "torch-softmax"])
 def test_mf_normal_lr_trains(X, kw):
     m = MatrixFactorization(factors=8, epochs=3, **kw).fit(X, show_progress=False)
     assert np.isfinite([r["loss"] for r in m.history]).all() and np.isfinite(m.item_factors).all()

@@ -131,7 +131,8 @@ def test_save_load_round_trip(tmp_path, planted):
     a = m.recommend(np.arange(10), _as_csr(train)[:10], N=5)
     b = m2.recommend(np.arange(10), _as_csr(train)[:10], N=5)
     np.testing.assert_array_equal(a[0], b[0])
-    c = MatrixFactorization(factors=8, loss="ccl", epochs=1, sampler=_neg(16), workers=1).fit(train, show_progress=False)
+    c = MatrixFactorization(factors=8, loss="ccl", epochs=1, sampler=_neg(16), workers=1).fit(
+        train, show_progress=False)
     c.save(tmp_path / "ccl.npz")
     np.testing.assert_allclose(MatrixFactorization.load(tmp_path / "ccl.npz").item_factors, c.item_factors)
 
@@ -193,7 +194,7 @@ def test_bad_inputs_raise_clear_errors(planted):
     with pytest.raises(ValueError, match="in-batch"):
         MatrixFactorization(loss="bce", sampler=InBatchSampler(mask_seen=True))
     with pytest.raises(ValueError, match="in-batch"):
-        MatrixFactorization(loss="bce", sampler=MixedSampler(InBatchSampler(), _neg(8)))
+        MatrixFactorization(loss="bce", sampler=MixedSampler(InBatchSampler(), _neg(8), shared=True))
     with pytest.raises(ValueError, match="numba"):
         MatrixFactorization(loss="ccl", backend="numba")
     with pytest.raises(ValueError, match="cosine"):

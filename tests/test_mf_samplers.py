@@ -24,10 +24,6 @@ from recneg.sampling import (AllItems, DynamicNegativeSampler, ExponentialSchedu
                              MixedSampler, NegativeSampler, WarpSampler, popularity)
 
 MARGIN = 0.25  # Recall@20 above most-popular, as test_mf.py's recovery tests ask
-WARP_BUG = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "lead: NumbaMatrixFactorization._make_trainer passes loss='warp', warp_trials=, margin= to "
-    "engine.bpr.NumbaBPRTrainer, which has no such arguments (no WARP kernel): every loss='warp' fit raises "
-    "TypeError"))
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +210,7 @@ SPECS = [
     pytest.param(lambda: dict(loss="bpr", sampler=DynamicNegativeSampler(
         NegativeSampler(k=1, alpha=0.25), m=LinearSchedule(2, 8, steps=3), pool=16)), id="dns-pool-schedule"),
     pytest.param(lambda: dict(loss="bce", sampler=DynamicNegativeSampler(NegativeSampler(k=4, alpha=0.0), m=5),
-                              batch_size=64), id="dns-bce"),
+                              batch_size=64, use_bias=True), id="dns-bce-bias"),
     pytest.param(lambda: dict(loss=Softmax(temperature=0.5, logq=False), sampler=InBatchSampler(mask_seen=True,
                                                                                                  logq=False)),
                  id="inbatch"),
@@ -223,8 +219,7 @@ SPECS = [
     pytest.param(lambda: dict(loss=CCL(margin=0.4, negative_weight=5.0), sampler=AllItems(exclude_seen=False),
                               batching=UserBatches(positives_per_row=3), history_weight=0.5), id="all-users"),
     pytest.param(lambda: dict(loss=WARP(margin=0.5), sampler=WarpSampler(NegativeSampler(k=1, alpha=0.0),
-                                                                         max_trials=50)), id="warp",
-                 marks=WARP_BUG),
+                                                                         max_trials=50)), id="warp"),
     pytest.param(lambda: dict(loss=Softmax(temperature=ExponentialSchedule(1.0, 0.1, steps=3), score="cosine"),
                               sampler=NegativeSampler(k=LinearSchedule(8, 16, steps=2),
                                                       alpha=LinearSchedule(0.0, 0.5, steps=2), shared=True)),
@@ -325,21 +320,18 @@ def test_load_reads_other_files_of_the_old_api(tmp_path, tiny, old, check):
     assert MatrixFactorization.load(tmp_path / "new.npz").get_params() == m.get_params()
 
 
-@pytest.mark.xfail(strict=True, reason="lead: _legacy_params drops use_bias for old torch files; the loaded "
-                                       "TorchMatrixFactorization ignores the saved item biases b, so it ranks "
-                                       "differently from the model that was saved")
 def test_load_keeps_the_item_bias_of_an_old_torch_file(tmp_path):
     p = tmp_path / "old.npz"
     U, V, b = _legacy_file(p, {**OLD, "loss": "softmax", "negatives": 1024, "share_negatives": True,
                                "backend": "torch", "lr": 1e-3, "reg": 1e-4, "use_bias": True})
     m = MatrixFactorization.load(p)
+    assert type(m) is TorchMatrixFactorization and m.use_bias
     scores = m.user_factors @ m.item_factors.T
     np.testing.assert_allclose(scores, U @ V.T + b[None, :], rtol=1e-5)
+    ids, _ = m.recommend(2, None, N=7, filter_already_liked_items=False)
+    np.testing.assert_array_equal(ids, np.argsort(-(U[2] @ V.T + b), kind="stable"))
 
 
-@pytest.mark.xfail(strict=True, reason="lead: _legacy_params reads negative_weight with `or` "
-                                       "(cfg.get('negative_weight') or 150.0 / or 1.0): a saved 0.0 loads as 150 "
-                                       "(ccl) or 1 (bce)")
 @pytest.mark.parametrize("loss", ["ccl", "bce"])
 def test_load_keeps_a_zero_negative_weight_of_an_old_file(tmp_path, loss):
     p = tmp_path / "old.npz"
@@ -369,6 +361,7 @@ def test_constructors_stay_small():
 @pytest.mark.parametrize("kw,cls", [
     (dict(), NumbaMatrixFactorization),
     (dict(loss="bpr"), NumbaMatrixFactorization),
+    (dict(loss="bpr", device="cpu"), NumbaMatrixFactorization),
     (dict(loss=BPR()), NumbaMatrixFactorization),
     (dict(loss="bpr", sampler=NegativeSampler(k=4, alpha=0.75)), NumbaMatrixFactorization),
     (dict(loss="bpr", sampler=DynamicNegativeSampler(NegativeSampler(alpha=0.0), m=8, pool=16)),
@@ -383,7 +376,8 @@ def test_constructors_stay_small():
     (dict(loss="bpr", device="cuda"), TorchMatrixFactorization),
     (dict(loss="bpr", history_weight=0.5), TorchMatrixFactorization),
     (dict(loss="bpr", sampler=InBatchSampler()), TorchMatrixFactorization),
-    (dict(loss="bpr", sampler=MixedSampler(InBatchSampler(), NegativeSampler(k=8))), TorchMatrixFactorization),
+    (dict(loss="bpr", sampler=MixedSampler(InBatchSampler(), NegativeSampler(k=8), shared=True)),
+     TorchMatrixFactorization),
     (dict(loss="bpr", sampler=NegativeSampler(k=8, shared=True)), TorchMatrixFactorization),
     (dict(loss="bpr", sampler="all"), TorchMatrixFactorization),
     (dict(loss=BPR(score="cosine")), TorchMatrixFactorization),
@@ -395,12 +389,11 @@ def test_backend_choice(kw, cls):
     assert m.backend == cls.backend
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "lead: _pick_backend does not count device='cpu' as a torch option, so MatrixFactorization(loss='bpr', "
-    "device='cpu') goes to NumbaMatrixFactorization, whose __init__ has no device argument: TypeError"))
-def test_device_cpu_is_accepted_for_bpr():
+def test_device_cpu_keeps_bpr_on_numba():
     m = MatrixFactorization(loss="bpr", device="cpu")
-    assert isinstance(m, MatrixFactorization)
+    assert type(m) is NumbaMatrixFactorization and m.device == "cpu"
+    with pytest.raises(ValueError, match="CPU"):
+        MatrixFactorization(loss="bpr", backend="numba", device="cuda")
 
 
 def test_backend_choice_edges():
@@ -422,7 +415,6 @@ def test_backend_choice_edges():
         NumbaMatrixFactorization(backend="torch")
 
 
-@WARP_BUG
 def test_warp_trains_on_numba_and_recovers(planted):
     data, train, test, pop = planted
     m = MatrixFactorization(factors=16, loss="warp", epochs=20, workers=1, seed=0).fit(train, show_progress=False)
@@ -441,16 +433,16 @@ def test_unbound_inbatch_sampler_is_a_valid_spec_until_used(tiny):
     assert sp.issparse(s.csr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lead: TorchMatrixFactorization ignores MixedSampler.shared: TorchMatrixFactorization.shared is True for every "
-    "MixedSampler and engine/mf_torch.py's mixed branch always draws one shared set of proposal negatives "
-    "(_shared_negatives), so MixedSampler(..., shared=False) (k proposal draws per row with exact exclusion and "
-    "truncated log q) trains as shared=True"))
-def test_mixed_sampler_shared_false_draws_proposal_negatives_per_row(tiny, monkeypatch):
+def test_mixed_sampler_must_share_its_proposal_part(tiny, monkeypatch):
+    # the torch trainer draws the proposal part of mixed negatives once per batch (Yang et al. 2020): a MixedSampler
+    # with per-row proposal draws (shared=False) is refused instead of silently trained as shared=True
+    mixed = MixedSampler(InBatchSampler(), NegativeSampler(k=4, alpha=0.0), shared=False)
+    with pytest.raises(ValueError, match=r"shared=True"):
+        MatrixFactorization(factors=4, loss="softmax", sampler=mixed)
     rec: list = []
     monkeypatch.setattr(TorchTrainer, "record", rec)
-    mixed = MixedSampler(InBatchSampler(), NegativeSampler(k=4, alpha=0.0), shared=False)
+    mixed = MixedSampler(InBatchSampler(), NegativeSampler(k=4, alpha=0.0), shared=True)
     MatrixFactorization(factors=4, loss="softmax", sampler=mixed, epochs=1, batch_size=32, workers=1).fit(
         tiny, show_progress=False)
     proposal = [r for r in rec if r["kind"] != "in_batch"]
-    assert proposal and all(r["items"].shape == (r["users"].numel(), 4) for r in proposal)
+    assert proposal and all(tuple(r["items"].shape) == (4,) for r in proposal)

@@ -138,7 +138,8 @@ def test_user_who_saw_every_drawable_item_is_refused_before_training(monkeypatch
     assert called == []
     # without exclusion the same data trains
     MatrixFactorization(factors=4, loss="bpr", backend="numba", epochs=1,
-                        sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=False)).fit(_csr(rows), show_progress=False)
+                        sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=False)).fit(
+        _csr(rows), show_progress=False)
 
 
 @pytest.mark.parametrize("sg,shared", [(1, False), (1, True), (0, False)])

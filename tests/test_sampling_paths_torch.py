@@ -102,8 +102,8 @@ def test_mf_torch_user_with_nothing_drawable_is_refused_before_training():
 def test_mf_torch_dns_negatives_are_never_seen(monkeypatch):
     X = _data(0.75)
     D = X.toarray() > 0
-    rec = _fit_recording(monkeypatch, X, loss="bpr", sampler=DynamicNegativeSampler(NegativeSampler(k=2, alpha=0.0), m=4),
-                         epochs=1, batch_size=64)
+    dns = DynamicNegativeSampler(NegativeSampler(k=2, alpha=0.0), m=4)
+    rec = _fit_recording(monkeypatch, X, loss="bpr", sampler=dns, epochs=1, batch_size=64)
     assert {r["kind"] for r in rec} == {"dns"}
     users = torch.cat([r["users"] for r in rec]).numpy()
     items = torch.cat([r["items"] for r in rec]).numpy()
