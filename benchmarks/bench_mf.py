@@ -14,10 +14,14 @@ Sections (each prints a Markdown table):
 
 implicit 0.7.3 with factors=64 stores 65 columns (64 latent + 1 item-bias column,
 the user side fixed to 1); recneg's BPR uses 64 latent factors and no bias.
+
+recneg models take their negatives from a sampler object (recneg.sampling); the configurations below
+hold one as a template and every fit trains with a fresh, unbound copy of it (``sampler_from_spec``).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,7 +30,9 @@ import numpy as np
 from recneg.data import split_random
 from recneg.datasets import load_lightgcn, load_movielens
 from recneg.evaluation.ranking import ranking_metrics
+from recneg.models.losses import CCL, Softmax, as_loss
 from recneg.models.mf import MatrixFactorization, _as_csr
+from recneg.sampling import AllItems, DynamicNegativeSampler, InBatchSampler, NegativeSampler, sampler_from_spec
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -55,8 +61,10 @@ def fit_recneg(train, validate=None, every: int = 0, **kw):
         if every and (e + 1) % every == 0:
             curve.append((e + 1, *validate(model)))
 
-    m = MatrixFactorization(factors=64, progress=False, seed=0, **kw)
-    m.fit(train, validation=val if every else None)
+    if "sampler" in kw and not isinstance(kw["sampler"], str):  # a fresh copy: a sampler binds to one matrix
+        kw = {**kw, "sampler": sampler_from_spec(kw["sampler"].to_spec())}
+    m = MatrixFactorization(factors=64, seed=0, **kw)
+    m.fit(train, show_progress=False, validation=val if every else None)
     sec = sum(h["seconds"] for h in m.history) / max(len(m.history), 1)
     return m, sec, curve
 
@@ -69,12 +77,13 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 # numba kernel, uniform proposal with exclusion, user-block pair order (the default)
-BPR_BEST = dict(loss="bpr", lr=0.05, reg=0.005, lr_decay="linear")
+BPR_BEST = dict(loss="bpr", sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=True), lr=0.05, reg=0.005,
+                lr_decay="linear")
 # the same kernel with DNS hard negatives from a per-user pool: 64 uniform candidates (unseen) drawn and
 # scored once per user visit, each negative the best of 16 picks from the pool; the configuration for the
 # "BPR as fast as implicit per epoch with Recall@20 >= 0.1627" target
-BPR_DNS = dict(loss="bpr", lr=0.05, reg=0.02, hard="dns", dns_candidates=16, dns_pool=64, negatives=1,
-               lr_decay="linear")
+BPR_DNS = dict(loss="bpr", lr=0.05, reg=0.02, sampler=DynamicNegativeSampler(NegativeSampler(k=1, alpha=0.0), m=16,
+                                                                           pool=64), lr_decay="linear")
 
 
 def section_speed(train, test, args):
@@ -122,15 +131,18 @@ def _kw(d: dict) -> str:
 def section_samplers(train, test, args):
     E = args.sampler_epochs
     base = dict(loss="bpr", lr=0.05, reg=0.005, epochs=E)
+    neg = lambda alpha, exclude_seen=True: dict(  # noqa: E731  one negative per positive
+        sampler=NegativeSampler(k=1, alpha=alpha, exclude_seen=exclude_seen))
     configs = [
-        ("uniform, exclude seen", dict(alpha=0.0)),
-        ("uniform, no exclusion", dict(alpha=0.0, exclude_seen=False)),
-        ("pop^0.5, exclude seen", dict(alpha=0.5)),
-        ("pop^0.75, exclude seen", dict(alpha=0.75)),
-        ("pop^0.75, no exclusion", dict(alpha=0.75, exclude_seen=False)),
-        ("pop^1, exclude seen", dict(alpha=1.0)),
-        ("pop^1, no exclusion", dict(alpha=1.0, exclude_seen=False)),
-        ("DNS (8 uniform candidates), exclude seen", dict(alpha=0.0, hard="dns", dns_candidates=8)),
+        ("uniform, exclude seen", neg(0.0)),
+        ("uniform, no exclusion", neg(0.0, exclude_seen=False)),
+        ("pop^0.5, exclude seen", neg(0.5)),
+        ("pop^0.75, exclude seen", neg(0.75)),
+        ("pop^0.75, no exclusion", neg(0.75, exclude_seen=False)),
+        ("pop^1, exclude seen", neg(1.0)),
+        ("pop^1, no exclusion", neg(1.0, exclude_seen=False)),
+        ("DNS (8 uniform candidates), exclude seen",
+         dict(sampler=DynamicNegativeSampler(NegativeSampler(k=1, alpha=0.0), m=8))),
     ]
     rows = []
     for name, kw in configs:
@@ -139,8 +151,8 @@ def section_samplers(train, test, args):
         print(rows[-1], flush=True)
     if args.inbatch_epochs:
         Ei = args.inbatch_epochs
-        m, s, _ = fit_recneg(train, loss="bpr", in_batch=True, logq=True, lr=args.torch_lr, reg=0.0,
-                             batch_size=2048, epochs=Ei, workers=args.torch_workers)
+        m, s, _ = fit_recneg(train, loss="bpr", sampler=InBatchSampler(mask_seen=True, logq=True), lr=args.torch_lr,
+                             reg=0.0, batch_size=2048, epochs=Ei, workers=args.torch_workers)
         rows.append([f"in-batch + logQ (SNIS weights), B=2048, lr={args.torch_lr}", "torch Adam", Ei, s,
                      *evaluate(m, train, test)])
         print(rows[-1], flush=True)
@@ -150,19 +162,21 @@ def section_samplers(train, test, args):
 
 # user batches: each step takes 128 users with all their positives; the negatives are scored once per user
 # (a 128 x N GEMM) and masked where the user has seen them. "ccl"/"softmax": the whole catalogue as negatives
-# (negatives="all"); "ccl-4096"/"softmax-4096": 4096 uniform negatives shared by the batch.
+# (sampler=AllItems()); "ccl-4096"/"softmax-4096": 4096 uniform negatives shared by the batch.
 BEST_CONFIGS = {
-    "ccl": dict(loss="ccl", negatives="all", margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0, init_std=0.01,
-                batching="users", batch_size=128, lr_decay="linear"),
-    "softmax": dict(loss="softmax", score="cosine", temperature=0.1, negatives="all", lr=1e-2, reg=0.0,
-                    batching="users", batch_size=128, lr_decay="linear"),
+    "ccl": dict(loss=CCL(margin=0.9, negative_weight=150.0), sampler=AllItems(exclude_seen=True), lr=1e-3, reg=0.0,
+                init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
+    "softmax": dict(loss=Softmax(temperature=0.1, score="cosine"), sampler=AllItems(exclude_seen=True), lr=1e-2,
+                    reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
     # constant lr, ending with the average of the factors after each of the last 30 epochs (SWA-style)
-    "ccl-avg": dict(loss="ccl", negatives="all", margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0, init_std=0.01,
-                    batching="users", batch_size=128, average_epochs=30),
-    "ccl-4096": dict(loss="ccl", negatives=4096, alpha=0.0, margin=0.9, negative_weight=150.0, lr=1e-3, reg=0.0,
-                     init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
-    "softmax-4096": dict(loss="softmax", score="cosine", temperature=0.1, negatives=4096, alpha=0.0, lr=1e-2,
-                         reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
+    "ccl-avg": dict(loss=CCL(margin=0.9, negative_weight=150.0), sampler=AllItems(exclude_seen=True), lr=1e-3,
+                    reg=0.0, init_std=0.01, batching="users", batch_size=128, average_epochs=30),
+    "ccl-4096": dict(loss=CCL(margin=0.9, negative_weight=150.0), sampler=NegativeSampler(k=4096, alpha=0.0,
+                                                                                          shared=True),
+                     lr=1e-3, reg=0.0, init_std=0.01, batching="users", batch_size=128, lr_decay="linear"),
+    "softmax-4096": dict(loss=Softmax(temperature=0.1, score="cosine"), sampler=NegativeSampler(k=4096, alpha=0.0,
+                                                                                                shared=True),
+                         lr=1e-2, reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
 }
 
 
@@ -172,7 +186,7 @@ def section_best(train, test, args):
     for name in args.best.split(","):
         kw = dict(BEST_CONFIGS[name])
         if name.startswith("softmax") and args.temperature is not None:
-            kw["temperature"] = args.temperature
+            kw["loss"] = dataclasses.replace(kw["loss"], temperature=args.temperature)
         E = args.best_epochs
         if kw.get("average_epochs", 0) > E:
             kw["average_epochs"] = E
@@ -199,9 +213,9 @@ def section_ml100k(args):
     rows.append(["implicit BPR (lr 0.05, reg 0.01)", E, si, *evaluate(mi, train, test)])
     for name, kw in [("recneg BPR numba", BPR_BEST),
                      ("recneg BPR numba DNS", BPR_DNS),
-                     ("recneg softmax cosine", BEST_CONFIGS["softmax"] | dict(batch_size=32, negatives="all")),
-                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(batch_size=32, negatives="all"))]:
-        if kw["loss"] != "bpr":
+                     ("recneg softmax cosine", BEST_CONFIGS["softmax"] | dict(batch_size=32, sampler=AllItems())),
+                     ("recneg CCL", BEST_CONFIGS["ccl"] | dict(batch_size=32, sampler=AllItems()))]:
+        if as_loss(kw["loss"]).name != "bpr":
             kw = kw | dict(workers=args.torch_workers)
         m, s, _ = fit_recneg(train, epochs=E, **kw)
         rows.append([name, E, s, *evaluate(m, train, test)])

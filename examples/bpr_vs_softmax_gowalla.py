@@ -21,7 +21,9 @@ Output of `python examples/bpr_vs_softmax_gowalla.py ../shared/data/lightgcn/gow
 
 At equal epochs the softmax and CCL learn far more per epoch; BPR is 25-60x cheaper per epoch and
 needs ~300 epochs: 0.148 uniform, 0.165 with DNS. The best configuration found (CCL against the whole
-catalogue, negatives="all", constant lr, average_epochs=30 of 60) reaches 0.1839; see benchmarks/RESULTS.md.
+catalogue, sampler="all", constant lr, average_epochs=30 of 60) reaches 0.1839; see benchmarks/RESULTS.md.
+
+Each model gets its negatives from a sampler object of recneg.sampling (issue 12: models take a sampler).
 """
 from __future__ import annotations
 
@@ -30,25 +32,31 @@ import time
 
 from recneg.datasets import load_lightgcn
 from recneg.evaluation.ranking import ranking_metrics
+from recneg.models.losses import Softmax
 from recneg.models.mf import MatrixFactorization
+from recneg.sampling import DynamicNegativeSampler, NegativeSampler
 
 
 def main(path: str, epochs: int = 10) -> None:
     train, test = load_lightgcn(path)
     print(f"train: {train!r}\ntest:  {test!r}")
     configs = {
-        "BPR, uniform negatives, exclusion": dict(loss="bpr", alpha=0.0, lr=0.05, reg=0.005, lr_decay="linear"),
-        "BPR, DNS (pool of 64, best of 16)": dict(loss="bpr", hard="dns", dns_candidates=16, dns_pool=64,
-                                                  lr=0.05, reg=0.02, lr_decay="linear"),
-        "sampled softmax, 4096 shared negatives": dict(loss="softmax", score="cosine", temperature=0.1,
-                                                       negatives=4096, lr=1e-2, reg=0.0, batching="users",
-                                                       batch_size=128, lr_decay="linear"),
-        "CCL, 4096 shared negatives": dict(loss="ccl", negatives=4096, lr=1e-3, reg=0.0, init_std=0.01,
-                                           batching="users", batch_size=128, lr_decay="linear"),
+        "BPR, uniform negatives, exclusion": dict(
+            loss="bpr", sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=True), lr=0.05, reg=0.005,
+            lr_decay="linear"),
+        "BPR, DNS (pool of 64, best of 16)": dict(
+            loss="bpr", sampler=DynamicNegativeSampler(NegativeSampler(k=1, alpha=0.0), m=16, pool=64), lr=0.05,
+            reg=0.02, lr_decay="linear"),
+        "sampled softmax, 4096 shared negatives": dict(
+            loss=Softmax(temperature=0.1, score="cosine"), sampler=NegativeSampler(k=4096, alpha=0.0, shared=True),
+            lr=1e-2, reg=0.0, batching="users", batch_size=128, lr_decay="linear"),
+        "CCL, 4096 shared negatives": dict(
+            loss="ccl", sampler=NegativeSampler(k=4096, alpha=0.0, shared=True), lr=1e-3, reg=0.0, init_std=0.01,
+            batching="users", batch_size=128, lr_decay="linear"),
     }
     for name, cfg in configs.items():
         t0 = time.perf_counter()
-        model = MatrixFactorization(factors=64, epochs=epochs, seed=0, progress=False, **cfg).fit(train)
+        model = MatrixFactorization(factors=64, epochs=epochs, seed=0, **cfg).fit(train, show_progress=False)
         secs = time.perf_counter() - t0
         r = ranking_metrics(model, train, test, K=20)
         print(f"{name:40s} recall@20 {r['recall@20']:.4f}  ndcg@20 {r['ndcg@20']:.4f}  ({secs:.0f}s)")

@@ -38,6 +38,7 @@ def run_demo(n_users: int = 3000, n_items: int = 1500, n_clusters: int = 12, see
     from .evaluation.ranking import most_popular_scores, ranking_metrics
     from .models.item2vec import Item2Vec
     from .models.mf import MatrixFactorization
+    from .sampling import NegativeSampler
 
     t0 = time.perf_counter()
     steps = tqdm(total=5, desc="recneg demo", disable=not progress, leave=False)
@@ -55,8 +56,8 @@ def run_demo(n_users: int = 3000, n_items: int = 1500, n_clusters: int = 12, see
                    progress=False).fit(train)
     metrics["item2vec (uniform negatives)"] = ranking_metrics(i2v, train, test, K=Ks).metrics
     steps.update()
-    bpr = MatrixFactorization(factors=32, loss="bpr", alpha=0.0, exclude_seen=True, epochs=bpr_epochs, seed=seed,
-                              progress=False).fit(train)
+    bpr = MatrixFactorization(factors=32, loss="bpr", sampler=NegativeSampler(k=1, alpha=0.0, exclude_seen=True),
+                              epochs=bpr_epochs, seed=seed).fit(train, show_progress=False)
     metrics["BPR (uniform, exclusion)"] = ranking_metrics(bpr, train, test, K=Ks).metrics
     steps.update()
     purity = {
