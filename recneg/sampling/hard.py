@@ -94,13 +94,13 @@ class DynamicNegativeSampler:
 
     def to_spec(self) -> dict:
         """Constructor arguments as a JSON-serialisable dict (``score_fn`` is not kept)."""
-        return {"sampler": "DynamicNegativeSampler", "base": self.base.to_spec(), "m": _spec(self.m_schedule),
-                "k": _spec(self.k_schedule), "mode": self.mode, "temperature": _spec(self.t_schedule),
+        return {"sampler": "DynamicNegativeSampler", "base": self.base.to_spec(), "m": _spec(self.m_schedule, integer=True),
+                "k": _spec(self.k_schedule, integer=True), "mode": self.mode, "temperature": _spec(self.t_schedule),
                 "seed": self.seed, "pool": self.pool}
 
     def __repr__(self) -> str:
         pool = f", pool={self.pool}" if self.pool else ""
-        return f"DynamicNegativeSampler({self.base!r}, m={_spec(self.m_schedule)!r}, k={_spec(self.k_schedule)!r}{pool})"
+        return f"DynamicNegativeSampler({self.base!r}, m={_spec(self.m_schedule, integer=True)!r}, k={_spec(self.k_schedule, integer=True)!r}{pool})"
 
     def _score(self, users: Any, candidates: Any) -> Any:
         if self.score_fn is None:

@@ -71,9 +71,11 @@ class NegativeBatch:
 # --------------------------------------------------------------------------- inputs
 
 
-def _spec(s: Schedule) -> Any:
-    """A schedule's JSON form: the number for a constant, else :func:`schedule_spec`."""
-    return s.value if isinstance(s, ConstantSchedule) else schedule_spec(s)
+def _spec(s: Schedule, integer: bool = False) -> Any:
+    """A schedule's JSON form: the number for a constant (an int for counts such as k), else :func:`schedule_spec`."""
+    if isinstance(s, ConstantSchedule):
+        return int(round(s.value)) if integer else s.value
+    return schedule_spec(s)
 
 
 def as_csr(train: Any, name: str = "train") -> sp.csr_matrix:
@@ -378,7 +380,7 @@ class NegativeSampler:
 
     def to_spec(self) -> dict:
         """The constructor arguments as a JSON-serialisable dict (no data): see :func:`sampler_from_spec`."""
-        return {"sampler": "NegativeSampler", "k": _spec(self.k_schedule), "alpha": _spec(self.alpha_schedule),
+        return {"sampler": "NegativeSampler", "k": _spec(self.k_schedule, integer=True), "alpha": _spec(self.alpha_schedule),
                 "weights": None if self.weights is None else self.weights.tolist(), "exclude_seen": self.exclude_seen,
                 "seed": self.seed, "heavy_threshold": self.heavy_threshold, "on_exhausted": self.on_exhausted,
                 "shared": self.shared}
@@ -569,4 +571,4 @@ class NegativeSampler:
         data = f"n_users={self.n_users}, n_items={self.n_items}, " if self.csr is not None else ""
         alpha = "custom weights" if self.weights is not None else f"alpha={_spec(self.alpha_schedule)!r}"
         shared = "" if self.shared is None else f", shared={self.shared}"
-        return f"NegativeSampler({data}k={_spec(self.k_schedule)!r}, {alpha}, exclude_seen={self.exclude_seen}{shared})"
+        return f"NegativeSampler({data}k={_spec(self.k_schedule, integer=True)!r}, {alpha}, exclude_seen={self.exclude_seen}{shared})"
