@@ -31,7 +31,8 @@ from recneg.data import split_random
 from recneg.datasets import load_lightgcn, load_movielens
 from recneg.evaluation.ranking import ranking_metrics
 from recneg.models.losses import CCL, Softmax, as_loss
-from recneg.models.mf import MatrixFactorization, _as_csr
+from recneg.data import as_csr
+from recneg.models.mf import MatrixFactorization
 from recneg.sampling import AllItems, DynamicNegativeSampler, InBatchSampler, NegativeSampler, sampler_from_spec
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -45,7 +46,7 @@ def evaluate(model, train, test) -> tuple[float, float]:
 def fit_implicit(train, epochs: int, lr: float = 0.01, reg: float = 0.01, seed: int = 0):
     from implicit.cpu.bpr import BayesianPersonalizedRanking as ImplicitBPR
 
-    X = _as_csr(train)  # binary float32 CSR
+    X = as_csr(train, binary=True)  # binary float32 CSR
     m = ImplicitBPR(factors=64, learning_rate=lr, regularization=reg, iterations=epochs, num_threads=2,
                     verify_negative_samples=True, random_state=seed)
     t = time.perf_counter()

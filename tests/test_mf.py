@@ -8,7 +8,8 @@ import scipy.sparse as sp
 from recneg.data import split_random
 from recneg.datasets import make_synthetic
 from recneg.models.losses import CCL, Softmax
-from recneg.models.mf import BayesianPersonalizedRanking, MatrixFactorization, StopTraining, UserBatches, _as_csr
+from recneg.data import as_csr
+from recneg.models.mf import BayesianPersonalizedRanking, MatrixFactorization, StopTraining, UserBatches
 from recneg.sampling import AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler
 
 
@@ -31,10 +32,10 @@ def planted():
 
 def _recall(scores, train, test, K=10):
     scores = np.array(scores, dtype=np.float64, copy=True)
-    r, c = _as_csr(train).nonzero()
+    r, c = as_csr(train, binary=True).nonzero()
     scores[r, c] = -np.inf
     top = np.argsort(-scores, axis=1)[:, :K]
-    T = _as_csr(test).toarray() > 0
+    T = as_csr(test, binary=True).toarray() > 0
     hits = np.take_along_axis(T, top, axis=1).sum(1)
     n = T.sum(1)
     return float((hits[n > 0] / np.minimum(n[n > 0], K)).mean())
@@ -84,7 +85,7 @@ def test_torch_bpr_and_bce_and_in_batch_learn(planted):
 def test_recommend_filters_liked_items_and_shapes(planted):
     _, train, _ = planted
     m = MatrixFactorization(factors=8, epochs=3).fit(train, show_progress=False)
-    X = _as_csr(train)
+    X = as_csr(train, binary=True)
     ids, scores = m.recommend(5, X[5], N=20)
     assert ids.shape == (20,) and scores.shape == (20,)
     assert ids.dtype == np.int32 and scores.dtype == np.float32
@@ -113,7 +114,7 @@ def test_item_bias_is_an_extra_factor_column(planted):
     assert m.user_factors.shape == (train.n_users, 9) and m.item_factors.shape == (train.n_items, 9)
     assert np.all(m.user_factors[:, -1] == 1.0)
     assert np.abs(m.item_factors[:, -1]).max() > 0
-    ids, sc = m.recommend(0, _as_csr(train)[0], N=5)
+    ids, sc = m.recommend(0, as_csr(train, binary=True)[0], N=5)
     np.testing.assert_allclose(sc, (m.user_factors[0] @ m.item_factors.T)[ids], rtol=1e-5)
 
 
@@ -128,8 +129,8 @@ def test_save_load_round_trip(tmp_path, planted):
     np.testing.assert_array_equal(m2.user_factors, m.user_factors)
     np.testing.assert_array_equal(m2.item_factors, m.item_factors)
     assert m2.get_params() == m.get_params()
-    a = m.recommend(np.arange(10), _as_csr(train)[:10], N=5)
-    b = m2.recommend(np.arange(10), _as_csr(train)[:10], N=5)
+    a = m.recommend(np.arange(10), as_csr(train, binary=True)[:10], N=5)
+    b = m2.recommend(np.arange(10), as_csr(train, binary=True)[:10], N=5)
     np.testing.assert_array_equal(a[0], b[0])
     c = MatrixFactorization(factors=8, loss="ccl", epochs=1, sampler=_neg(16), workers=1).fit(
         train, show_progress=False)
@@ -207,11 +208,11 @@ def test_bad_inputs_raise_clear_errors(planted):
     with pytest.raises(ValueError, match="columns"):
         m.recommend(0, sp.csr_matrix((1, train.n_items + 1)))
     with pytest.raises(ValueError, match="rows"):
-        m.recommend(np.array([0, 1]), _as_csr(train)[:3])
+        m.recommend(np.array([0, 1]), as_csr(train, binary=True)[:3])
     with pytest.raises(ValueError, match="user_items"):
         m.recommend(0, None)
     with pytest.raises(ValueError, match="userid"):
-        m.recommend(10**6, _as_csr(train)[0])
+        m.recommend(10**6, as_csr(train, binary=True)[0])
     with pytest.raises(ValueError, match="patience"):
         MatrixFactorization(epochs=1).fit(train, show_progress=False, patience=3)
 
@@ -223,7 +224,7 @@ def _trainer(train, epochs=1, **kw):
 
     m = MatrixFactorization(factors=4, epochs=epochs, workers=1, **kw)
     assert m.backend == "torch"
-    X = _as_csr(train)
+    X = as_csr(train, binary=True)
     rng = np.random.default_rng(0)
     m._U = (rng.standard_normal((X.shape[0], 4)) * 0.5).astype(np.float32)
     m._V = (rng.standard_normal((X.shape[1], 4)) * 0.5).astype(np.float32)
@@ -270,7 +271,7 @@ def test_user_batch_ccl_matches_pair_batch_with_the_same_negatives():
     import torch
 
     data = make_synthetic(n_users=30, n_items=40, n_clusters=3, interactions_per_user=6, seed=1)
-    X = _as_csr(data.interactions)
+    X = as_csr(data.interactions, binary=True)
     m, X, tr = _trainer(X, loss=CCL(margin=0.1, negative_weight=3.0), sampler=_neg(16), batching="users", reg=0.0)
     _, _, tp = _trainer(X, loss=CCL(margin=0.1, negative_weight=3.0), sampler=_neg(16), batching="pairs", reg=0.0)
     negs = torch.randint(0, X.shape[1], (16,), generator=torch.Generator().manual_seed(3))
@@ -360,7 +361,7 @@ def test_user_batch_and_order_errors():
 
 def test_positives_per_row_cuts_each_users_history_into_fresh_chunks():
     data = make_synthetic(n_users=40, n_items=50, n_clusters=3, interactions_per_user=9, seed=2)
-    X = _as_csr(data.interactions)
+    X = as_csr(data.interactions, binary=True)
     m, X, tr = _trainer(X, loss="ccl", sampler=_neg(8), batching=UserBatches(positives_per_row=4))
     deg = np.diff(X.indptr)
     assert tr.row_user.numel() == int(((deg + 3) // 4).sum())

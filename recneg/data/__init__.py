@@ -1,5 +1,5 @@
 """Interaction data: the CSR-backed Interactions object and train/test splits."""
-from .interactions import Interactions, as_interactions
+from .interactions import Interactions, as_csr, as_interactions
 from .splits import split_leave_last_out, split_random, split_temporal
 
-__all__ = ["Interactions", "as_interactions", "split_random", "split_leave_last_out", "split_temporal"]
+__all__ = ["Interactions", "as_csr", "as_interactions", "split_random", "split_leave_last_out", "split_temporal"]

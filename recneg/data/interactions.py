@@ -524,3 +524,38 @@ def as_interactions(x: Any, name: str = "user_items") -> Interactions:
     raise TypeError(
         f"{name} must be a recneg Interactions or a scipy.sparse matrix (users x items), got {type(x).__name__}"
     )
+
+
+def as_csr(x: Any, name: str = "user_items", binary: bool = False) -> sp.csr_matrix:
+    """The one conversion every layer uses: users x items CSR with sorted indices, merged duplicates
+    and no explicit zeros; its index arrays keep one dtype, as scipy chose it (mixed dtypes break
+    ``tocoo``/``nonzero``; kernels cast what they need).
+
+    Args:
+        x: a :class:`Interactions` (anything with a ``.csr``) or a 2-D scipy sparse matrix/array.
+        name: the argument's name in error messages.
+        binary: every stored value becomes 1.0 (float32); negative values are refused.
+
+    Raises:
+        TypeError for dense or other input (naming ``name`` and the fix); ValueError for a non-2-D or
+        empty shape, or negative values with ``binary``.
+    """
+    m = x.csr if hasattr(x, "csr") and not sp.issparse(x) else x
+    if not sp.issparse(m):
+        dense = isinstance(m, np.ndarray) or hasattr(m, "__array__")
+        raise TypeError(
+            f"{name} must be a recneg Interactions or a scipy.sparse matrix (users x items), got "
+            f"{'a dense ' if dense else ''}{type(x).__name__}" + ("; wrap it with scipy.sparse.csr_matrix(...)" if dense else ""))
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items), got shape {m.shape}")
+    if m.shape[0] == 0 or m.shape[1] == 0:
+        raise ValueError(f"{name} has shape {m.shape}: need at least one user and one item")
+    m = sp.csr_matrix(m, copy=True)
+    m.sum_duplicates()
+    if binary and m.data.size and (m.data < 0).any():
+        raise ValueError(f"{name} contains negative values; give implicit feedback (counts/weights >= 0)")
+    m.eliminate_zeros()
+    m.sort_indices()
+    if binary:
+        m.data = np.ones(m.nnz, dtype=np.float32)
+    return m

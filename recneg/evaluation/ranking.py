@@ -70,9 +70,11 @@ import scipy.sparse as sp
 import torch
 from numba import njit, prange
 
-from recneg.sampling._rng import seed_states
 from recneg.sampling.exclusion import is_seen
-from recneg.sampling.kernels import KernelSampler, draw_rows
+
+from ._scoring import (_DEFAULT_BATCH_BYTES, _NAN_MSG, PopularityScorer, _as_csr, _gather_rows, _Scorer,
+                       most_popular_scores)
+from .sampled import _draw_negatives, _run_sampled, _union_sizes  # noqa: F401 (re-exported for tests and tools)
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +83,6 @@ __all__ = ["ranking_metrics", "RankingResult", "most_popular_scores", "Popularit
 
 ALL_METRICS: tuple[str, ...] = ("recall", "ndcg", "hitrate", "precision", "mrr", "map", "coverage")
 SAMPLED_METRICS: tuple[str, ...] = ("recall", "ndcg", "precision", "mrr", "map")
-
-_DEFAULT_BATCH_BYTES = 256 * 2**20  # score buffer bound when batch_size is None
-# debug hook: set to a list and sampled evaluation appends (pair_user int64 (P,), negatives int64 (P, N))
-_NEGATIVE_TRACE: list[tuple[np.ndarray, np.ndarray]] | None = None
-_CPU_MATMUL = "numpy"  # "numpy" (BLAS via numpy) or "torch" (torch.mm, the path used on CUDA)
 
 
 # ----------------------------------------------------------------------------- result
@@ -139,127 +136,9 @@ class RankingResult:
 
 
 # ----------------------------------------------------------------------------- popularity
-class PopularityScorer:
-    """Most-popular baseline: every user gets the item's training count as score.
-
-    Attributes:
-        scores: float32 (n_items,) interactions per item in ``train``.
-    Call with int64 user indices (B,) -> float32 torch tensor (B, n_items) (a broadcast view).
-    """
-
-    def __init__(self, train: Any) -> None:
-        csr = _as_csr(train, "train")
-        self.scores = np.bincount(csr.indices, minlength=csr.shape[1]).astype(np.float32)
-        self._t = torch.from_numpy(self.scores)
-
-    def __call__(self, users: np.ndarray) -> torch.Tensor:
-        return self._t.unsqueeze(0).expand(len(users), -1)
-
-
-def most_popular_scores(train: Any) -> PopularityScorer:
-    """Popularity scores usable as ``score_fn`` (see :class:`PopularityScorer`)."""
-    return PopularityScorer(train)
 
 
 # ----------------------------------------------------------------------------- input handling
-def _as_csr(x: Any, name: str) -> sp.csr_matrix:
-    """Interactions or scipy sparse -> binary-structure CSR with sorted indices, no explicit zeros."""
-    if hasattr(x, "csr") and sp.issparse(getattr(x, "csr")):
-        m = x.csr
-    elif sp.issparse(x):
-        m = x
-    else:
-        raise TypeError(f"{name} must be a recneg.data.Interactions or a scipy.sparse matrix, got {type(x).__name__}")
-    if m.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_users x n_items), got shape {m.shape}")
-    m = sp.csr_matrix(m, copy=True)
-    m.sum_duplicates()
-    m.eliminate_zeros()
-    m.sort_indices()
-    return m
-
-
-def _to_tensor(x: Any, name: str, device: torch.device) -> torch.Tensor:
-    if hasattr(x, "to_numpy") and not isinstance(x, (np.ndarray, torch.Tensor)):  # implicit.gpu.Matrix
-        x = x.to_numpy()
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        try:
-            t = torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} must be a 2-D numeric array or torch tensor: {e}") from None
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows x dim), got shape {tuple(t.shape)}")
-    t = t.to(device=device, dtype=torch.float32).contiguous()
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or inf; check the model's training (diverged?)")
-    return t
-
-
-class _Scorer:
-    """Writes (B, n_items) float32 scores for int64 users into a caller-owned buffer."""
-
-    def __init__(self, n_users: int, n_items: int, device: torch.device, model: Any, user_factors: Any,
-                 item_factors: Any, score_fn: Callable | None) -> None:
-        self.n_items = n_items
-        self.device = device
-        self.U = self.V = None
-        self.fn = None
-        self.rec = None
-        given = sum(x is not None for x in (model, score_fn)) + (user_factors is not None or item_factors is not None)
-        if given != 1:
-            raise TypeError("pass exactly one score source: model=..., (user_factors=..., item_factors=...) "
-                            "or score_fn=...")
-        if model is not None:
-            if hasattr(model, "user_factors") and hasattr(model, "item_factors"):
-                user_factors, item_factors = model.user_factors, model.item_factors
-            elif callable(getattr(model, "score", None)):
-                score_fn = model.score
-            elif callable(getattr(model, "recommend", None)):
-                self.rec = model.recommend  # implicit-style top-N lists (e.g. Item2Vec: no user factors)
-                return
-            else:
-                raise TypeError(f"model ({type(model).__name__}) needs user_factors and item_factors attributes, a "
-                                "score(users) -> (B, n_items) method or an implicit-style recommend(userid, "
-                                "user_items, N); or pass score_fn=")
-        if score_fn is not None:
-            if not callable(score_fn):
-                raise TypeError("score_fn must be callable: score_fn(user_indices int64 (B,)) -> (B, n_items) scores")
-            self.fn = score_fn
-            return
-        if user_factors is None or item_factors is None:
-            raise TypeError("pass both user_factors and item_factors")
-        U = _to_tensor(user_factors, "user_factors", device)
-        V = _to_tensor(item_factors, "item_factors", device)
-        if U.shape[0] != n_users:
-            raise ValueError(f"user_factors has {U.shape[0]} rows but train/test have n_users={n_users}")
-        if V.shape[0] != n_items:
-            raise ValueError(f"item_factors has {V.shape[0]} rows but train/test have n_items={n_items}")
-        if U.shape[1] != V.shape[1]:
-            raise ValueError(f"user_factors dim {U.shape[1]} != item_factors dim {V.shape[1]}")
-        self.U, self.VT = U, V.T.contiguous()
-        # On CPU numpy's BLAS (OpenBLAS) beat torch's MKL sgemm here (AMD EPYC, ~1.1-1.5x in
-        # CPU seconds); both write into the same buffer, so the choice is invisible to callers.
-        self._np = (U.numpy(), V.numpy()) if device.type == "cpu" and _CPU_MATMUL == "numpy" else None
-
-    def __call__(self, users: np.ndarray, out: torch.Tensor) -> torch.Tensor:
-        """Scores (B, n_items) float32 written into ``out`` (B rows) and returned."""
-        if self.fn is None:
-            if self._np is not None:
-                Un, Vn = self._np
-                np.matmul(Un[users], Vn.T, out=out.numpy())
-                return out
-            u = self.U[torch.from_numpy(users).to(self.device)]
-            return torch.mm(u, self.VT, out=out)
-        s = self.fn(users.copy())
-        if not isinstance(s, torch.Tensor):
-            s = torch.as_tensor(np.asarray(s))
-        if tuple(s.shape) != (len(users), self.n_items):
-            raise ValueError(f"score_fn returned shape {tuple(s.shape)}, expected (len(users)={len(users)}, "
-                             f"n_items={self.n_items})")
-        out.copy_(s.detach())  # never mutate the caller's memory
-        return out
 
 
 def _check_k(K: int | Sequence[int]) -> tuple[int, ...]:
@@ -275,20 +154,6 @@ def _check_k(K: int | Sequence[int]) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------------------- numba kernels
-@njit(cache=True)
-def _gather_rows(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, n_items: int) -> np.ndarray:
-    """Flat positions ``local_row * n_items + item`` of the CSR rows of ``users``."""
-    total = 0
-    for b in range(users.shape[0]):
-        total += indptr[users[b] + 1] - indptr[users[b]]
-    out = np.empty(total, dtype=np.int64)
-    k = 0
-    for b in range(users.shape[0]):
-        u = users[b]
-        for j in range(indptr[u], indptr[u + 1]):
-            out[k] = b * n_items + indices[j]
-            k += 1
-    return out
 
 
 @njit(cache=True, parallel=True)
@@ -303,45 +168,6 @@ def _hits(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.
             if valid[b, j]:
                 out[b, j] = is_seen(indptr, indices, u, items[b, j])
     return out
-
-
-@njit(cache=True)
-def _union_sizes(ip1: np.ndarray, ix1: np.ndarray, ip2: np.ndarray, ix2: np.ndarray, users: np.ndarray) -> np.ndarray:
-    """|row1(u) union row2(u)| for sorted CSR rows."""
-    out = np.empty(users.shape[0], dtype=np.int64)
-    for b in range(users.shape[0]):
-        u = users[b]
-        i, ie, j, je = ip1[u], ip1[u + 1], ip2[u], ip2[u + 1]
-        c = 0
-        while i < ie and j < je:
-            if ix1[i] < ix2[j]:
-                i += 1
-            elif ix1[i] > ix2[j]:
-                j += 1
-            else:
-                i += 1
-                j += 1
-            c += 1
-        out[b] = c + (ie - i) + (je - j)
-    return out
-
-
-def _draw_negatives(tr_ptr: np.ndarray, tr_ix: np.ndarray, te_ptr: np.ndarray, te_ix: np.ndarray,
-                    pair_user: np.ndarray, n_items: int, N: int, base: np.uint64) -> np.ndarray:
-    """(P, N) int64 items drawn uniformly with replacement from the items in neither row of ``pair_user[p]``.
-
-    Drawn by :func:`recneg.sampling.kernels.draw_rows` with a uniform
-    :class:`~recneg.sampling.kernels.KernelSampler` whose seen rows are train | test; every
-    user in ``pair_user`` must have at least one such item. Depends only on ``base`` (not threads).
-    """
-    n_users = tr_ptr.shape[0] - 1
-    tr = sp.csr_matrix((np.ones(tr_ix.shape[0], np.int8), tr_ix, tr_ptr), shape=(n_users, n_items))
-    te = sp.csr_matrix((np.ones(te_ix.shape[0], np.int8), te_ix, te_ptr), shape=(n_users, n_items))
-    sampler = KernelSampler.uniform(n_items, tr + te, exclude_seen=True)
-    negs = draw_rows(pair_user, N, base, *sampler.args)
-    if _NEGATIVE_TRACE is not None:
-        _NEGATIVE_TRACE.append((pair_user.copy(), negs.copy()))
-    return negs
 
 
 # ----------------------------------------------------------------------------- top-K
@@ -415,56 +241,6 @@ def _per_user_metrics(hits: np.ndarray, n_rel: np.ndarray, ks: Sequence[int], na
                 continue
             out[f"{m}@{K}"] = v
     return out
-
-
-def _single_item_values(r: np.ndarray, K: int, m: str) -> np.ndarray:
-    """Metric of a single relevant item at rank(s) ``r`` (1-based), cut-off K."""
-    r = np.asarray(r, dtype=np.float64)
-    hit = r <= K
-    if m == "recall":
-        return hit.astype(np.float64)
-    if m == "precision":
-        return hit / K
-    if m == "ndcg":
-        return np.where(hit, 1.0 / np.log2(r + 1.0), 0.0)
-    if m in ("mrr", "map"):
-        return np.where(hit, 1.0 / r, 0.0)
-    raise ValueError(m)
-
-
-def _binom_pmf_matrix(n: int, N: int) -> np.ndarray:
-    """P[R-1, r-1] = Binomial(N, (R-1)/n).pmf(r-1) for R = 1..n+1, r = 1..N+1; float64 (n+1, N+1)."""
-    from scipy.special import gammaln
-
-    j = np.arange(N + 1, dtype=np.float64)
-    logc = gammaln(N + 1.0) - gammaln(j + 1.0) - gammaln(N - j + 1.0)
-    q = np.arange(n + 1, dtype=np.float64) / max(n, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lq, l1q = np.log(q)[:, None], np.log1p(-q)[:, None]
-        logp = logc[None, :] + j[None, :] * lq + (N - j)[None, :] * l1q
-    logp[logp < -700.0] = -np.inf  # no denormals: they make the BLAS products below crawl
-    logp[0, :] = -np.inf
-    logp[0, 0] = 0.0  # q = 0: rank 1 surely
-    logp[-1, :] = -np.inf
-    logp[-1, N] = 0.0  # q = 1: all negatives ahead
-    return np.exp(logp)
-
-
-def _bv_correction(n: int, N: int, ks: Sequence[int], names: Sequence[str], gamma: float) -> dict[str, np.ndarray]:
-    """Krichene-Rendle BV-corrected metric per sampled rank: {"m@K": float64 (N+1,)} for universe size n."""
-    R = np.arange(1, n + 2, dtype=np.float64)  # full rank among n negatives + the item
-    P = _binom_pmf_matrix(n, N)  # (n+1, N+1): P[r-1 | R]
-    w = 1.0 / (n + 1)
-    A = (1.0 - gamma) * w * (P.T @ P)
-    A[np.diag_indices_from(A)] += gamma * w * P.sum(0)
-    keys = [f"{m}@{K}" for K in ks for m in names]
-    Mcols = np.stack([_single_item_values(R, K, m) for K in ks for m in names], axis=1)  # (n+1, M)
-    b = w * (P.T @ Mcols)
-    try:
-        X = np.linalg.solve(A, b)
-    except np.linalg.LinAlgError:
-        X = np.linalg.lstsq(A, b, rcond=None)[0]
-    return {key: X[:, j] for j, key in enumerate(keys)}
 
 
 # ----------------------------------------------------------------------------- main entry
@@ -609,9 +385,6 @@ def ranking_metrics(
     )
 
 
-_NAN_MSG = "scores contain NaN (from the model / user_factors / item_factors / score_fn); check the model's training (diverged?)"
-
-
 def _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix) -> tuple[np.ndarray, np.ndarray]:
     """Top lists from ``model.recommend``: (items int64 (B, kmax), valid bool); train items, -1 ids and
     -inf scores the model returns are dropped (list compacted), short lists padded invalid."""
@@ -665,109 +438,3 @@ def _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_i
     return pu, {k: means[k] for k in order}, np.where(all_valid, all_items, -1)
 
 
-@njit(cache=True, parallel=True)
-def _sampled_ranks_kernel(U: np.ndarray, V: np.ndarray, pair_user: np.ndarray, pair_item: np.ndarray,
-                          negs: np.ndarray) -> np.ndarray:
-    """ranks[p] = 1 + #negatives ahead (score desc, index asc) with float32 dot-product scores; -1 on NaN."""
-    P, N = negs.shape
-    d = U.shape[1]
-    ranks = np.empty(P, dtype=np.int64)
-    for p in prange(P):
-        u = U[pair_user[p]]
-        i = pair_item[p]
-        acc = np.float32(0.0)
-        for k in range(d):
-            acc += u[k] * V[i, k]
-        if np.isnan(acc):
-            ranks[p] = -1
-            continue
-        r = 1
-        for j in range(N):
-            it = negs[p, j]
-            s = np.float32(0.0)
-            for k in range(d):
-                s += u[k] * V[it, k]
-            if np.isnan(s):
-                r = -1
-                break
-            if s > acc or (s == acc and it < i):
-                r += 1
-        ranks[p] = r
-    return ranks
-
-
-def _sampled_ranks_factors(scorer, pair_user, pair_item, negs):
-    """Sampled ranks (P,) from per-pair dot products (no full score rows): numba on CPU, torch bmm elsewhere."""
-    U, V = scorer.U, scorer.VT.T
-    if U.device.type == "cpu":
-        ranks = _sampled_ranks_kernel(U.numpy(), np.ascontiguousarray(V.numpy()), pair_user, pair_item, negs)
-        if (ranks < 0).any():
-            raise ValueError("scores contain NaN (overflow in user_factors @ item_factors)")
-        return ranks
-    P, N = negs.shape
-    ranks = np.empty(P, dtype=np.int64)
-    chunk = max(1, _DEFAULT_BATCH_BYTES // (4 * (N + 1) * max(U.shape[1], 1)))
-    for a in range(0, P, chunk):
-        b = min(P, a + chunk)
-        uu = torch.from_numpy(pair_user[a:b]).to(U.device)
-        pos_i = torch.from_numpy(pair_item[a:b]).to(U.device)
-        neg_i = torch.from_numpy(negs[a:b]).to(U.device)
-        uvec = U[uu]  # (c, d)
-        pos_s = (uvec * V[pos_i]).sum(1)
-        neg_s = torch.bmm(V[neg_i], uvec.unsqueeze(2)).squeeze(2)  # (c, N)
-        ranks[a:b] = _ranks_from_scores(pos_s, neg_s, pos_i, neg_i)
-    return ranks
-
-
-def _ranks_from_scores(pos_s, neg_s, pos_i, neg_i) -> np.ndarray:
-    """1 + #negatives ahead of the positive under (score desc, index asc)."""
-    if bool(torch.isnan(pos_s).any()) or bool(torch.isnan(neg_s).any()):
-        raise ValueError(_NAN_MSG)
-    ahead = (neg_s > pos_s[:, None]) | ((neg_s == pos_s[:, None]) & (neg_i < pos_i[:, None]))
-    return (1 + ahead.sum(1)).cpu().numpy()
-
-
-def _run_sampled(ev, n_free, batches, B, buf, scorer, tr_ptr, tr_ix, te_ptr, te_ix, n_items, N, ks, names, seed, gamma):
-    cnt = np.diff(te_ptr)[ev]
-    pair_user = np.repeat(ev, cnt)
-    pair_local = np.repeat(np.arange(ev.size), cnt)
-    # positions of the evaluated users' test entries (with n_items=0 _gather_rows returns the CSR positions)
-    pair_item = te_ix[_gather_rows(te_ptr, np.arange(te_ix.size, dtype=np.int64), ev, 0)]
-    base = seed_states(seed, 1)[0]
-    negs = _draw_negatives(tr_ptr, tr_ix, te_ptr, te_ix, pair_user, n_items, N, base)
-    starts = np.concatenate([[0], np.cumsum(cnt)])
-    with torch.inference_mode():
-        if scorer.fn is None:
-            ranks = _sampled_ranks_factors(scorer, pair_user, pair_item, negs)
-        else:
-            ranks = np.empty(pair_user.size, dtype=np.int64)
-            for s in batches:
-                u = ev[s:s + B]
-                S = scorer(u, buf[: u.size])
-                p0, p1 = starts[s], starts[s + u.size]
-                rows = torch.from_numpy(pair_local[p0:p1] - s).to(S.device)
-                pos_i = torch.from_numpy(pair_item[p0:p1]).to(S.device)
-                neg_i = torch.from_numpy(negs[p0:p1]).to(S.device)
-                ranks[p0:p1] = _ranks_from_scores(S[rows, pos_i], S[rows.unsqueeze(1), neg_i], pos_i, neg_i)
-    # BV correction per universe-size bin (relative width 0.5%)
-    bins = np.floor(np.log(n_free.astype(np.float64)) / np.log(1.005)).astype(np.int64)
-    ubins, inv = np.unique(bins, return_inverse=True)
-    pair_bin = np.repeat(inv, cnt)
-    corrected: dict[str, np.ndarray] = {f"{m}@{K}": np.empty(ranks.size) for K in ks for m in names}
-    for b in range(ubins.size):
-        n_rep = int(round(n_free[inv == b].mean()))
-        tables = _bv_correction(n_rep, N, ks, names, gamma)
-        sel = pair_bin == b
-        r_sel = ranks[sel] - 1
-        for key, x in tables.items():
-            corrected[key][sel] = x[r_sel]
-    pu: dict[str, np.ndarray] = {}
-    means: dict[str, float] = {}
-    for K in ks:
-        for m in names:
-            raw = _single_item_values(ranks, K, m)
-            for key, vals in ((f"sampled_{m}@{K}", corrected[f"{m}@{K}"]), (f"sampled_raw_{m}@{K}", raw)):
-                per = np.add.reduceat(vals, starts[:-1]) / cnt
-                pu[key] = per
-                means[key] = float(per.mean())
-    return pu, means, None

@@ -35,11 +35,11 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .._io import atomic_savez, load_npz
+from ..data.interactions import as_csr
 from ..engine.divergence import TrainingDivergedError, check_finite
 from ..sampling import (AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, WarpSampler,
                         sampler_from_spec)
-from ..sampling.negative import as_csr
-from .losses import LOSS_NAMES, CCL, Loss, Softmax, as_loss
+from .losses import LOSS_NAMES, Loss, Softmax, as_loss
 
 logger = logging.getLogger(__name__)
 
@@ -57,35 +57,6 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 class StopTraining(Exception):
     """Raise from a callback to end :meth:`MatrixFactorization.fit` after the current epoch."""
-
-
-def _as_csr(user_items: Any, name: str = "user_items") -> sp.csr_matrix:
-    """Interactions or scipy sparse -> binary float32 CSR with sorted indices."""
-    m = getattr(user_items, "csr", None)
-    if m is None:
-        m = user_items
-    if not sp.issparse(m):
-        raise TypeError(
-            f"{name} must be a recneg Interactions or a scipy.sparse matrix (users x items), got "
-            f"{type(user_items).__name__}; convert dense data with scipy.sparse.csr_matrix(x)"
-        )
-    if m.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got shape {m.shape}")
-    if m.format == "csr":  # read the arrays directly: tolerates mixed indptr/indices dtypes
-        indptr = np.asarray(m.indptr, dtype=np.int64)
-        row = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(indptr))
-        col = np.asarray(m.indices, dtype=np.int64)
-        data = np.asarray(m.data)
-    else:
-        coo = sp.coo_matrix(m)
-        row, col, data = coo.row, coo.col, coo.data
-    if (data < 0).any():
-        raise ValueError(f"{name} contains negative values; give implicit feedback (counts/weights >= 0)")
-    keep = data != 0
-    m = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (row[keep], col[keep])), shape=m.shape)
-    m.sort_indices()
-    m.data[:] = 1.0  # duplicates were summed
-    return m
 
 
 class UserBatches:
@@ -333,7 +304,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
             TrainingDivergedError: (a ValueError) the loss or factors became NaN/inf, checked after
                 every epoch (lr too high); the model is then left unfitted.
         """
-        X = _as_csr(user_items)
+        X = as_csr(user_items, binary=True)
         n_users, n_items = X.shape
         if X.nnz == 0:
             raise ValueError("user_items has no interactions: nothing to train on")
@@ -500,7 +471,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
             if user_items is None:
                 raise ValueError("filter_already_liked_items=True needs user_items (CSR of the users' known items); "
                                  "pass it or set filter_already_liked_items=False")
-            M = _as_csr(user_items)
+            M = as_csr(user_items, binary=True)
             if M.shape[1] != self.n_items:
                 raise ValueError(f"user_items has {M.shape[1]} columns but the model has {self.n_items} items")
             if M.shape[0] == users.size:

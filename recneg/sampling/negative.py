@@ -33,6 +33,7 @@ from .exclusion import build_row_hash, in_row_hash, is_seen
 from .kernels import EXACT_NORM_BELOW as _EXACT_NORM_BELOW
 from .kernels import MAX_REJECT as _MAX_REJECT
 from .kernels import MODE_ALIAS, KernelSampler, complement_draw, draw_unseen, row_stats
+from ..data.interactions import as_csr  # noqa: F401 (the one conversion; re-exported)
 from .schedules import ConstantSchedule, Schedule, as_schedule, schedule_spec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,39 +77,6 @@ def _spec(s: Schedule, integer: bool = False) -> Any:
     if isinstance(s, ConstantSchedule):
         return int(round(s.value)) if integer else s.value
     return schedule_spec(s)
-
-
-def as_csr(train: Any, name: str = "train") -> sp.csr_matrix:
-    """A users x items CSR matrix with sorted indices, merged duplicates, no explicit zeros.
-
-    Accepts a :class:`recneg.data.Interactions` (anything with a ``.csr``) or a 2-D scipy
-    sparse matrix/array. The result's ``indptr`` is int64 and ``indices`` int32.
-    """
-    if hasattr(train, "csr") and not sp.issparse(train):
-        m = train.csr
-    else:
-        m = train
-    if isinstance(m, np.ndarray) or hasattr(m, "__array__") and not sp.issparse(m):
-        raise TypeError(
-            f"{name} must be an Interactions or a scipy.sparse matrix (users x items), got a dense "
-            f"{type(m).__name__}; wrap it with scipy.sparse.csr_matrix(...)"
-        )
-    if not sp.issparse(m):
-        raise TypeError(
-            f"{name} must be an Interactions or a scipy.sparse matrix (users x items), got {type(m).__name__}"
-        )
-    if m.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items), got a {m.ndim}-D sparse array of shape {m.shape}")
-    n_users, n_items = m.shape
-    if n_users == 0 or n_items == 0:
-        raise ValueError(f"{name} has shape {m.shape}: need at least one user and one item")
-    m = sp.csr_matrix(m, copy=True)
-    m.sum_duplicates()
-    m.eliminate_zeros()
-    m.sort_indices()
-    m.indptr = m.indptr.astype(np.int64, copy=False)
-    m.indices = m.indices.astype(np.int32, copy=False)
-    return m
 
 
 def check_ids(ids: Any, n: int, name: str, length: int | None = None) -> np.ndarray:
