@@ -111,7 +111,6 @@ ALLOWED = {("datasets/synthetic.py", "numpy item draw"): "synthetic interactions
 PENDING_TORCH = {
     ("engine/mf_torch.py", "alias table"),        # TorchAliasTable.from_weights
     ("engine/mf_torch.py", "torch item draw"),    # torch.randint(0, self.n_items, ...)
-    ("engine/skipgram_torch.py", "alias table"),  # table.to_torch(...), table.sample(...)
 }
 
 

@@ -27,7 +27,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..sampling.alias import AliasTable
 from ..sampling.torch_draws import TorchExclusion, TorchProposal, draw_avoiding, draw_exclusive
 
 logger = logging.getLogger(__name__)
@@ -154,7 +153,8 @@ class TorchSkipGram:
         if ks is None or ks is self._ks:
             return
         self._ks = ks
-        self.proposal = TorchProposal(ks.table if ks.table is not None else AliasTable(ks.p), self.device)
+        self.proposal = (TorchProposal(ks.table, self.device) if ks.table is not None
+                         else TorchProposal.from_weights(ks.p, self.device))
         self.excl = None
         if ks.exclude:
             if self.seq_users is None:
