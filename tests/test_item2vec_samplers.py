@@ -106,18 +106,20 @@ def test_numba_without_exclusion_follows_word2vec_law_with_custom_weights():
     assert np.isin(tr[tr[:, 2] == 0, 1], HEAVY).any()
 
 
-def test_torch_excluding_negatives_follow_truncated_popularity(monkeypatch):
+@pytest.mark.parametrize("kw", [dict(sg=1), dict(sg=0), dict(sg=1, shared_negatives=False)],
+                         ids=["sg-shared", "cbow", "sg-pairs"])
+def test_torch_excluding_negatives_follow_truncated_popularity(monkeypatch, kw):
     pytest.importorskip("torch")
     seqs, users = _law_data(copies=200)
     rec = []
     monkeypatch.setattr(TorchSkipGram, "record", rec)
     m = Item2Vec(vector_size=8, epochs=1, seed=3, progress=False, context="set", sample=0, backend="torch",
-                 sampler=NegativeSampler(k=10, alpha=0.75, exclude_seen=True))
+                 sampler=NegativeSampler(k=10, alpha=0.75, exclude_seen=True), **kw)
     m.fit_sequences(seqs, N_ITEMS, users=users)
     u = np.concatenate([r["users"].numpy() for r in rec])
     c = np.concatenate([r["centres"].numpy() for r in rec])
     it = np.concatenate([r["items"].numpy() for r in rec])
-    assert np.concatenate([r["valid"].numpy() for r in rec]).all()
+    assert np.concatenate([r["valid"].numpy() for r in rec]).all()  # never skipped
     p = popularity(m.item_counts, 0.75)
     p /= p.sum()
     for uu, h in ((0, HEAVY), (1, LIGHT)):
