@@ -340,7 +340,8 @@ def train_chunks(
                             nn, s = draw_avoiding(neg, negative, w, prob, alias, s)
                         elif dns_m > 0:
                             nn, s = sg_dns_draws(neg, negative, dns_m, syn0[sen[j]], syn1neg, w, u, exclude, mode,
-                                                 prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab, tries, s)
+                                                 prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab,
+                                                 tries, s)
                         else:
                             nn, s = sg_draws(neg, negative, w, u, exclude, mode, prob, alias, neg_p, cum, indptr,
                                              indices, seen_cum, hoff, htab, tries, s)

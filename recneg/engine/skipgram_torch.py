@@ -212,7 +212,8 @@ class TorchSkipGram:
         has = mask.any(1)
         return tok[has], tok[posc[has]], mask[has], has
 
-    def _candidates(self, centres: torch.Tensor, users: torch.Tensor | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _candidates(self, centres: torch.Tensor, users: torch.Tensor | None,
+                    n: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.excl is not None:
             items, _ = draw_exclusive(users, (centres.shape[0], n), self.excl, self.gen)  # drawable: checked
             return items, torch.ones(items.shape, dtype=torch.bool, device=items.device)
