@@ -183,9 +183,11 @@ def _run_kernel(tokens, offsets, V, d=8, sg=1, shared=0, dynamic=1, window=2, ne
     old = numba.get_num_threads()
     numba.set_num_threads(1)  # chunks run one after the other: no Hogwild races, exact reproducibility
     try:
-        K.train_chunks(syn0, syn1, tokens, offsets, bounds, 0, n_chunks, keep, table.prob, table.alias, st, window,
-                       negative, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow,
-                       np.zeros((0, 2), np.int64))
+        e64, e32 = np.zeros(1, np.int64), np.zeros(0, np.int32)
+        K.train_chunks(syn0, syn1, tokens, offsets, bounds, 0, n_chunks, keep, np.zeros(0, np.int64), st, window,
+                       negative, 0, sg, shared, dynamic, 0.025, 1e-4, 0.0, 1.0, compute_loss, ol, op, ow,
+                       np.zeros((0, 2), np.int64), False, 1, table.prob, table.alias, table.p, np.zeros(1), e64, e32,
+                       np.zeros(0), e64, e32, e32)
     finally:
         numba.set_num_threads(old)
     return syn0, syn1, ol, op, ow

@@ -388,7 +388,8 @@ class Interactions:
             raise KeyError(f"unknown {what} id {arr[int(np.flatnonzero(codes < 0)[0])]!r}")
         return codes[0] if scalar else codes
 
-    def sequences(self, session_gap: float | None = None, min_length: int = 1) -> list[np.ndarray]:
+    def sequences(self, session_gap: float | None = None, min_length: int = 1,
+                  return_users: bool = False) -> "list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]":
         """Per-user item sequences ordered by timestamp (CSR item order without timestamps).
 
         Args:
@@ -396,9 +397,11 @@ class Interactions:
                 wherever two consecutive events are more than ``session_gap`` apart, and
                 each session is its own sequence.
             min_length: drop sequences shorter than this.
+            return_users: also return the user index of each sequence.
 
         Returns:
-            list of int32 arrays of item indices. Ties in time keep item-index order.
+            list of int32 arrays of item indices. Ties in time keep item-index order. With
+            ``return_users``: (that list, int64 (n_sequences,) user of each sequence).
         """
         indptr = self.indptr
         if self.timestamps is None:
@@ -418,7 +421,14 @@ class Interactions:
             starts = np.flatnonzero(cut)
             bounds = np.r_[starts, self.nnz]
         out = np.split(items, bounds[1:-1])
-        return [s for s in out if s.size >= min_length]
+        if not return_users:
+            return [s for s in out if s.size >= min_length]
+        if session_gap is None:
+            owner = np.arange(len(out), dtype=np.int64)
+        else:
+            owner = self.user_index_of_nnz[order][bounds[:-1]].astype(np.int64)
+        keep = [i for i, s in enumerate(out) if s.size >= min_length]
+        return [out[i] for i in keep], owner[np.asarray(keep, dtype=np.int64)]
 
     # ------------------------------------------------------------------ transforms
     def _subset_pairs(self, keep: np.ndarray, meta: dict | None = None) -> "Interactions":

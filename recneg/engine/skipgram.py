@@ -21,7 +21,12 @@ word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
 * Dynamic window: effective size uniform in 1..window per centre word.
 * Negatives come from an alias table (popularity**ns_exponent) through
   :func:`recneg.sampling.kernels.draw_avoiding`: a negative equal to the target is
-  redrawn (up to 8 times, then left out).
+  redrawn (up to 8 times, then left out). With a sampler state (``draws`` of
+  :func:`train_embeddings`: a :class:`~recneg.sampling.kernels.KernelSampler` per epoch) they
+  come from :func:`recneg.sampling.kernels.sg_draws`: with exclusion, the proposal truncated to
+  the items of the sequence's user (``seq_users``), never skipped; with DNS
+  (:func:`~recneg.sampling.kernels.sg_dns_draws`), each negative the best of ``m`` such draws by
+  the current score (input-side vector . output vector of the candidate).
 * The learning rate decays linearly with the fraction of raw words processed.
 
 Parallelism is Hogwild: ``prange`` over work chunks (whole sentences), one RNG
@@ -41,7 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
-from ..sampling.kernels import draw_avoiding
+from ..sampling.kernels import MODE_ALIAS, KernelSampler, draw_avoiding, sg_dns_draws, sg_draws
 from .divergence import check_finite
 
 logger = logging.getLogger(__name__)
@@ -214,21 +219,39 @@ def _reduced_window(s, window):
 
 
 @njit(cache=True, inline="always")
-def _record(trace, row0, seg, n_rec, centre, neg, nn):
-    """Write (centre, neg[t]) for t < nn into ``trace[row0 + n_rec:]`` while the segment has room."""
+def _record(trace, row0, seg, n_rec, centre, neg, nn, u):
+    """Write (centre, neg[t][, user]) for t < nn into ``trace[row0 + n_rec:]`` while the segment has room."""
     for t in range(nn):
         if n_rec < seg:
             trace[row0 + n_rec, 0] = centre
             trace[row0 + n_rec, 1] = neg[t]
+            if trace.shape[1] > 2:
+                trace[row0 + n_rec, 2] = u
             n_rec += 1
     return n_rec
 
 
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _ctx_mean(h, syn0, ctx, nc):
+    """h = mean of the input vectors ``syn0[ctx[:nc]]`` (the DNS score's input side for CBOW / shared)."""
+    d = syn0.shape[1]
+    for f in range(d):
+        h[f] = 0.0
+    for a in range(nc):
+        c = ctx[a]
+        for f in range(d):
+            h[f] += syn0[c, f]
+    inv = np.float32(1.0 / nc)
+    for f in range(d):
+        h[f] *= inv
+
+
 @njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
 def train_chunks(
-    syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, neg_prob, neg_alias, states,
-    window, negative, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
+    syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, seq_user, states,
+    window, negative, dns_m, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
     out_loss, out_pairs, out_words, trace,
+    exclude, mode, prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab, tries,
 ):
     """Train over chunks ``c0 .. c1-1`` in parallel (one chunk per prange iteration).
 
@@ -237,15 +260,21 @@ def train_chunks(
         tokens: int32 (N,); offsets: int64 (S+1,) sentence boundaries.
         chunk_bounds: int64 (n_chunks+1,), sentence index ranges of the chunks.
         keep_prob: float32 (V,) subsampling keep probabilities (1 = always keep).
-        neg_prob, neg_alias: alias table (float64, int32) of the negative distribution.
+        seq_user: int64 (S,) the user of each sentence (exclusion), or empty.
         states: uint64 (n_chunks,), per-chunk RNG states, advanced in place.
+        negative: negatives per positive; dns_m: 0 = plain draws, else DNS best of ``dns_m``.
+        exclude .. tries: the negatives' :attr:`~recneg.sampling.kernels.KernelSampler.args`; with no
+            exclusion, no DNS and an alias proposal the draws are word2vec's ``draw_avoiding``.
         window: max window; sg: 1 skip-gram, 0 CBOW; shared: shared negatives (sg only);
         dynamic: 1 = effective window uniform in 1..window, 0 = always ``window``.
         alpha, min_alpha: learning-rate schedule ends; the rate at a token is
             ``alpha - (alpha - min_alpha) * (frac0 + frac_span * pos / chunk_words)``.
         out_loss, out_pairs, out_words: float64 / int64 / int64 (n_chunks,) per-chunk
             loss sum, number of positive pairs (sg) or centre words (cbow), raw words.
+        trace: int64 (R, 2) or (R, 3): (centre, negative[, user]) rows of the negatives drawn (debug).
     """
+    plain = (not exclude) and dns_m == 0 and mode == MODE_ALIAS
+    has_users = seq_user.shape[0] > 0
     d = syn0.shape[1]
     maxw = 2 * window
     seg = trace.shape[0] // states.shape[0]
@@ -267,6 +296,7 @@ def train_chunks(
         ctx = np.empty(max(maxw, 1), dtype=np.int64)
         neu1 = np.empty(d, dtype=np.float32)
         neu1e = np.empty(d, dtype=np.float32)
+        hbuf = np.empty(d, dtype=np.float32)
         G = np.empty((max(maxw, 1), negative + 1), dtype=np.float32)
         E = np.empty((max(maxw, 1), d), dtype=np.float32)
         loss = 0.0
@@ -280,6 +310,7 @@ def train_chunks(
             if lr < min_alpha:
                 lr = min_alpha
             lr32 = np.float32(lr)
+            u = seq_user[si] if has_users else -1
             n = 0
             for p in range(a0, a1):
                 w = tokens[p]
@@ -305,9 +336,17 @@ def train_chunks(
                     for j in range(lo, hi):
                         if j == i:
                             continue
-                        nn, s = draw_avoiding(neg, negative, w, neg_prob, neg_alias, s)
+                        if plain:
+                            nn, s = draw_avoiding(neg, negative, w, prob, alias, s)
+                        elif dns_m > 0:
+                            nn, s = sg_dns_draws(neg, negative, dns_m, syn0[sen[j]], syn1neg, w, u, exclude, mode,
+                                                 prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab,
+                                                 tries, s)
+                        else:
+                            nn, s = sg_draws(neg, negative, w, u, exclude, mode, prob, alias, neg_p, cum, indptr,
+                                             indices, seen_cum, hoff, htab, tries, s)
                         if seg > 0:
-                            n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn)
+                            n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn, u)
                         loss += sg_pair_update(syn0, syn1neg, neu1e, sen[j], w, neg, nn, lr32, compute_loss)
                         pairs += 1
                 else:
@@ -318,9 +357,17 @@ def train_chunks(
                             nc += 1
                     if nc == 0:
                         continue
-                    nn, s = draw_avoiding(neg, negative, w, neg_prob, neg_alias, s)
+                    if plain:
+                        nn, s = draw_avoiding(neg, negative, w, prob, alias, s)
+                    elif dns_m > 0:
+                        _ctx_mean(hbuf, syn0, ctx, nc)
+                        nn, s = sg_dns_draws(neg, negative, dns_m, hbuf, syn1neg, w, u, exclude, mode, prob, alias,
+                                             neg_p, cum, indptr, indices, seen_cum, hoff, htab, tries, s)
+                    else:
+                        nn, s = sg_draws(neg, negative, w, u, exclude, mode, prob, alias, neg_p, cum, indptr, indices,
+                                         seen_cum, hoff, htab, tries, s)
                     if seg > 0:
-                        n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn)
+                        n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn, u)
                     if sg:
                         targets[0] = w
                         for t in range(nn):
@@ -376,6 +423,9 @@ def train_embeddings(
     progress: bool = True,
     raw_words: int | None = None,
     trace: np.ndarray | None = None,
+    draws=None,
+    seq_users: np.ndarray | None = None,
+    on_epoch=None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Run SGNS / CBOW training for ``epochs`` passes over an encoded corpus.
 
@@ -387,7 +437,15 @@ def train_embeddings(
         callbacks: callables ``fn(epoch, loss)`` run after each epoch (loss = mean per pair).
         raw_words: words per epoch shown by the progress bar (defaults to N).
         trace: numba only, debug: an int64 (R, 2) array that receives (centre word, negative) rows of the
-            negatives the last epoch used (see :func:`train_chunks`; reset to -1 every epoch).
+            negatives the last epoch used (see :func:`train_chunks`; reset to -1 every epoch); with
+            (R, 3) the third column is the sentence's user (-1 without ``seq_users``).
+        draws: None (``negative`` word2vec draws from ``table``) or a callable ``epoch -> (k,
+            KernelSampler, m)`` called at the start of each epoch: the negatives per positive, the
+            sampler state they are drawn from (:func:`~recneg.sampling.kernels.sg_draws`; exact
+            exclusion of the sequence's user's items when it excludes) and the DNS candidates per
+            negative (0 = plain draws). ``table`` is then unused.
+        seq_users: int (S,) the user of each sentence: needed by an excluding sampler.
+        on_epoch: callable ``fn(epoch, loss)`` run after each epoch before ``callbacks`` (history).
 
     Returns:
         (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
@@ -400,6 +458,34 @@ def train_embeddings(
 
     compute_loss = bool(compute_loss or callbacks)
     n_tok = int(tokens.shape[0])
+    n_sent = int(offsets.shape[0]) - 1
+    if seq_users is not None:
+        seq_users = np.ascontiguousarray(seq_users, dtype=np.int64)
+        if seq_users.shape != (n_sent,):
+            raise ValueError(f"seq_users must hold one user per sentence ({n_sent}), got shape {seq_users.shape}")
+    plain_args = None
+    if draws is None:
+        e64, e32 = np.zeros(1, np.int64), np.zeros(0, np.int32)
+        plain_args = (False, MODE_ALIAS, table.prob, table.alias, table.p, np.zeros(1), e64, e32, np.zeros(0), e64,
+                      e32, e32)
+
+        def draws(ep, _k=int(negative)):
+            return _k, None, 0
+    else:
+        user_draws = draws
+
+        def draws(ep):
+            k, ks, m = user_draws(ep)
+            if not isinstance(ks, KernelSampler):
+                raise TypeError(f"draws must return (k, KernelSampler, m), got a {type(ks).__name__}")
+            if ks.exclude:
+                if seq_users is None:
+                    raise ValueError("an excluding sampler needs seq_users, the user of each sentence")
+                n_u = ks.indptr.shape[0] - 1
+                if n_sent and (seq_users.min() < 0 or seq_users.max() >= n_u):
+                    raise ValueError(f"seq_users must be user indices in [0, {n_u}) of the sampler's matrix")
+                ks.check_drawable()
+            return int(k), ks, int(m)
     losses: list[float] = []
     bar = tqdm(total=n_tok * epochs, unit="word", unit_scale=True, disable=not progress,
                desc="sgns" if sg else "cbow", leave=False)
@@ -408,8 +494,10 @@ def train_embeddings(
 
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
                            dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
-                           shared=shared_negatives)
+                           shared=shared_negatives, seq_users=seq_users)
         for ep in range(epochs):
+            k, ks, m = draws(ep)
+            tr.set_draws(k, ks, m)
             loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
             losses.append(loss if compute_loss else float("nan"))
             check_finite(ep, epochs, loss if compute_loss else None,
@@ -418,6 +506,8 @@ def train_embeddings(
                 logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
             else:
                 logger.info("epoch %d/%d done", ep + 1, epochs)
+            if on_epoch is not None:
+                on_epoch(ep, loss if compute_loss else float("nan"))
             for cb in callbacks:
                 cb(ep, loss)
         bar.close()
@@ -436,8 +526,9 @@ def train_embeddings(
     out_words = np.zeros(n_chunks, dtype=np.int64)
     if trace is None:
         trace = np.zeros((0, 2), dtype=np.int64)
-    elif trace.ndim != 2 or trace.shape[1] != 2 or trace.dtype != np.int64:
-        raise ValueError(f"trace must be an int64 array of shape (R, 2), got {trace.dtype} {trace.shape}")
+    elif trace.ndim != 2 or trace.shape[1] not in (2, 3) or trace.dtype != np.int64:
+        raise ValueError(f"trace must be an int64 array of shape (R, 2) or (R, 3), got {trace.dtype} {trace.shape}")
+    su = np.zeros(0, np.int64) if seq_users is None else seq_users
     old_threads = numba.get_num_threads()
     numba.set_num_threads(nthreads)
     try:
@@ -445,13 +536,16 @@ def train_embeddings(
             out_loss[:] = 0.0
             out_pairs[:] = 0
             trace[:] = -1
+            k, ks, m = draws(ep)
+            args = plain_args if ks is None else ks.args
             for wv in range(n_waves):
                 c0, c1 = wv * nthreads, (wv + 1) * nthreads
                 frac0 = (ep + wv / n_waves) / epochs
-                train_chunks(syn0, syn1neg, tokens, offsets, bounds, c0, c1, keep_prob, table.prob, table.alias,
-                             states, int(window), int(negative), int(bool(sg)), int(bool(shared_negatives)),
+                train_chunks(syn0, syn1neg, tokens, offsets, bounds, c0, c1, keep_prob, su, states, int(window),
+                             int(k), int(m), int(bool(sg)), int(bool(shared_negatives)),
                              int(bool(dynamic_window)), float(alpha), float(min_alpha), float(frac0),
-                             float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words, trace)
+                             float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words, trace,
+                             *args)
                 bar.update(int(out_words[c0:c1].sum()))
             loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
             losses.append(loss)
@@ -461,6 +555,8 @@ def train_embeddings(
                 logger.info("epoch %d/%d: %d pairs, loss %.4f", ep + 1, epochs, int(out_pairs.sum()), loss)
             else:
                 logger.info("epoch %d/%d: %d pairs", ep + 1, epochs, int(out_pairs.sum()))
+            if on_epoch is not None:
+                on_epoch(ep, loss)
             for cb in callbacks:
                 cb(ep, loss)
     finally:

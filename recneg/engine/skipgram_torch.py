@@ -10,6 +10,14 @@ the device, over segments of the corpus so memory stays bounded. Negatives come 
 :func:`recneg.sampling.torch_draws.draw_avoiding` (word2vec's law: the proposal, a draw
 equal to the centre word redrawn, else skipped); with ``shared`` (skip-gram only) one set is
 drawn per centre-word occurrence and reused by all its context pairs, as the numba kernel does.
+
+:meth:`TorchSkipGram.set_draws` (called each epoch by the engine) switches to a sampler state
+(:class:`~recneg.sampling.kernels.KernelSampler`): its proposal and ``k``; with exclusion, exact
+draws from the proposal truncated to the sequence's user's unseen items
+(:func:`~recneg.sampling.torch_draws.draw_exclusive`, never skipped); with DNS, each negative is the
+best of ``m`` candidates by ``h . syn1neg[j]`` (``h`` the context's input vector, or the mean of the
+context's input vectors for CBOW / shared negatives; shared negatives are scored with the vectors at
+the start of their corpus segment).
 """
 from __future__ import annotations
 
@@ -19,7 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..sampling.torch_draws import TorchProposal, draw_avoiding
+from ..sampling.torch_draws import TorchExclusion, TorchProposal, draw_avoiding, draw_exclusive
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +125,7 @@ class TorchSkipGram:
     def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray, tokens: np.ndarray, offsets: np.ndarray,
                  keep_prob: np.ndarray, table, window: int, negative: int, sg: bool, dynamic: bool = True,
                  device: str | torch.device = "cpu", batch_size: int = 4096, segment_tokens: int = 1 << 20,
-                 seed: int = 1, shared: bool = False) -> None:
+                 seed: int = 1, shared: bool = False, seq_users: np.ndarray | None = None) -> None:
         self.device = torch.device(device)
         self.syn0 = torch.as_tensor(syn0, dtype=torch.float32).to(self.device).clone()
         self.syn1neg = torch.as_tensor(syn1neg, dtype=torch.float32).to(self.device).clone()
@@ -125,12 +133,33 @@ class TorchSkipGram:
         sent = np.repeat(np.arange(offsets.shape[0] - 1, dtype=np.int64), np.diff(offsets))
         self.sent = torch.as_tensor(sent, device=self.device)
         self.keep_prob = torch.as_tensor(keep_prob, dtype=torch.float32, device=self.device)
-        self.proposal = TorchProposal(table, self.device)
+        self.proposal = TorchProposal(table, self.device) if table is not None else None  # else set_draws
         self.window, self.negative, self.sg, self.dynamic = int(window), int(negative), bool(sg), bool(dynamic)
         self.shared = bool(shared) and self.sg
         self.batch_size, self.segment_tokens = int(batch_size), int(segment_tokens)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(int(seed))
+        self.seq_users = None if seq_users is None else torch.as_tensor(
+            np.asarray(seq_users, dtype=np.int64), device=self.device)
+        self.excl: TorchExclusion | None = None
+        self.dns_m = 0
+        self._ks = None
+
+    def set_draws(self, k: int, ks, m: int = 0) -> None:
+        """Draw ``k`` negatives per positive from the sampler state ``ks`` (a
+        :class:`~recneg.sampling.kernels.KernelSampler`; None keeps the current proposal, no exclusion)
+        with DNS over ``m`` candidates (0 = plain draws)."""
+        self.negative, self.dns_m = int(k), int(m)
+        if ks is None or ks is self._ks:
+            return
+        self._ks = ks
+        self.proposal = (TorchProposal(ks.table, self.device) if ks.table is not None
+                         else TorchProposal.from_weights(ks.p, self.device))
+        self.excl = None
+        if ks.exclude:
+            if self.seq_users is None:
+                raise ValueError("an excluding sampler needs seq_users, the user of each sentence")
+            self.excl = TorchExclusion.build(self.proposal, ks.indptr, ks.indices)
 
     def _windows(self, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         tok = self.tokens[lo:hi]
@@ -181,14 +210,34 @@ class TorchSkipGram:
         posc = pos.clamp(0, max(n - 1, 0))
         mask = inside & (sen[posc] == sen[:, None]) & (offs.abs()[None, :] <= b[:, None])
         has = mask.any(1)
-        return tok[has], tok[posc[has]], mask[has]
+        return tok[has], tok[posc[has]], mask[has], has
 
-    def _draw(self, centres: torch.Tensor, pairs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(G, k) negatives for centre tokens (G,) and their validity; ``pairs`` (G,) only for the record."""
-        negs, valid = draw_avoiding(centres, self.negative, self.proposal, self.gen)
+    def _candidates(self, centres: torch.Tensor, users: torch.Tensor | None,
+                    n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.excl is not None:
+            items, _ = draw_exclusive(users, (centres.shape[0], n), self.excl, self.gen)  # drawable: checked
+            return items, torch.ones(items.shape, dtype=torch.bool, device=items.device)
+        return draw_avoiding(centres, n, self.proposal, self.gen)
+
+    def _draw(self, centres: torch.Tensor, pairs: torch.Tensor | None = None, users: torch.Tensor | None = None,
+              h: Callable[[], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G, k) negatives for centre tokens (G,) and their validity; ``users`` (G,) the sequences' users
+        (exclusion), ``h()`` -> (G, d) the DNS score's input-side vectors; ``pairs`` (G,) only for the record."""
+        k, m = self.negative, self.dns_m
+        if m > 0:
+            G = centres.shape[0]
+            cand, cvalid = self._candidates(centres, users, k * m)
+            cand, cvalid = cand.view(G, k, m), cvalid.view(G, k, m)
+            with torch.no_grad():
+                sc = torch.einsum("gd,gkmd->gkm", h(), self.syn1neg[cand]).masked_fill(~cvalid, -float("inf"))
+            best = sc.argmax(-1, keepdim=True)
+            negs, valid = torch.gather(cand, 2, best).squeeze(2), cvalid.any(-1)
+        else:
+            negs, valid = self._candidates(centres, users, k)
         if self.record is not None:
             self.record.append({"centres": centres.clone(), "items": negs.clone(), "valid": valid.clone(),
-                                "pairs": torch.ones_like(centres) if pairs is None else pairs.clone()})
+                                "pairs": torch.ones_like(centres) if pairs is None else pairs.clone(),
+                                "users": None if users is None else users.clone()})
         return negs, valid
 
     def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
@@ -200,23 +249,38 @@ class TorchSkipGram:
         for lo in range(0, n_tok, self.segment_tokens):
             hi = min(lo + self.segment_tokens, n_tok)
             tok, sen, b = self._windows(lo, hi)
+            su = self.seq_users[sen] if self.seq_users is not None else None  # user of each kept token
             if self.sg:
                 cen, ctx, cpos = self._sg_pairs(tok, sen, b)
                 m = cen.shape[0]
+                pu = None if su is None else su[cpos]
                 if self.shared:  # one draw per centre occurrence, reused by its pairs
                     at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
-                    seg_negs, seg_mask = self._draw(tok[at], per)
+
+                    def h_shared(group=group, per=per, ctx=ctx):
+                        hs = torch.zeros((per.shape[0], self.syn0.shape[1]), dtype=self.syn0.dtype, device=self.device)
+                        hs.index_add_(0, group, self.syn0[ctx])
+                        return hs / per[:, None].to(hs.dtype)
+                    seg_negs, seg_mask = self._draw(tok[at], per, None if su is None else su[at], h_shared)
             else:
-                cen, ctxm, mask = self._cbow_ctx(tok, sen, b)
+                cen, ctxm, mask, has = self._cbow_ctx(tok, sen, b)
                 m = cen.shape[0]
+                pu = None if su is None else su[has]
             for s in range(0, m, self.batch_size):
                 e = min(s + self.batch_size, m)
                 frac = (epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok) / epochs
                 lr = max(min_alpha, alpha - (alpha - min_alpha) * frac)
                 if self.shared:
                     negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
+                elif self.sg:
+                    negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e],
+                                             h=lambda s=s, e=e: self.syn0[ctx[s:e]])
                 else:
-                    negs, nmask = self._draw(cen[s:e])
+                    def h_cbow(s=s, e=e):
+                        mk = mask[s:e].to(self.syn0.dtype)
+                        sc = torch.where(mask[s:e], ctxm[s:e], torch.zeros_like(ctxm[s:e]))
+                        return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
+                    negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
                 if self.sg:
                     loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask)
                 else:

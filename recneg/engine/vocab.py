@@ -61,12 +61,21 @@ class Vocab:
         ``p_keep = sqrt(t / f) + t / f`` clipped to 1, with ``f = count / total``
         (total over the vocabulary) and ``t = sample``; ``sample <= 0`` keeps all.
         """
-        if sample is None or sample <= 0:
-            return np.ones(len(self), dtype=np.float32)
-        total = float(self.counts.sum())
-        ratio = (sample * total) / np.maximum(self.counts, 1).astype(np.float64)
-        keep = np.sqrt(ratio) + ratio
-        return np.minimum(keep, 1.0).astype(np.float32)
+        return keep_probs(self.counts, sample)
+
+
+def keep_probs(counts: np.ndarray, sample: float) -> np.ndarray:
+    """:meth:`Vocab.keep_probs` for a count vector (zero counts count as absent from the total).
+
+    Returns:
+        float32 (len(counts),) keep probabilities; all ones when ``sample <= 0``.
+    """
+    if sample is None or sample <= 0:
+        return np.ones(len(counts), dtype=np.float32)
+    total = float(counts.sum())
+    ratio = (sample * total) / np.maximum(counts, 1).astype(np.float64)
+    keep = np.sqrt(ratio) + ratio
+    return np.minimum(keep, 1.0).astype(np.float32)
 
 
 @dataclass

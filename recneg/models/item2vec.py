@@ -9,6 +9,23 @@ time-ordered when timestamps exist) is a sentence, trained by the same engine as
 of the sequence is context (window = sequence length, no window shrinking).
 ``ns_exponent`` may be negative (Caselles-Dupré et al. 2018: -0.5 helped on music).
 
+Negatives come from a :mod:`recneg.sampling` sampler (``sampler=``):
+
+>>> Item2Vec(sampler=NegativeSampler(k=5, alpha=0.5, exclude_seen=True))          # never the user's own items
+>>> Item2Vec(sampler=DynamicNegativeSampler(NegativeSampler(k=5, alpha=0.75), m=5))  # each the best of 5
+>>> Item2Vec(sampler=NegativeSampler(weights=w, exclude_seen=False))               # custom proposal
+>>> Item2Vec(sampler=NegativeSampler(k=LinearSchedule(2, 8, 10), alpha=LinearSchedule(1.0, 0.0, 10)))
+
+``negative`` / ``ns_exponent`` are gensim's shorthand for ``NegativeSampler(k=negative,
+alpha=ns_exponent, exclude_seen=False)``. The proposal is popularity^alpha over the item counts in
+the training sequences (items below ``min_count`` get weight 0), or the sampler's ``weights``.
+With ``exclude_seen=True`` the negatives of a user's sequence (each session, with ``session_gap``)
+are drawn from the proposal truncated to the items outside that user's training history (exact:
+rejection, then a complement draw; never skipped). DNS scores a candidate ``j`` by the skip-gram
+score: the context's input vector (the mean of the context's for CBOW / shared negatives) dotted
+with ``syn1neg[j]``. Exclusion, DNS, weights and schedules work on both backends (numba and torch).
+Schedules are evaluated at the start of each epoch; ``history`` records the values per epoch.
+
 ``recommend`` scores by ``scoring="in_out"`` by default: the mean history input
 vector dotted with each item's output vector, i.e. the SGNS model's own
 co-occurrence score. ``scoring="cosine"`` (cosine to the mean history vector)
@@ -31,8 +48,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._io import atomic_savez, load_npz
-from ..engine.vocab import EncodedCorpus, encode_sequences
-from .word2vec import SkipGramBase, _check_int
+from ..engine.vocab import EncodedCorpus, encode_sequences, keep_probs
+from ._skipgram import SkipGramBase, _check_int
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +72,13 @@ class Item2Vec(SkipGramBase):
         window: window size for ``context="window"``.
         min_count: items seen fewer times are left out (zero vectors, never recommended).
         sample: subsampling threshold of frequent items (0 = off).
-        negative, ns_exponent: negatives per positive, drawn from popularity**ns_exponent.
+        negative, ns_exponent: negatives per positive, drawn from popularity**ns_exponent: the shorthand
+            of ``sampler=NegativeSampler(k=negative, alpha=ns_exponent, exclude_seen=False)``.
+        sampler: a :class:`~recneg.sampling.NegativeSampler` (``k``, ``alpha`` or ``weights``,
+            ``exclude_seen``, schedules) or a :class:`~recneg.sampling.DynamicNegativeSampler` over one
+            (``m`` candidates per negative, ``k=1``, no ``score_fn``). It is bound to the training data at
+            fit (a sampler already bound keeps its matrix). Not together with non-default
+            ``negative``/``ns_exponent``.
         alpha, min_alpha, epochs, workers, seed, device, shared_negatives, backend,
         batch_size, callbacks, progress: as in :class:`~recneg.models.word2vec.Word2Vec`.
         scoring: default scoring of :meth:`recommend`, "in_out" or "cosine" (see module docstring).
@@ -65,6 +88,9 @@ class Item2Vec(SkipGramBase):
     Attributes:
         item_factors: float32 (n_items, d) item vectors (zero rows for left-out items).
         item_counts: int64 (n_items,) occurrences in the training sequences.
+        sampler: the sampler the negatives were drawn from.
+        history: per-epoch dicts ``epoch``, ``loss`` (when computed), ``k``, ``alpha`` (the popularity
+            exponent, None with custom weights), ``m`` (DNS).
     """
 
     def __init__(
@@ -90,9 +116,10 @@ class Item2Vec(SkipGramBase):
         batch_size: int = 4096,
         backend: str | None = None,
         scoring: str = "in_out",
+        sampler: Any = None,
     ) -> None:
         self._set_params(vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                         workers, seed, device, shared_negatives, batch_size, backend)
+                         workers, seed, device, shared_negatives, batch_size, backend, sampler)
         if scoring not in ("cosine", "in_out"):
             raise ValueError(f"scoring must be 'cosine' or 'in_out', got {scoring!r}")
         self.scoring = scoring
@@ -118,15 +145,42 @@ class Item2Vec(SkipGramBase):
         from ..data import as_interactions
 
         inter = as_interactions(user_items, "user_items")
-        seqs = inter.sequences(session_gap=self.session_gap) if self.session_gap is not None else inter.sequences()
-        return self.fit_sequences(seqs, inter.n_items)
+        seqs, users = inter.sequences(session_gap=self.session_gap, return_users=True)
+        return self._fit(seqs, inter.n_items, users, inter)
 
-    def fit_sequences(self, sequences: Sequence[np.ndarray], n_items: int) -> "Item2Vec":
+    def fit_sequences(self, sequences: Sequence[np.ndarray], n_items: int,
+                      users: np.ndarray | None = None) -> "Item2Vec":
         """Train on explicit item-index sequences (list of int arrays with values in [0, n_items)).
+
+        Args:
+            users: int (n_sequences,) the user of each sequence; needed by a sampler with
+                ``exclude_seen=True`` (a user's history is then the union of its sequences, unless the
+                sampler is already bound to a matrix).
 
         Raises :class:`~recneg.engine.divergence.TrainingDivergedError` (a ValueError) after the
         first epoch whose loss or vectors are NaN/inf (alpha too high); the model is left unfitted."""
         n_items = _check_int("n_items", n_items, 1)
+        train = None
+        if users is not None:
+            users = np.asarray(users)
+            if users.ndim != 1 or users.shape[0] != len(sequences) or (users.size and users.dtype.kind not in "iu"):
+                raise ValueError(f"users must be one integer user index per sequence ({len(sequences)}), "
+                                 f"got shape {users.shape} dtype {users.dtype}")
+            if users.size and users.min() < 0:
+                raise ValueError("users must be non-negative user indices")
+            users = users.astype(np.int64)
+            lens = np.array([len(q) for q in sequences], dtype=np.int64)
+            flat = (np.concatenate([np.asarray(q, dtype=np.int64) for q in sequences]) if lens.sum()
+                    else np.zeros(0, np.int64))
+            n_users = int(users.max()) + 1 if users.size else 1
+            if flat.size and (flat.min() < 0 or flat.max() >= n_items):
+                raise ValueError(f"sequences contain item indices outside [0, {n_items})")
+            train = sp.csr_matrix((np.ones(flat.size, np.float32), (np.repeat(users, lens), flat)),
+                                  shape=(n_users, n_items))
+        return self._fit(sequences, n_items, users, train)
+
+    def _fit(self, sequences: Sequence[np.ndarray], n_items: int, users: np.ndarray | None,
+             train: Any) -> "Item2Vec":
         corpus = encode_sequences(sequences, n_items)
         if corpus.n_tokens == 0:
             raise ValueError("no interactions to train on: the sequences are empty")
@@ -142,18 +196,16 @@ class Item2Vec(SkipGramBase):
             corpus = EncodedCorpus(tokens=corpus.tokens[keep], offsets=cum[corpus.offsets],
                                    raw_words=corpus.raw_words)
         self.item_counts = None  # unfitted until training succeeds (a diverged run raises)
+        csr = None
+        if self.sampler_given and train is not None:
+            self.sampler.bind(train)
+            csr = self._base_sampler.csr
+        elif self._base_sampler.exclude_seen:
+            raise ValueError("exclude_seen=True needs each sequence's user: use fit(interactions) or "
+                             "fit_sequences(sequences, n_items, users=...)")
         self._init_weights(n_items)
-        weights = np.zeros(n_items, dtype=np.float64)
-        from ..sampling.distributions import popularity
-
-        weights[in_vocab] = popularity(counts[in_vocab], self.ns_exponent)
         # subsampling keep probabilities over the in-vocabulary items (word2vec formula)
-        vcounts = np.where(in_vocab, counts, 0).astype(np.float64)
-        if self.sample > 0:
-            ratio = self.sample * vcounts.sum() / np.maximum(vcounts, 1.0)
-            keep_prob = np.minimum(np.sqrt(ratio) + ratio, 1.0).astype(np.float32)
-        else:
-            keep_prob = np.ones(n_items, dtype=np.float32)
+        keep_prob = keep_probs(np.where(in_vocab, counts, 0), self.sample)
         if self.context == "set":
             lengths = np.diff(corpus.offsets)
             window = int(max(1, lengths.max() - 1)) if lengths.size else 1
@@ -161,7 +213,8 @@ class Item2Vec(SkipGramBase):
         else:
             window, dynamic = self.window, True
         losses = self._train_corpus(corpus, counts, self.epochs, self.callbacks, bool(self.callbacks), self.progress,
-                                    dynamic_window=dynamic, window=window, neg_weights=weights, keep_prob=keep_prob)
+                                    dynamic_window=dynamic, window=window, keep_prob=keep_prob, in_vocab=in_vocab,
+                                    csr=csr, seq_users=users)
         self.losses.extend(losses)
         self.item_counts = counts
         self.in_vocab = in_vocab
@@ -296,8 +349,10 @@ class Item2Vec(SkipGramBase):
     def save(self, path: str | os.PathLike) -> None:
         """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace)."""
         self._check_fitted()
+        params = {k: getattr(self, k) for k in self._PARAMS}
+        params["sampler"] = self.sampler.to_spec() if self.sampler_given else None
         atomic_savez(path, format=np.array(self._FORMAT),
-                     params=np.array(json.dumps({k: getattr(self, k) for k in self._PARAMS})),
+                     params=np.array(json.dumps(params)), history=np.array(json.dumps(self.history)),
                      syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts, in_vocab=self.in_vocab,
                      losses=np.asarray(self.losses, dtype=np.float64))
 
@@ -309,7 +364,15 @@ class Item2Vec(SkipGramBase):
         if str(z["format"]) != cls._FORMAT:
             raise ValueError(f"{os.fspath(path)} is not a recneg Item2Vec file: format {str(z['format'])[:80]!r}, "
                              f"expected {cls._FORMAT!r} (saved by Item2Vec.save)")
-        model = cls(progress=False, **json.loads(str(z["params"])))
+        params = json.loads(str(z["params"]))
+        spec = params.pop("sampler", None)
+        if spec is not None:
+            from ..sampling.specs import sampler_from_spec
+
+            params["sampler"] = sampler_from_spec(spec)
+        model = cls(progress=False, **params)
+        if "history" in z:
+            model.history = json.loads(str(z["history"]))
         model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
         model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
         model.item_counts = np.asarray(z["item_counts"], dtype=np.int64)
@@ -318,5 +381,6 @@ class Item2Vec(SkipGramBase):
         return model
 
     def __repr__(self) -> str:
+        neg = f"sampler={self.sampler!r}" if self.sampler_given else f"ns_exponent={self.ns_exponent}"
         return (f"Item2Vec(vector_size={self.vector_size}, context={self.context!r}, window={self.window}, "
-                f"ns_exponent={self.ns_exponent}, epochs={self.epochs})")
+                f"{neg}, epochs={self.epochs})")

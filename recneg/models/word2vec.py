@@ -5,7 +5,9 @@
 
 Training runs the numba Hogwild kernel of :mod:`recneg.engine.skipgram` on CPU,
 or the batched torch kernel on ``device`` (e.g. "cuda"). Negatives come from a
-popularity**ns_exponent alias table (:mod:`recneg.sampling`).
+popularity**ns_exponent alias table (:mod:`recneg.sampling`): ``negative`` / ``ns_exponent``
+(gensim's names) are mapped onto ``NegativeSampler(k=negative, alpha=ns_exponent,
+exclude_seen=False)`` (``model.sampler``; words have no users, so nothing is excluded).
 """
 from __future__ import annotations
 
@@ -17,100 +19,12 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .._io import atomic_savez, load_npz, pack_ids, unpack_ids
-from ..engine.divergence import TrainingDivergedError
-from ..engine.skipgram import train_embeddings
 from ..engine.vocab import EncodedCorpus, Vocab, build_vocab, encode_corpus
-from ..sampling.distributions import popularity
-from ..sampling.kernels import KernelSampler
+from ._skipgram import SkipGramBase, _check_float, _check_int  # noqa: F401  (re-exported for old imports)
 
 logger = logging.getLogger(__name__)
 
 _FORMAT = "recneg-word2vec-1"
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _check_float(name: str, value, low: float | None = None, strict: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if low is not None and (v < low or (strict and v == low)):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
-    return v
-
-
-class SkipGramBase:
-    """Shared parameter handling and training for Word2Vec and Item2Vec."""
-
-    def _set_params(self, vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                    workers, seed, device, shared_negatives, batch_size, backend=None) -> None:
-        self.vector_size = _check_int("vector_size", vector_size, 1)
-        self.window = _check_int("window", window, 1)
-        self.sample = _check_float("sample", sample, 0.0)
-        if sg not in (0, 1, True, False):
-            raise ValueError(f"sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
-        self.sg = int(sg)
-        self.negative = _check_int("negative", negative, 0)
-        self.ns_exponent = _check_float("ns_exponent", ns_exponent)
-        self.alpha = _check_float("alpha", alpha, 0.0, strict=True)
-        self.min_alpha = _check_float("min_alpha", min_alpha, 0.0)
-        if self.min_alpha > self.alpha:
-            raise ValueError(f"min_alpha ({min_alpha}) must be <= alpha ({alpha})")
-        self.epochs = _check_int("epochs", epochs, 1)
-        self.workers = _check_int("workers", workers, 1)
-        self.seed = int(seed)
-        self.device = str(device)
-        if shared_negatives == "auto":
-            shared_negatives = bool(self.sg)
-        self.shared_negatives = bool(shared_negatives)
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        if backend is None:
-            backend = "numba" if self.device == "cpu" else "torch"
-        if backend not in ("numba", "torch"):
-            raise ValueError(f"backend must be None (auto), 'numba' or 'torch', got {backend!r}")
-        if backend == "numba" and self.device != "cpu":
-            raise ValueError(f"the numba backend runs on CPU only; use device='cpu' or backend='torch' (got {device!r})")
-        self.backend = backend
-
-    def _init_weights(self, n: int) -> None:
-        rng = np.random.default_rng(self.seed)
-        d = self.vector_size
-        self.syn0 = ((rng.random((n, d), dtype=np.float32) - np.float32(0.5)) / np.float32(d)).astype(np.float32)
-        self.syn1neg = np.zeros((n, d), dtype=np.float32)
-
-    def _train_corpus(self, corpus: EncodedCorpus, counts: np.ndarray, epochs: int, callbacks, compute_loss,
-                      progress, dynamic_window: bool = True, window: int | None = None,
-                      neg_weights: np.ndarray | None = None, keep_prob: np.ndarray | None = None) -> list[float]:
-        if corpus.n_tokens == 0:
-            raise ValueError("nothing to train on: the encoded corpus has no tokens")
-        weights = popularity(counts, self.ns_exponent) if neg_weights is None else neg_weights
-        table = KernelSampler.from_weights(weights).table  # the negatives' alias table, built by sampling
-        if keep_prob is None:
-            keep_prob = Vocab(index_to_key=[""] * len(counts), counts=counts,
-                              key_to_index={"": 0}).keep_probs(self.sample)
-        try:
-            syn0, syn1, losses = train_embeddings(
-                self.syn0, self.syn1neg, corpus.tokens, corpus.offsets, keep_prob, table,
-                window=self.window if window is None else window, negative=self.negative, sg=bool(self.sg),
-                shared_negatives=self.shared_negatives, dynamic_window=dynamic_window, alpha=self.alpha,
-                min_alpha=self.min_alpha, epochs=epochs, workers=self.workers, seed=self.seed, backend=self.backend,
-                device=self.device, batch_size=self.batch_size, callbacks=tuple(callbacks), compute_loss=compute_loss,
-                progress=progress,
-            )
-        except TrainingDivergedError:
-            self._init_weights(self.syn0.shape[0])  # the NaN weights are worthless: back to untrained
-            raise
-        self.syn0, self.syn1neg = np.ascontiguousarray(syn0), np.ascontiguousarray(syn1)
-        return losses
 
 
 class Word2Vec(SkipGramBase):

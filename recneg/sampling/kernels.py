@@ -17,6 +17,10 @@ A kernel holds one sampler state as plain arrays (built once, in Python, by
   candidates scored once per user visit, each negative the best of a window of ``m`` slots;
 * :func:`draw_avoiding` -- word2vec's law: alias draws != the centre word, redrawn up to
   ``MAX_REDRAW`` times, then left out (gensim/C-tool compatible);
+* :func:`sg_draws` / :func:`sg_dns_draws` -- the skip-gram kernels' negatives of a centre word in a
+  sequence of user ``u`` with a :attr:`KernelSampler.args` state: exact exclusion of the user's items
+  (:func:`draw_unseen`) or word2vec's law, and DNS: each slot the best of ``m`` such draws by the
+  skip-gram score ``h . V[j]`` (``h`` the input-side vector, ``V`` the output vectors);
 * :func:`draw_rows` -- ``k`` negatives per row in parallel (evaluation, tools, tests).
 
 The kernel argument tuple of a sampler is :attr:`KernelSampler.args`, in the order the
@@ -43,7 +47,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "MODE_UNIFORM", "MODE_ALIAS", "MAX_REJECT", "MAX_REDRAW", "KernelSampler",
     "proposal_draw", "draw_unseen", "draw_unseen_at", "user_context", "draw_negative", "draw_negative_at",
-    "complement_draw", "score", "dns_draw", "pool_fill", "pool_pick", "draw_avoiding", "draw_rows",
+    "complement_draw", "score", "dns_draw", "pool_fill", "pool_pick", "warp_draw", "draw_avoiding", "sg_draw_one",
+    "sg_draws", "sg_dns_draws", "draw_rows",
 ]
 
 MODE_UNIFORM = 0
@@ -376,6 +381,68 @@ def draw_avoiding(neg, k, avoid, prob, alias, s):
                 break
         if x != avoid:
             neg[n] = x
+            n += 1
+    return n, s
+
+
+@njit(cache=True, inline="always")
+def sg_draw_one(s, avoid, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries):
+    """One skip-gram negative for centre word ``avoid`` in a sequence of user ``u``; returns (item, state).
+
+    ``exclude``: :func:`draw_unseen` for user ``u`` (the centre is one of the user's items, so it is
+    excluded with them; never -1 for a user :meth:`KernelSampler.check_drawable` accepts). Otherwise
+    word2vec's law: proposal draws != ``avoid``, redrawn up to ``MAX_REDRAW`` times, else -1 (left out).
+    """
+    if exclude:
+        return draw_unseen(s, u, -1, tries[u], mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab)
+    x = avoid
+    for _r in range(MAX_REDRAW):
+        x, s = proposal_draw(s, mode, prob, alias, p.shape[0])
+        if x != avoid:
+            return x, s
+    return -1, s
+
+
+@njit(cache=True, inline="always")
+def sg_draws(neg, k, avoid, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries, s):
+    """Fill ``neg[:k']`` with :func:`sg_draw_one` negatives (left-out slots dropped); returns (k', state).
+
+    Without exclusion and with an alias proposal this is :func:`draw_avoiding`, draw for draw."""
+    n = 0
+    for _ in range(k):
+        x, s = sg_draw_one(s, avoid, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab,
+                           tries)
+        if x >= 0:
+            neg[n] = x
+            n += 1
+    return n, s
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def sg_dns_draws(neg, k, m, h, V, avoid, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff,
+                 htab, tries, s):
+    """Skip-gram DNS: each of ``k`` slots is the best of ``m`` :func:`sg_draw_one` candidates by the
+    current skip-gram score ``h . V[j]`` (``h`` float32 (d,) the input-side vector: the context word's
+    input vector, or the mean of the context's for CBOW / shared negatives; ``V`` the output vectors).
+    A slot whose ``m`` candidates were all left out is dropped. Returns (k', state)."""
+    n = 0
+    d = h.shape[0]
+    for _ in range(k):
+        best = -1
+        best_s = np.float32(-np.inf)
+        for _c in range(m):
+            j, s = sg_draw_one(s, avoid, u, exclude, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff,
+                               htab, tries)
+            if j < 0:
+                continue
+            sc = np.float32(0.0)
+            for f in range(d):
+                sc += h[f] * V[j, f]
+            if best < 0 or sc > best_s:
+                best_s = sc
+                best = j
+        if best >= 0:
+            neg[n] = best
             n += 1
     return n, s
 
