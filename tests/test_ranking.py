@@ -239,14 +239,14 @@ def test_factor_input_vs_score_fn_and_models():
 
 
 def test_torch_matmul_path_matches_numpy_path(monkeypatch):
-    from recneg.evaluation import ranking
+    from recneg.evaluation import _scoring
 
     tr, te, _ = random_case(12, n_users=50, n_items=300)
     rng = np.random.default_rng(12)
     U = rng.normal(size=(50, 8)).astype(np.float32)
     V = rng.normal(size=(300, 8)).astype(np.float32)
     a = ranking_metrics(train=tr, test=te, K=[5, 20], user_factors=U, item_factors=V, per_user=True)
-    monkeypatch.setattr(ranking, "_CPU_MATMUL", "torch")
+    monkeypatch.setattr(_scoring, "_CPU_MATMUL", "torch")
     b = ranking_metrics(train=tr, test=te, K=[5, 20], user_factors=U, item_factors=V, per_user=True)
     np.testing.assert_array_equal(a.top_items, b.top_items)
     for k, v in a.metrics.items():

@@ -16,7 +16,7 @@ from scipy import stats
 import recneg.engine.bpr as bpr_module
 from recneg.engine.bpr import NumbaBPRTrainer
 from recneg.engine.skipgram import train_embeddings
-from recneg.evaluation import ranking
+from recneg.evaluation import ranking, sampled
 from recneg.models.mf import MatrixFactorization
 from recneg.sampling import DynamicNegativeSampler, NegativeSampler
 from recneg.sampling.distributions import popularity
@@ -181,7 +181,7 @@ def test_sampled_evaluation_negatives_are_uniform_over_items_in_neither_row(monk
     T[np.flatnonzero(T.sum(1) == 0), 199] = True
     D[T] = False
     rec: list = []
-    monkeypatch.setattr(ranking, "_NEGATIVE_TRACE", rec)
+    monkeypatch.setattr(sampled, "_NEGATIVE_TRACE", rec)
     U, Vf = rng.standard_normal((n_users, 4)), rng.standard_normal((n_items, 4))
     r = ranking.ranking_metrics(train=sp.csr_matrix(D.astype(np.float32)), test=sp.csr_matrix(T.astype(np.float32)),
                                 K=[5], user_factors=U, item_factors=Vf, n_sampled_negatives=500, seed=0)

@@ -154,7 +154,7 @@ class InBatchSampler:
 
     def bind(self, train: Any) -> "InBatchSampler":
         """Attach the training matrix: item counts (unless given) and the seen sets; returns self."""
-        csr = as_csr(train)
+        csr = as_csr(train, "train")
         if self.csr is not None:
             if self.csr.shape != csr.shape:
                 raise ValueError(f"this InBatchSampler is bound to a {self.csr.shape} matrix, not {csr.shape}")

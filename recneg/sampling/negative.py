@@ -281,7 +281,7 @@ class NegativeSampler:
         already bound sampler keeps its own matrix (it may exclude more than the model trains on)
         but checks the shape.
         """
-        csr = as_csr(train)
+        csr = as_csr(train, "train")
         if self.csr is not None:
             if self.csr.shape != csr.shape:
                 raise ValueError(f"this NegativeSampler is bound to a {self.csr.shape[0]} x {self.csr.shape[1]} "

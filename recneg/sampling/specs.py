@@ -30,7 +30,7 @@ class AllItems:
     def bind(self, train: Any) -> "AllItems":
         """Keep the training matrix's seen sets; returns self."""
         if self.csr is None:
-            self.csr = as_csr(train)
+            self.csr = as_csr(train, "train")
         return self
 
     def set_step(self, step: int) -> None:
