@@ -47,20 +47,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ._topn import top_n
 from .._io import atomic_savez, load_npz
 from ..engine.vocab import EncodedCorpus, encode_sequences, keep_probs
 from ._skipgram import SkipGramBase, _check_int
 
 logger = logging.getLogger(__name__)
-
-
-def _topn(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-n (descending) of a 2-D score array; -inf entries sort last."""
-    n = min(n, scores.shape[1])
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    ps = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-ps, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(ps, order, axis=1)
 
 
 class Item2Vec(SkipGramBase):
@@ -275,7 +267,7 @@ class Item2Vec(SkipGramBase):
         scores[:, ~self.in_vocab] = -np.inf
         if filter_items is not None:
             scores[:, self._check_items(filter_items, "filter_items")] = -np.inf
-        top, sc = _topn(scores, N)
+        top, sc = top_n(scores, N)
         return (top[0], sc[0]) if scalar else (top, sc)
 
     def recommend(self, userid: int | np.ndarray, user_items: Any, N: int = 10,
@@ -337,7 +329,7 @@ class Item2Vec(SkipGramBase):
             scores[r, c] = -np.inf
         if filter_items is not None:
             scores[:, self._check_items(filter_items, "filter_items")] = -np.inf
-        top, sc = _topn(scores, N)
+        top, sc = top_n(scores, N)
         return (top[0], sc[0]) if scalar else (top, sc)
 
     # ------------------------------------------------------------------ persistence

@@ -39,6 +39,7 @@ from ..data.interactions import as_csr
 from ..engine.divergence import TrainingDivergedError, check_finite
 from ..sampling import (AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, WarpSampler,
                         sampler_from_spec)
+from ._topn import top_n
 from .losses import LOSS_NAMES, Loss, Softmax, as_loss
 
 logger = logging.getLogger(__name__)
@@ -486,12 +487,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
             scores[r, c] = -np.inf
         if filter_items is not None:
             scores[:, np.asarray(filter_items, dtype=np.int64)] = -np.inf
-        N = min(int(N), self.n_items)
-        part = np.argpartition(-scores, N - 1, axis=1)[:, :N]
-        ps = np.take_along_axis(scores, part, axis=1)
-        o = np.argsort(-ps, axis=1, kind="stable")
-        ids = np.take_along_axis(part, o, axis=1).astype(np.int32)
-        sc = np.take_along_axis(ps, o, axis=1)
+        ids, sc = top_n(scores, N)
         if scalar:
             return ids[0], sc[0]
         return ids, sc
@@ -512,13 +508,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
             raise ValueError(f"N must be a positive integer, got {N!r}")
         V = _unit_rows(self._V)
-        s = V[items] @ V.T
-        N = min(int(N), self.n_items)
-        part = np.argpartition(-s, N - 1, axis=1)[:, :N]
-        ps = np.take_along_axis(s, part, axis=1)
-        o = np.argsort(-ps, axis=1, kind="stable")
-        ids = np.take_along_axis(part, o, axis=1).astype(np.int32)
-        sc = np.take_along_axis(ps, o, axis=1).astype(np.float32)
+        ids, sc = top_n(V[items] @ V.T, N)
         return (ids[0], sc[0]) if scalar else (ids, sc)
 
     # ------------------------------------------------------------ save/load
