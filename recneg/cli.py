@@ -826,8 +826,8 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
                    help="negatives per positive, or per batch when shared (default %(default)s); a schedule over the "
                         "epochs, e.g. 1:20:linear; mf also takes 'all'")
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
-                   help="mf: redraw negatives the user has seen (the default)")
-    s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="mf: allow seen items as negatives")
+                   help="mf, item2vec: never a negative the user has seen (the default; item2vec: from the user's own history)")
+    s.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false", help="mf, item2vec: allow seen items as negatives")
     s.add_argument("--hard", default=None, metavar="dns:M",
                    help="dynamic hard negatives: best of M candidates (mf, item2vec)")
     s.add_argument("--dns-pool", type=_positive_int, default=None, metavar="P",
