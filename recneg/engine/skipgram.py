@@ -153,6 +153,21 @@ def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, co
     return loss
 
 
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _ctx_mean(h, syn0, ctx, nc):
+    """h = mean of the input vectors ``syn0[ctx[:nc]]`` (CBOW's hidden layer; the DNS score's input side)."""
+    d = syn0.shape[1]
+    for f in range(d):
+        h[f] = 0.0
+    for a in range(nc):
+        c = ctx[a]
+        for f in range(d):
+            h[f] += syn0[c, f]
+    inv = np.float32(1.0 / nc)
+    for f in range(d):
+        h[f] *= inv
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss):
     """CBOW update (mean of context) for one centre word; returns the loss.
@@ -167,15 +182,8 @@ def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, 
     d = syn0.shape[1]
     lr = np.float32(lr)
     for j in range(d):
-        neu1[j] = 0.0
         neu1e[j] = 0.0
-    for a in range(n_ctx):
-        c = contexts[a]
-        for j in range(d):
-            neu1[j] += syn0[c, j]
-    inv = np.float32(1.0 / n_ctx)
-    for j in range(d):
-        neu1[j] *= inv
+    _ctx_mean(neu1, syn0, contexts, n_ctx)
     loss = 0.0
     for t in range(n_neg + 1):
         if t == 0:
@@ -229,21 +237,6 @@ def _record(trace, row0, seg, n_rec, centre, neg, nn, u):
                 trace[row0 + n_rec, 2] = u
             n_rec += 1
     return n_rec
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _ctx_mean(h, syn0, ctx, nc):
-    """h = mean of the input vectors ``syn0[ctx[:nc]]`` (the DNS score's input side for CBOW / shared)."""
-    d = syn0.shape[1]
-    for f in range(d):
-        h[f] = 0.0
-    for a in range(nc):
-        c = ctx[a]
-        for f in range(d):
-            h[f] += syn0[c, f]
-    inv = np.float32(1.0 / nc)
-    for f in range(d):
-        h[f] *= inv
 
 
 @njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
