@@ -359,3 +359,14 @@ def test_degenerate_alpha_exhaustion_names_alpha():
     s = NegativeSampler(m, k=2, alpha=1e6, seed=0)
     with pytest.raises(ValueError, match=r"alpha=1e\+06 gives non-zero weight to only 2 of 4 items"):
         s.sample(np.array([0]))
+
+
+def test_kernel_sampler_shares_the_exclusion_state_of_its_negative_sampler():
+    """The numba kernels draw from the sampler's own exclusion statistics (built once per fit, not twice)."""
+    X = sp.random(50, 30, density=0.2, format="csr", random_state=0)
+    for alpha in (0.0, 0.75):
+        ns = NegativeSampler(X, k=2, alpha=alpha)
+        ks = ns.kernel_sampler()
+        assert ks.htab is ns.htab and ks.hoff is ns.hoff and ks.seen_cum is ns.seen_cum
+        assert np.allclose(ks.p, ns.p)
+        assert ns.kernel_sampler() is ks  # cached until a schedule changes alpha

@@ -523,30 +523,34 @@ class KernelSampler:
 
     @classmethod
     def from_weights(cls, weights: np.ndarray, csr: Any = None, exclude_seen: bool = False,
-                     heavy_threshold: float = 0.95) -> "KernelSampler":
+                     heavy_threshold: float = 0.95, stats: tuple | None = None) -> "KernelSampler":
         """Alias-table proposal over ``weights`` (float (n_items,), >= 0, not all zero).
 
         Args:
             csr: users x items scipy matrix of the seen items; needed when ``exclude_seen``.
             exclude_seen: truncate the proposal to each user's unseen items.
             heavy_threshold: users whose seen mass exceeds it skip rejection (complement draw only).
+            stats: ``(seen_mass, unseen_mass, npos_seen, seen_cum, hoff, htab)`` already computed for this
+                proposal and ``csr`` (:func:`row_stats` and ``build_row_hash``), e.g. by a NegativeSampler;
+                None computes them.
         """
         table = AliasTable(weights)
-        return cls._build(MODE_ALIAS, table.prob, table.alias, table.p, table, csr, exclude_seen, heavy_threshold)
+        return cls._build(MODE_ALIAS, table.prob, table.alias, table.p, table, csr, exclude_seen, heavy_threshold,
+                          stats)
 
     @classmethod
     def uniform(cls, n_items: int, csr: Any = None, exclude_seen: bool = False,
-                heavy_threshold: float = 0.95) -> "KernelSampler":
+                heavy_threshold: float = 0.95, stats: tuple | None = None) -> "KernelSampler":
         """Uniform proposal over ``n_items`` (no alias table; arguments as in :meth:`from_weights`)."""
         if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
             raise ValueError(f"n_items must be a positive integer, got {n_items!r}")
         n = int(n_items)
         return cls._build(MODE_UNIFORM, np.ones(1), np.zeros(1, np.int32), np.full(n, 1.0 / n), None, csr,
-                          exclude_seen, heavy_threshold)
+                          exclude_seen, heavy_threshold, stats)
 
     @classmethod
     def _build(cls, mode: int, prob: np.ndarray, alias: np.ndarray, p: np.ndarray, table: AliasTable | None,
-               csr: Any, exclude_seen: bool, heavy_threshold: float) -> "KernelSampler":
+               csr: Any, exclude_seen: bool, heavy_threshold: float, stats: tuple | None = None) -> "KernelSampler":
         n_items = p.shape[0]
         if mode == MODE_UNIFORM:
             cum = np.arange(n_items + 1, dtype=np.float64) / n_items
@@ -562,8 +566,11 @@ class KernelSampler:
             return cls(False, mode, prob, alias, p, cum, e64, e32, np.zeros(0), e64, e32, e32, np.ones(0),
                        np.zeros(0, np.int64), table)
         indptr, indices = _csr_arrays(csr, n_items)
-        seen_mass, unseen, npos_seen, seen_cum = row_stats(indptr, indices, p)
-        hoff, htab = build_row_hash(indptr, indices)
+        if stats is None:
+            seen_mass, unseen, npos_seen, seen_cum = row_stats(indptr, indices, p)
+            hoff, htab = build_row_hash(indptr, indices)
+        else:
+            seen_mass, unseen, npos_seen, seen_cum, hoff, htab = stats
         tries = np.where(seen_mass > heavy_threshold, 0, MAX_REJECT).astype(np.int32)
         exhausted = np.flatnonzero(npos_seen >= np.count_nonzero(p > 0)).astype(np.int64)
         return cls(True, mode, prob, alias, p, cum, indptr, indices, seen_cum, hoff, htab, tries, unseen,

@@ -339,11 +339,14 @@ class NegativeSampler:
         """The arrays the numba kernels draw from (:class:`~recneg.sampling.kernels.KernelSampler`) for the
         current proposal; the same object until a schedule changes ``alpha``."""
         self._require_bound()
-        if self._ks is None:
+        if self._ks is None:  # the exclusion statistics and hash are this sampler's own, not built twice
+            stats = (self.seen_mass, self.unseen_mass, self.npos_seen, self.seen_cum, self.hoff, self.htab)
             if self.weights is None and self.alpha == 0.0:
-                self._ks = KernelSampler.uniform(self.n_items, self.csr, self.exclude_seen, self.heavy_threshold)
+                self._ks = KernelSampler.uniform(self.n_items, self.csr, self.exclude_seen, self.heavy_threshold,
+                                                 stats)
             else:
-                self._ks = KernelSampler.from_weights(self.p, self.csr, self.exclude_seen, self.heavy_threshold)
+                self._ks = KernelSampler.from_weights(self.p, self.csr, self.exclude_seen, self.heavy_threshold,
+                                                      stats)
         return self._ks
 
     def to_spec(self) -> dict:
