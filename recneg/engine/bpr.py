@@ -49,17 +49,9 @@ __all__ = ["bpr_update", "bpr_epoch", "warp_update", "warp_epoch", "shuffle_inpl
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def bpr_update(U, V, b, u, i, j, lr, reg, use_bias):
-    """One in-place SGD step of BPR on the triple (u, i, j).
-
-    Args:
-        U: float32 (n_users, d); V: float32 (n_items, d); b: float32 (n_items,).
-        lr, reg: learning rate and L2 coefficient.
-        use_bias: update and use the item bias ``b``.
-
-    Returns:
-        The loss ``-log sigmoid(x)`` before the step (float).
-    """
+def _bpr_step(U, V, b, u, i, j, lr, reg, use_bias, rescore):
+    """One in-place SGD step of BPR on (u, i, j); returns (loss before the step, s(u, j) after it if
+    ``rescore`` else 0). ``rescore`` is a constant at every call site, so the branch compiles away."""
     d = U.shape[1]
     lr32 = np.float32(lr)
     reg32 = np.float32(reg)
@@ -79,19 +71,41 @@ def bpr_update(U, V, b, u, i, j, lr, reg, use_bias):
         gd = 1.0 / (1.0 + e)
         loss = -xd + math.log1p(e)
     g = np.float32(gd)
+    sj = np.float32(0.0)
     for f in range(d):
         uf = U[u, f]
         vif = V[i, f]
         vjf = V[j, f]
-        U[u, f] = uf + lr32 * (g * (vif - vjf) - reg32 * uf)
+        un = uf + lr32 * (g * (vif - vjf) - reg32 * uf)
+        vjn = vjf + lr32 * (-g * uf - reg32 * vjf)
+        U[u, f] = un
         V[i, f] = vif + lr32 * (g * uf - reg32 * vif)
-        V[j, f] = vjf + lr32 * (-g * uf - reg32 * vjf)
+        V[j, f] = vjn
+        if rescore:
+            sj += un * vjn
     if use_bias:
         bi = b[i]
         bj = b[j]
         b[i] = bi + lr32 * (g - reg32 * bi)
         b[j] = bj + lr32 * (-g - reg32 * bj)
-    return loss
+        if rescore:
+            sj += b[j]
+    return loss, sj
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def bpr_update(U, V, b, u, i, j, lr, reg, use_bias):
+    """One in-place SGD step of BPR on the triple (u, i, j).
+
+    Args:
+        U: float32 (n_users, d); V: float32 (n_items, d); b: float32 (n_items,).
+        lr, reg: learning rate and L2 coefficient.
+        use_bias: update and use the item bias ``b``.
+
+    Returns:
+        The loss ``-log sigmoid(x)`` before the step (float).
+    """
+    return _bpr_step(U, V, b, u, i, j, lr, reg, use_bias, False)[0]
 
 
 @njit(cache=True)
@@ -216,9 +230,11 @@ def bpr_epoch(U, V, b, pair_u, pair_i, order, k, dns_m, pool_size, lr, reg, use_
                 if record:
                     trace[t * k + kk, 0] = u
                     trace[t * k + kk, 1] = j
-                loss_c += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
-                if q >= 0:
-                    pool_scores[q] = score(U, V, b, u, j, use_bias)  # pool items are distinct
+                if q >= 0:  # refresh the picked slot's score in the same pass (pool items are distinct)
+                    step_loss, pool_scores[q] = _bpr_step(U, V, b, u, i, j, lr, reg, use_bias, True)
+                    loss_c += step_loss
+                else:
+                    loss_c += bpr_update(U, V, b, u, i, j, lr, reg, use_bias)
         losses[c] = loss_c
         done[c] = (end - start) * k if end > start else 0
         states[c] = state
