@@ -963,6 +963,14 @@ def _interrupted(args: argparse.Namespace) -> str:
     return "nothing written"
 
 
+def _close_progress_bars() -> None:
+    """Close any progress bar an interrupted or failed command left open, so its last line starts clean."""
+    import tqdm
+
+    for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+        bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 internal error, 2 bad input, 130 interrupted)."""
     parser = build_parser()
@@ -970,12 +978,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     def fail(message: Any, code: int) -> int:
+        _close_progress_bars()
         print(f"recneg {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return code
 
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        _close_progress_bars()
         print(f"recneg {args.command}: interrupted; {_interrupted(args)}", file=sys.stderr)
         return 130
     except CLIError as e:

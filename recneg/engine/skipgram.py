@@ -488,22 +488,24 @@ def train_embeddings(
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
                            dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
                            shared=shared_negatives, seq_users=seq_users)
-        for ep in range(epochs):
-            k, ks, m = draws(ep)
-            tr.set_draws(k, ks, m)
-            loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
-            losses.append(loss if compute_loss else float("nan"))
-            check_finite(ep, epochs, loss if compute_loss else None,
-                         {"input vectors": tr.syn0, "output vectors": tr.syn1neg}, "alpha", alpha)
-            if compute_loss:
-                logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
-            else:
-                logger.info("epoch %d/%d done", ep + 1, epochs)
-            if on_epoch is not None:
-                on_epoch(ep, loss if compute_loss else float("nan"))
-            for cb in callbacks:
-                cb(ep, loss)
-        bar.close()
+        try:
+            for ep in range(epochs):
+                k, ks, m = draws(ep)
+                tr.set_draws(k, ks, m)
+                loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
+                losses.append(loss if compute_loss else float("nan"))
+                check_finite(ep, epochs, loss if compute_loss else None,
+                             {"input vectors": tr.syn0, "output vectors": tr.syn1neg}, "alpha", alpha)
+                if compute_loss:
+                    logger.info("epoch %d/%d: loss %.4f", ep + 1, epochs, loss)
+                else:
+                    logger.info("epoch %d/%d done", ep + 1, epochs)
+                if on_epoch is not None:
+                    on_epoch(ep, loss if compute_loss else float("nan"))
+                for cb in callbacks:
+                    cb(ep, loss)
+        finally:
+            bar.close()
         return tr.syn0.cpu().numpy(), tr.syn1neg.cpu().numpy(), losses
     if backend != "numba":
         raise ValueError(f"backend must be 'numba' or 'torch', got {backend!r}")

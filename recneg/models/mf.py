@@ -328,49 +328,51 @@ class MatrixFactorization(metaclass=_FrontDoor):
         best_val, best_state, bad = -math.inf, None, 0
         avg: list = []  # [n, sum of U, sum of V, sum of b] over the averaged epochs
         bar = tqdm(range(self.epochs), desc=f"mf-{self.loss.name}", disable=not show_progress, leave=False)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            rec: dict[str, Any] = {"epoch": epoch, **self._apply_schedules(trainer, epoch)}
-            loss = trainer(epoch)
-            rec.update(loss=loss, seconds=time.perf_counter() - t0)
-            self._check_diverged(trainer, epoch, loss)  # before averaging, validation and callbacks see factors
-            averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
-            if averaging or validation is not None or callbacks:
-                self._sync_from_trainer(trainer)  # once: the consumers below only read the factors
-            if averaging:
-                self._accumulate(avg)
-            stop = False
-            if validation is not None:
-                val = validation(epoch, self)
-                if isinstance(val, dict):
-                    rec.update(val)
-                    key = monitor or (next(iter(val)) if val else None)
-                    cur = val.get(key) if key is not None else None
-                elif val is not None:
-                    rec["val"] = cur = float(val)
-                else:
-                    cur = None
-                if cur is not None and patience is not None:
-                    if cur > best_val:
-                        best_val, bad = cur, 0
-                        best_state = (self._U.copy(), self._V.copy(), self._b.copy())
+        try:
+            for epoch in bar:
+                t0 = time.perf_counter()
+                rec: dict[str, Any] = {"epoch": epoch, **self._apply_schedules(trainer, epoch)}
+                loss = trainer(epoch)
+                rec.update(loss=loss, seconds=time.perf_counter() - t0)
+                self._check_diverged(trainer, epoch, loss)  # before averaging, validation and callbacks see factors
+                averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
+                if averaging or validation is not None or callbacks:
+                    self._sync_from_trainer(trainer)  # once: the consumers below only read the factors
+                if averaging:
+                    self._accumulate(avg)
+                stop = False
+                if validation is not None:
+                    val = validation(epoch, self)
+                    if isinstance(val, dict):
+                        rec.update(val)
+                        key = monitor or (next(iter(val)) if val else None)
+                        cur = val.get(key) if key is not None else None
+                    elif val is not None:
+                        rec["val"] = cur = float(val)
                     else:
-                        bad += 1
-                        if bad >= patience:
+                        cur = None
+                    if cur is not None and patience is not None:
+                        if cur > best_val:
+                            best_val, bad = cur, 0
+                            best_state = (self._U.copy(), self._V.copy(), self._b.copy())
+                        else:
+                            bad += 1
+                            if bad >= patience:
+                                stop = True
+                self.history.append(rec)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                logger.debug("epoch %d: %s", epoch, rec)
+                for cb in callbacks:
+                    try:
+                        if cb(epoch, self):
                             stop = True
-            self.history.append(rec)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            logger.debug("epoch %d: %s", epoch, rec)
-            for cb in callbacks:
-                try:
-                    if cb(epoch, self):
+                    except StopTraining:
                         stop = True
-                except StopTraining:
-                    stop = True
-            if stop:
-                logger.info("stopping after epoch %d", epoch)
-                break
-        bar.close()
+                if stop:
+                    logger.info("stopping after epoch %d", epoch)
+                    break
+        finally:  # a bar left open (Ctrl-C, a diverged epoch) would garble the next line on stderr
+            bar.close()
         self._sync_from_trainer(trainer)
         if best_state is not None and patience is not None:
             self._U, self._V, self._b = best_state
