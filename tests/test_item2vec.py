@@ -5,20 +5,9 @@ import pytest
 import scipy.sparse as sp
 
 from recneg.data import Interactions
-from recneg.datasets import make_synthetic
 from recneg.models.item2vec import Item2Vec
 
-
-@pytest.fixture(scope="module")
-def synth():
-    return make_synthetic(n_users=600, n_items=120, n_clusters=6, interactions_per_user=12, noise=0.0, seed=0)
-
-
-def _cluster_purity(model, item_cluster, N=6):
-    trained = np.flatnonzero(model.item_counts >= 5)
-    ids, _ = model.similar_items(trained, N=N + 1)
-    nb = ids[:, 1:]
-    return float(np.mean(item_cluster[nb] == item_cluster[trained][:, None]))
+from helpers import cluster_purity
 
 
 @pytest.mark.parametrize("kw", [dict(context="set"), dict(context="set", sg=0), dict(context="window", window=20),
@@ -28,7 +17,7 @@ def test_planted_clusters_recovered(synth, kw):
     m = Item2Vec(vector_size=16, epochs=15, workers=1, progress=False, seed=2, alpha=0.05, sample=0, **kw)
     m.fit(synth.interactions)
     assert m.item_factors.shape == (120, 16) and m.item_factors.dtype == np.float32
-    assert _cluster_purity(m, synth.item_cluster) >= 0.9
+    assert cluster_purity(m, synth.item_cluster) >= 0.9
 
 
 def test_similar_items_and_recommend_exact_on_tiny_model():

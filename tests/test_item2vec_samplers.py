@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from numba import njit
-from scipy import stats
 
 from recneg.data import Interactions
 from recneg.datasets import make_synthetic
@@ -18,21 +17,11 @@ from recneg.sampling import DynamicNegativeSampler, LinearSchedule, NegativeSamp
 from recneg.sampling.distributions import popularity
 from recneg.sampling.kernels import KernelSampler, sg_dns_draws, sg_draws
 
+from helpers import chi2_pvalue, cluster_purity
+
 N_ITEMS = 20
 HEAVY = [0, 1, 2, 3, 4, 5]  # user 0: the popular items, 97% of the proposal mass at alpha=0.75
 LIGHT = [0, 1, 7]  # user 1
-
-
-def _chi2_pvalue(obs: np.ndarray, exp: np.ndarray) -> float:
-    """Chi-square p-value with the cells of expectation < 5 pooled into one."""
-    small = exp < 5
-    o = np.r_[obs[~small], obs[small].sum()] if small.any() else obs
-    e = np.r_[exp[~small], exp[small].sum()] if small.any() else exp
-    keep = e > 0
-    assert o[~keep].sum() == 0, "draws where the law has no mass"
-    if keep.sum() == 1:
-        return 1.0
-    return float(stats.chisquare(o[keep], e[keep] * o[keep].sum() / e[keep].sum()).pvalue)
 
 
 def _law_data(copies=300):
@@ -86,7 +75,7 @@ def test_numba_excluding_negatives_follow_truncated_popularity(alpha, kw):
         n_centres = 300 * len(h)
         assert r.shape[0] == (n_centres * 10 if kw.get("shared_negatives", True) or kw["sg"] == 0
                               else n_centres * (len(h) - 1) * 10)  # never skipped
-        assert _chi2_pvalue(np.bincount(r[:, 1], minlength=N_ITEMS), _truncated(p, h)) > 1e-3
+        assert chi2_pvalue(np.bincount(r[:, 1], minlength=N_ITEMS), _truncated(p, h)) > 1e-3
 
 
 def test_numba_without_exclusion_follows_word2vec_law_with_custom_weights():
@@ -101,7 +90,7 @@ def test_numba_without_exclusion_follows_word2vec_law_with_custom_weights():
     Q = np.tile(w / w.sum(), (N_ITEMS, 1))
     np.fill_diagonal(Q, 0.0)
     Q /= Q.sum(1, keepdims=True)
-    assert _chi2_pvalue(np.bincount(tr[:, 1], minlength=N_ITEMS), Q[tr[:, 0]].sum(0)) > 1e-3
+    assert chi2_pvalue(np.bincount(tr[:, 1], minlength=N_ITEMS), Q[tr[:, 0]].sum(0)) > 1e-3
     # and the user's own items do come up (no exclusion)
     assert np.isin(tr[tr[:, 2] == 0, 1], HEAVY).any()
 
@@ -126,7 +115,7 @@ def test_torch_excluding_negatives_follow_truncated_popularity(monkeypatch, kw):
         sel = u == uu
         assert np.isin(c[sel], h).all()
         assert not np.isin(it[sel], h).any()
-        assert _chi2_pvalue(np.bincount(it[sel].ravel(), minlength=N_ITEMS), _truncated(p, h)) > 1e-3
+        assert chi2_pvalue(np.bincount(it[sel].ravel(), minlength=N_ITEMS), _truncated(p, h)) > 1e-3
 
 
 def test_exclusion_with_sessions_uses_each_sessions_user():
@@ -193,8 +182,8 @@ def test_skipgram_dns_is_best_of_m_by_input_output_score_and_never_seen():
     F = np.cumsum(q[order])
     law = np.zeros(n)
     law[order] = F ** 5 - np.r_[0.0, F[:-1]] ** 5
-    assert _chi2_pvalue(np.bincount(dns, minlength=n), law) > 1e-3
-    assert _chi2_pvalue(np.bincount(plain, minlength=n), q) > 1e-3
+    assert chi2_pvalue(np.bincount(dns, minlength=n), law) > 1e-3
+    assert chi2_pvalue(np.bincount(plain, minlength=n), q) > 1e-3
 
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
@@ -262,22 +251,10 @@ def test_alpha_schedule_last_epoch_follows_its_alpha():
     assert [h["alpha"] for h in m.history] == [0.75, 0.0]
     tr = m.trace[m.trace[:, 0] >= 0]
     r = tr[tr[:, 2] == 0]
-    assert _chi2_pvalue(np.bincount(r[:, 1], minlength=N_ITEMS), _truncated(np.ones(N_ITEMS), HEAVY)) > 1e-3
+    assert chi2_pvalue(np.bincount(r[:, 1], minlength=N_ITEMS), _truncated(np.ones(N_ITEMS), HEAVY)) > 1e-3
 
 
 # ---------------------------------------------------------------------------------------------- recovery
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return make_synthetic(n_users=600, n_items=120, n_clusters=6, interactions_per_user=12, noise=0.0, seed=0)
-
-
-def _cluster_purity(model, item_cluster, N=6):
-    trained = np.flatnonzero(model.item_counts >= 5)
-    ids, _ = model.similar_items(trained, N=N + 1)
-    nb = ids[:, 1:]
-    return float(np.mean(item_cluster[nb] == item_cluster[trained][:, None]))
 
 
 RECOVERY = {
@@ -297,7 +274,7 @@ def test_planted_clusters_recovered_with_sampler(synth, name):
                  sampler=RECOVERY[name]())
     m.fit(synth.interactions)
     assert len(m.history) == 15
-    assert _cluster_purity(m, synth.item_cluster) >= 0.9
+    assert cluster_purity(m, synth.item_cluster) >= 0.9
 
 
 @pytest.mark.parametrize("name", ["exclude-a0.75", "dns-m5"])
@@ -306,7 +283,7 @@ def test_planted_clusters_recovered_with_sampler_torch(synth, name):
     m = Item2Vec(vector_size=16, epochs=15, progress=False, seed=2, alpha=0.05, sample=0, context="set",
                  backend="torch", batch_size=256, sampler=RECOVERY[name]())
     m.fit(synth.interactions)
-    assert _cluster_purity(m, synth.item_cluster) >= 0.9
+    assert cluster_purity(m, synth.item_cluster) >= 0.9
 
 
 # ---------------------------------------------------------------------------------------------- API

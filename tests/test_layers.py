@@ -23,7 +23,7 @@ def test_layer_does_not_import_later_layers(i):
             f"importlib.import_module({mod!r});",
             f"p = importlib.import_module({mod!r}); [importlib.import_module({mod!r} + '.' + n.name) "
             f"for n in pkgutil.iter_modules(p.__path__)];",
-        ).replace(f"import sys, importlib;", "import sys, importlib, pkgutil;")
+        ).replace("import sys, importlib;", "import sys, importlib, pkgutil;")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"{mod} imported later layers: {out}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy import stats
 
 import recneg.engine.bpr as bpr_module
 from recneg.engine.bpr import NumbaBPRTrainer
@@ -22,19 +21,9 @@ from recneg.sampling import DynamicNegativeSampler, NegativeSampler
 from recneg.sampling.distributions import popularity
 from recneg.sampling.kernels import KernelSampler
 
+from helpers import chi2_pvalue
+
 N_USERS, N_ITEMS = 40, 40
-
-
-def _chi2_pvalue(obs: np.ndarray, exp: np.ndarray) -> float:
-    """Chi-square p-value with the cells of expectation < 5 pooled into one."""
-    small = exp < 5
-    o = np.r_[obs[~small], obs[small].sum()] if small.any() else obs
-    e = np.r_[exp[~small], exp[small].sum()] if small.any() else exp
-    keep = e > 0
-    assert o[~keep].sum() == 0, "draws where the law has no mass"
-    if keep.sum() == 1:  # a single possible outcome, and every draw is it
-        return 1.0
-    return float(stats.chisquare(o[keep], e[keep] * o.sum() / e[keep].sum()).pvalue)
 
 
 def _train_with_heavy_user(alpha: float, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -103,17 +92,17 @@ def test_mf_numba_negatives_follow_truncated_popularity(monkeypatch, alpha):
     D = X.toarray() > 0
     assert not D[u, j].any(), "a seen item was used as a negative"
     Q = _truncated_law(X, p)
-    assert _chi2_pvalue(np.bincount(j, minlength=N_ITEMS), Q[u].sum(0)) > 1e-3
+    assert chi2_pvalue(np.bincount(j, minlength=N_ITEMS), Q[u].sum(0)) > 1e-3
     heavy = u == 0  # the 97%-mass user alone
     assert heavy.sum() > 1000
-    assert _chi2_pvalue(np.bincount(j[heavy], minlength=N_ITEMS), Q[0] * heavy.sum()) > 1e-3
+    assert chi2_pvalue(np.bincount(j[heavy], minlength=N_ITEMS), Q[0] * heavy.sum()) > 1e-3
 
 
 def test_mf_numba_negatives_without_exclusion_follow_the_proposal(monkeypatch):
     X, p = _train_with_heavy_user(0.75)
     tr = _fit_recording(monkeypatch, X, sampler=NegativeSampler(k=2, alpha=0.75, exclude_seen=False), epochs=20)
     j = tr[:, 1]
-    assert _chi2_pvalue(np.bincount(j, minlength=N_ITEMS), p * j.size) > 1e-3
+    assert chi2_pvalue(np.bincount(j, minlength=N_ITEMS), p * j.size) > 1e-3
 
 
 @pytest.mark.parametrize("dns_pool", [0, 16])
@@ -166,7 +155,7 @@ def test_skipgram_numba_negatives_follow_proposal_without_the_centre(sg, shared,
     Q = np.tile(sampler.p, (V, 1))
     np.fill_diagonal(Q, 0.0)
     Q /= Q.sum(1, keepdims=True)
-    assert _chi2_pvalue(np.bincount(j, minlength=V), Q[w].sum(0)) > 1e-3
+    assert chi2_pvalue(np.bincount(j, minlength=V), Q[w].sum(0)) > 1e-3
 
 
 def test_sampled_evaluation_negatives_are_uniform_over_items_in_neither_row(monkeypatch):
@@ -191,8 +180,8 @@ def test_sampled_evaluation_negatives_are_uniform_over_items_in_neither_row(monk
     assert negs.min() >= 0 and not seen[users[:, None], negs].any()
     free = ~seen
     Q = free / free.sum(1, keepdims=True)
-    assert _chi2_pvalue(np.bincount(negs.ravel(), minlength=n_items), Q[users].sum(0) * negs.shape[1]) > 1e-3
+    assert chi2_pvalue(np.bincount(negs.ravel(), minlength=n_items), Q[users].sum(0) * negs.shape[1]) > 1e-3
     rows0 = users == 0  # the 97% user alone
     assert rows0.sum() == 2
     assert set(np.unique(negs[rows0])) <= set(range(194, 200))
-    assert _chi2_pvalue(np.bincount(negs[rows0].ravel(), minlength=n_items), Q[0] * negs[rows0].size) > 1e-3
+    assert chi2_pvalue(np.bincount(negs[rows0].ravel(), minlength=n_items), Q[0] * negs[rows0].size) > 1e-3

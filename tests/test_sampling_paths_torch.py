@@ -156,7 +156,7 @@ def test_mixed_torch_proposal_columns_follow_the_truncated_law(alpha):
     mixed = MixedSampler(InBatchSampler(X, mask_seen=True), NegativeSampler(X, k=6, alpha=alpha, seed=0))
     g = torch.Generator().manual_seed(0)
     coo = X.tocoo()
-    us, its, obs = [], [], np.zeros(N_ITEMS)
+    us, obs = [], np.zeros(N_ITEMS)
     for s in range(0, 4000, 50):
         idx = torch.randint(0, coo.nnz, (50,), generator=g).numpy()
         u, pos = torch.as_tensor(coo.row[idx], dtype=torch.int64), torch.as_tensor(coo.col[idx], dtype=torch.int64)
