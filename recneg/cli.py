@@ -964,11 +964,15 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 
 def _close_progress_bars() -> None:
-    """Close any progress bar an interrupted or failed command left open, so its last line starts clean."""
+    """Close any progress bar an interrupted or failed command left open and blank its line, so the one
+    error line starts at the left margin (a Ctrl-C inside tqdm's own set-up leaves a bar it cannot clear)."""
     import tqdm
 
-    for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+    bars = list(getattr(tqdm.tqdm, "_instances", ()))
+    for bar in bars:
         bar.close()
+    if bars:
+        sys.stderr.write("\r" + " " * (shutil.get_terminal_size().columns - 1) + "\r")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -490,3 +490,21 @@ def test_compressed_csv_is_read_by_its_suffix(events, tmp_path, capsys):
     rc, out, err = run_cli(train_args(gz, tmp_path / "m"), capsys)
     assert rc == 0, err
     assert f"csv:{gz}" in out
+
+
+def test_ctrl_c_inside_a_progress_bars_set_up_still_ends_on_a_clean_line(events, tmp_path, capsys, monkeypatch):
+    """A Ctrl-C that lands while tqdm is setting up a bar (printed, but not yet closable) must not glue the bar
+    to the error line: the CLI blanks the line first (seen on a loaded CI machine)."""
+    from tqdm import tqdm
+
+    from recneg.models.mf import MatrixFactorization
+
+    def interrupted(self, *a, **k):
+        bar = tqdm(total=10, desc="mf-bpr", leave=False)  # prints to the captured stderr
+        del bar.last_print_t  # as when the interrupt arrives inside tqdm.__init__
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MatrixFactorization, "fit", interrupted)
+    rc, _, err = run_cli(train_args(events, tmp_path / "m"), capsys)
+    assert rc == 130 and "mf-bpr" in err
+    assert err.strip().splitlines()[-1] == "recneg train: interrupted; nothing written"
