@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
-from ..sampling._rng import rng_next, rng_uniform, seed_states
+from ..sampling._rng import rng_next, rng_uniform, row_state, seed_states
 from ..sampling.kernels import (KernelSampler, dns_draw, draw_negative_at, pool_fill, pool_pick, score, warp_draw,
                                user_context)
 
@@ -60,17 +60,16 @@ def _bpr_step(U, V, b, u, i, j, lr, reg, use_bias, rescore):
         x += U[u, f] * (V[i, f] - V[j, f])
     if use_bias:
         x += b[i] - b[j]
-    # g = sigmoid(-x), computed stably (scalar math in float64, vector math in float32)
-    xd = float(x)
-    if xd >= 0.0:
-        e = math.exp(-xd)
-        gd = e / (1.0 + e)
+    # g = sigmoid(-x) and the loss log(1 + exp(-x)), computed stably in float32 (expf/log1pf: the loss
+    # is a per-epoch monitor, and the float64 libm calls cost ~10% of a DNS-pool epoch)
+    if x >= np.float32(0.0):
+        e = math.exp(-x)
+        g = e / (np.float32(1.0) + e)
         loss = math.log1p(e)
     else:
-        e = math.exp(xd)
-        gd = 1.0 / (1.0 + e)
-        loss = -xd + math.log1p(e)
-    g = np.float32(gd)
+        e = math.exp(x)
+        g = np.float32(1.0) / (np.float32(1.0) + e)
+        loss = -x + math.log1p(e)
     sj = np.float32(0.0)
     for f in range(d):
         uf = U[u, f]
@@ -127,7 +126,7 @@ def shuffle_inplace(order, state):
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def user_block_order(indptr, users, order, state):
     """Fill ``order`` with the pair indices grouped by user, users in a new random order.
 
@@ -136,17 +135,29 @@ def user_block_order(indptr, users, order, state):
     contiguous block, itself shuffled. Consecutive updates then share the user's
     factor row and history row (cache-resident), which is what makes DNS and
     exclusion cheap; the visit order of users and of items within a user stays random.
-    Returns the new RNG state.
+    The blocks are written in parallel, each shuffled with its own stream
+    (:func:`~recneg.sampling._rng.row_state` of one draw and the block's position), so
+    the order depends on ``state`` only, not on the thread count. Returns the new RNG state.
     """
     state = shuffle_inplace(users, state)
-    t = 0
-    for k in range(users.shape[0]):
+    n_users = users.shape[0]
+    starts = np.empty(n_users + 1, dtype=np.int64)
+    starts[0] = 0
+    for k in range(n_users):
         u = users[k]
-        start = t
-        for p in range(indptr[u], indptr[u + 1]):
-            order[t] = p
-            t += 1
-        state = shuffle_inplace(order[start:t], state)
+        starts[k + 1] = starts[k] + indptr[u + 1] - indptr[u]
+    state = rng_next(state)
+    base = state
+    for k in prange(n_users):
+        u = users[k]
+        t0 = starts[k]
+        lo = indptr[u]
+        n = indptr[u + 1] - lo
+        blk = order[t0:t0 + n]
+        for q in range(n):
+            blk[q] = lo + q
+        if n > 1:
+            shuffle_inplace(blk, row_state(base, k))
     return state
 
 
@@ -396,17 +407,17 @@ class NumbaBPRTrainer:
         lr = self.lr
         if self.lr_decay == "linear":
             lr = self.lr * max(1.0 - epoch / max(self.epochs, 1), 1e-4)
-        if self.pair_order == "user":
-            self.shuffle_state = np.uint64(user_block_order(self.indptr, self.user_perm, self.order,
-                                                            self.shuffle_state))
-        else:
-            self.shuffle_state = np.uint64(shuffle_inplace(self.order, self.shuffle_state))
         per_visit = 1 if self.loss == "warp" else self.negatives
         n_rec = self.order.shape[0] * per_visit if self.record else 0
         trace = np.full((n_rec, 2), -1, dtype=np.int64)
         old = numba.get_num_threads()
         numba.set_num_threads(min(self.workers, numba.config.NUMBA_NUM_THREADS))
         try:
+            if self.pair_order == "user":
+                self.shuffle_state = np.uint64(user_block_order(self.indptr, self.user_perm, self.order,
+                                                                self.shuffle_state))
+            else:
+                self.shuffle_state = np.uint64(shuffle_inplace(self.order, self.shuffle_state))
             if self.loss == "warp":
                 if self._G is None:  # adagrad accumulators, as LightFM's (start at 1)
                     self._G = (np.ones_like(self.U), np.ones_like(self.V), np.ones_like(self.b))

@@ -351,19 +351,25 @@ def warp_draw(s, U, V, b, u, ctx, use_bias, threshold, max_trials, exclude, mode
 def pool_pick(s, items, scores, m):
     """The best-scoring of ``min(m, P)`` consecutive pool slots from a random start (the pool was drawn
     i.i.d., so its order is random); one random number per pick. Returns (slot or -1 if all the window's
-    slots are empty, state)."""
+    slots are empty, state). Empty slots score -inf (:func:`pool_fill`), so the strict ``>`` never picks
+    one; the window is scanned as (at most) two unbroken runs so the loop has no wrap test."""
     P = items.shape[0]
+    w = min(m, P)
+    s = rng_next(s)
+    q0 = int(rng_uniform(s) * P)
+    if q0 >= P:
+        q0 = P - 1
     bq = -1
     bs = np.float32(-np.inf)
-    s = rng_next(s)
-    q = int(rng_uniform(s) * P)
-    for _m in range(min(m, P)):
-        if q >= P:
-            q -= P
-        if items[q] >= 0 and (bq < 0 or scores[q] > bs):
-            bq = q
-            bs = scores[q]
-        q += 1
+    end = min(q0 + w, P)
+    for q in range(q0, end):
+        sc = scores[q]
+        bq = q if sc > bs else bq
+        bs = max(bs, sc)
+    for q in range(0, q0 + w - end):
+        sc = scores[q]
+        bq = q if sc > bs else bq
+        bs = max(bs, sc)
     return bq, s
 
 
