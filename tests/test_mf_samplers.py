@@ -122,8 +122,12 @@ def test_torch_schedules_k_alpha_m_temperature_are_recorded(tiny, monkeypatch):
     assert [h["alpha"] for h in m.history] == [0.0, 0.25, 0.5]
     assert [h["temperature"] for h in m.history] == [1.0, 0.5, 0.25]
     bounds = [0] + per_epoch
-    for e, k in enumerate([4, 8, 12]):  # the shared draws of each epoch have that epoch's k
-        assert {tuple(r["items"].shape) for r in rec[bounds[e]:bounds[e + 1]]} == {(k,)}
+    for e, k in enumerate([4, 8, 12]):  # torch: per step, k(e + b / n_batches) at batch b of epoch e
+        got = [r["items"].shape[0] for r in rec[bounds[e]:bounds[e + 1]]]
+        nb = len(got)
+        n = tiny.csr.nnz  # batches of 64 pairs: batch b starts at the fractional epoch e + 64 b / n
+        assert got == [int(round(sampler.k_schedule(e + 64 * b / n))) for b in range(nb)]
+        assert got[0] == k
     dns = DynamicNegativeSampler(NegativeSampler(k=2, alpha=0.0), m=LinearSchedule(2, 6, steps=2))
     m = MatrixFactorization(factors=4, loss="bce", sampler=dns, epochs=3, batch_size=64, workers=1).fit(
         tiny, show_progress=False)

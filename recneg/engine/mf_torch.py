@@ -151,6 +151,9 @@ class TorchTrainer:
     """
 
     record: list | None = None
+    #: called as ``before_step(position)`` before every batch but an epoch's first, with the fractional epoch
+    #: ``epoch + batch_start / n``; the model sets it to evaluate its sampler's schedules per step
+    before_step: Callable[[float], None] | None = None
 
     def __init__(self, cfg, X, weights, counts) -> None:
         import numpy as np
@@ -453,6 +456,8 @@ class TorchTrainer:
         try:
             for s in range(0, n, cfg.batch_size):
                 idx = perm[s:s + cfg.batch_size]
+                if s and self.before_step is not None:
+                    self.before_step(epoch + s / n)
                 self._set_lr()
                 self.opt.zero_grad(set_to_none=True)
                 if self.chunk:

@@ -462,13 +462,19 @@ def train_embeddings(
         plain_args = (False, MODE_ALIAS, table.prob, table.alias, table.p, np.zeros(1), e64, e32, np.zeros(0), e64,
                       e32, e32)
 
-        def draws(ep, _k=int(negative)):
+        def draws(ep, record=True, _k=int(negative)):
             return _k, None, 0
+        per_step = False
     else:
         user_draws = draws
+        per_step = bool(getattr(user_draws, "per_step", False))
+        last: list = [None]
 
-        def draws(ep):
-            k, ks, m = user_draws(ep)
+        def draws(ep, record=True):
+            k, ks, m = user_draws(ep, record) if per_step else user_draws(ep)
+            if ks is last[0]:
+                return k, ks, m
+            last[0] = ks
             if not isinstance(ks, KernelSampler):
                 raise TypeError(f"draws must return (k, KernelSampler, m), got a {type(ks).__name__}")
             if ks.exclude:
@@ -488,6 +494,8 @@ def train_embeddings(
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
                            dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
                            shared=shared_negatives, seq_users=seq_users)
+        if per_step:  # schedules move per batch on the torch path (per epoch in the numba kernel)
+            tr.before_batch = lambda t: tr.set_draws(*draws(t, False))
         try:
             for ep in range(epochs):
                 k, ks, m = draws(ep)

@@ -240,6 +240,10 @@ class TorchSkipGram:
                                 "users": None if users is None else users.clone()})
         return negs, valid
 
+    #: called as ``before_batch(position)`` before every batch but an epoch's first (and before each later
+    #: segment's shared draws), with the fractional epoch; the engine sets it when the sampler has schedules
+    before_batch: Callable[[float], None] | None = None
+
     def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
                     progress: Callable[[int], None] | None = None) -> float:
         """One pass; returns the mean loss per pair (sg) or per centre word (cbow)."""
@@ -249,6 +253,8 @@ class TorchSkipGram:
         for lo in range(0, n_tok, self.segment_tokens):
             hi = min(lo + self.segment_tokens, n_tok)
             tok, sen, b = self._windows(lo, hi)
+            if lo and self.before_batch is not None:
+                self.before_batch(epoch + lo / n_tok)
             su = self.seq_users[sen] if self.seq_users is not None else None  # user of each kept token
             if self.sg:
                 cen, ctx, cpos = self._sg_pairs(tok, sen, b)
@@ -268,7 +274,10 @@ class TorchSkipGram:
                 pu = None if su is None else su[has]
             for s in range(0, m, self.batch_size):
                 e = min(s + self.batch_size, m)
-                frac = (epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok) / epochs
+                pos = epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok  # fractional epoch
+                if s and self.before_batch is not None and not self.shared:
+                    self.before_batch(pos)
+                frac = pos / epochs
                 lr = max(min_alpha, alpha - (alpha - min_alpha) * frac)
                 if self.shared:
                     negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]

@@ -10,8 +10,10 @@ exclude_seen=False)``.
 
 The proposal is popularity^alpha over the *token counts* of the training corpus (word2vec's unigram
 law; items/words below ``min_count`` get weight 0), or the sampler's custom weights (again 0 below
-``min_count``). Schedules (k, alpha, DNS m) are evaluated at the start of each epoch and recorded
-in ``history``.
+``min_count``). Schedules (k, alpha, DNS m) run over epochs: the numba kernel evaluates them at the
+start of each epoch, the torch path before every batch (shared negatives: every segment) at the
+fractional epoch, rebuilding the proposal once a scheduled alpha has moved 0.01. ``history`` records
+the values at each epoch's start.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ..sampling.distributions import popularity
 from ..sampling.hard import DynamicNegativeSampler
 from ..sampling.kernels import KernelSampler
 from ..sampling.negative import NegativeSampler
+from ..sampling.schedules import ALPHA_REBUILD_STEP, Schedule, is_constant
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -158,7 +161,7 @@ class SkipGramBase:
             raise ValueError("exclude_seen=True needs each sequence's user: train with fit(interactions) (or "
                              "fit_sequences(..., users=...)), or use NegativeSampler(exclude_seen=False)")
 
-        def draws(ep: int):
+        def draws(ep: float, record: bool = True):
             s.set_step(ep)
             k = self.negative if not self.sampler_given else base.k
             alpha = None if base.weights is not None else base.alpha
@@ -166,6 +169,8 @@ class SkipGramBase:
             if dns and s.k != 1:
                 raise ValueError(f"skip-gram DNS needs DynamicNegativeSampler k=1 at every epoch, got k={s.k} "
                                  f"at epoch {ep}")
+            if not record and alpha is not None and "ks" in cache and abs(alpha - cache["alpha"]) < ALPHA_REBUILD_STEP:
+                alpha = cache["alpha"]  # within an epoch (torch, per step): rebuild only once alpha has moved
             if cache.get("alpha", object()) != alpha or "ks" not in cache:
                 if base.weights is not None:
                     w = np.asarray(base.weights, dtype=np.float64).copy()
@@ -180,12 +185,17 @@ class SkipGramBase:
                     w[iv] = popularity(counts[iv], alpha)
                 cache["alpha"] = alpha
                 cache["ks"] = KernelSampler.from_weights(w, csr if exclude else None, exclude, base.heavy_threshold)
-            rec = {"epoch": ep, "k": k, "alpha": alpha}
-            if dns:
-                rec["m"] = m
-            self.history.append(rec)
+            if record:
+                rec = {"epoch": ep, "k": k, "alpha": alpha}
+                if dns:
+                    rec["m"] = m
+                self.history.append(rec)
             return k, cache["ks"], m
 
+        # the torch engine re-evaluates the schedules before every batch when any of them moves
+        draws.per_step = any(not is_constant(x) for x in (getattr(base, "k_schedule", None),
+                                                          getattr(base, "alpha_schedule", None),
+                                                          getattr(s, "m_schedule", None)) if isinstance(x, Schedule))
         return draws
 
     def _train_corpus(self, corpus: EncodedCorpus, counts: np.ndarray, epochs: int, callbacks, compute_loss,

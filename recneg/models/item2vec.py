@@ -24,7 +24,8 @@ are drawn from the proposal truncated to the items outside that user's training 
 rejection, then a complement draw; never skipped). DNS scores a candidate ``j`` by the skip-gram
 score: the context's input vector (the mean of the context's for CBOW / shared negatives) dotted
 with ``syn1neg[j]``. Exclusion, DNS, weights and schedules work on both backends (numba and torch).
-Schedules are evaluated at the start of each epoch; ``history`` records the values per epoch.
+Schedules are evaluated at the start of each epoch (numba) or before every batch (torch);
+``history`` records the values at each epoch's start.
 
 ``recommend`` scores by ``scoring="in_out"`` by default: the mean history input
 vector dotted with each item's output vector, i.e. the SGNS model's own

@@ -17,8 +17,10 @@ Negatives come from a sampler object of :mod:`recneg.sampling`, exactly the one 
     ids, scores = mf.recommend(0, train.csr[0], N=10)
 
 An unbound sampler (no ``train``) is bound to the training matrix at ``fit``. Schedules
-(``k``, ``alpha``, DNS ``m``, softmax ``temperature``) are evaluated at the start of every
-epoch on both backends, and each epoch's values are recorded in ``model.history``.
+(``k``, ``alpha``, DNS ``m``, softmax ``temperature``) run over epochs: the numba kernels
+evaluate them at the start of every epoch, the torch trainer before every batch at the
+fractional epoch ``epoch + batch / batches`` (a scheduled alpha rebuilds the proposal once it
+has moved 0.01). The values at each epoch's start are recorded in ``model.history``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from ..data.interactions import as_csr
 from ..engine.divergence import TrainingDivergedError, check_finite
 from ..sampling import (AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, WarpSampler,
                         sampler_from_spec)
+from ..sampling.schedules import ALPHA_REBUILD_STEP, ConstantSchedule, Schedule, is_constant
 from ._topn import top_n
 from .losses import LOSS_NAMES, Loss, Softmax, as_loss
 
@@ -688,32 +691,30 @@ class TorchMatrixFactorization(MatrixFactorization):
         return False
 
     def _check_sampler(self) -> None:
+        """Five rules: WARP is numba's; DNS here is per example; mixed negatives are shared; in-batch needs a
+        logQ-corrected loss; user batches need shared proposal negatives."""
         s, name = self.sampler, self.loss.name
         if name == "warp" or isinstance(s, WarpSampler):
             raise ValueError("WARP runs in the numba kernel: use loss='warp' with a WarpSampler and backend='numba' "
                              "(or 'auto')")
-        if isinstance(s, DynamicNegativeSampler):
-            if name not in ("bpr", "bce"):
-                raise ValueError(f"DynamicNegativeSampler picks one hard negative per example: use loss='bpr' or "
-                                 f"'bce' (loss={name!r} weighs hard negatives through many negatives already)")
-            if not isinstance(s.base, NegativeSampler) or s.base.shared:
-                raise ValueError("DynamicNegativeSampler on the torch path needs a per-example NegativeSampler base "
-                                 "(shared=False)")
-            if s.pool:
-                raise ValueError("DynamicNegativeSampler(pool=...) is a numba-kernel option; use loss='bpr' on the "
-                                 "numba backend, or pool=0")
+        if isinstance(s, DynamicNegativeSampler) and (
+                name not in ("bpr", "bce") or not isinstance(s.base, NegativeSampler) or s.base.shared or s.pool):
+            raise ValueError(
+                f"DynamicNegativeSampler on the torch path picks one hard negative per example from a per-example "
+                f"NegativeSampler base (shared=False), without a pool, for loss='bpr' or 'bce' (got loss={name!r}, "
+                f"base={s.base!r}, pool={s.pool}); for pool=... use the numba backend with loss='bpr'")
         if isinstance(s, MixedSampler) and not s.shared:
             raise ValueError("MatrixFactorization trains mixed negatives as Yang et al. (2020): the proposal part is "
                              "shared by the batch; use MixedSampler(..., shared=True)")
         if isinstance(s, (InBatchSampler, MixedSampler)) and name == "bce":
             raise ValueError("in-batch negatives with loss='bce' are not supported (no logQ correction for BCE); "
                              "use loss='softmax' or 'bpr'")
-        if isinstance(self.batching, UserBatches) and not self.shared:
+        if isinstance(self.batching, UserBatches) and (not self.shared or isinstance(s, (InBatchSampler,
+                                                                                         MixedSampler))):
             raise ValueError(
-                "batching='users' scores negatives shared by the batch once per user; it needs shared negatives: "
-                "NegativeSampler(shared=True) (softmax/ccl share by default) or AllItems(); or use batching='pairs'")
-        if isinstance(self.batching, UserBatches) and isinstance(s, (InBatchSampler, MixedSampler)):
-            raise ValueError("in-batch negatives come from a batch of pairs; use batching='pairs'")
+                "batching='users' scores proposal negatives shared by the batch once per user: use "
+                "NegativeSampler(shared=True) (softmax/ccl share by default) or AllItems() (in-batch negatives come "
+                f"from a batch of pairs), or batching='pairs' (got sampler={s!r})")
 
     def _cfg(self) -> SimpleNamespace:
         """The trainer's configuration (its attribute names), derived from the loss and the sampler."""
@@ -748,7 +749,37 @@ class TorchMatrixFactorization(MatrixFactorization):
         counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
         prop = self._tcfg.sampler
         weights = prop.p if prop is not None else np.full(X.shape[1], 1.0 / X.shape[1])
-        return TorchTrainer(self._tcfg, X, weights, counts)
+        trainer = TorchTrainer(self._tcfg, X, weights, counts)
+        if self._scheduled():  # schedules move per step on the torch path (per epoch in the numba kernels)
+            trainer.before_step = lambda t: self._step_schedules(trainer, t)
+        return trainer
+
+    def _scheduled(self) -> bool:
+        """Whether any of k, alpha, m or the softmax temperature follows a non-constant schedule."""
+        s, prop = self.sampler, self._tcfg.sampler
+        scheds = [] if prop is None else [prop.k_schedule, getattr(prop, "alpha_schedule", None)]
+        if isinstance(s, DynamicNegativeSampler):
+            scheds.append(s.m_schedule)
+        t = getattr(self.loss, "temperature", None)
+        return any(not is_constant(x) for x in scheds if isinstance(x, Schedule)) or callable(t) and not isinstance(
+            t, ConstantSchedule)
+
+    def _step_schedules(self, trainer: Any, t: float) -> None:
+        """Per step (before each batch): k, m and the temperature at the fractional epoch ``t``; alpha too, but
+        the proposal is rebuilt only once alpha has moved :data:`~recneg.sampling.schedules.ALPHA_REBUILD_STEP`
+        from the table's (rebuilding tables every batch would cost more than the batch)."""
+        cfg, s, prop = self._tcfg, self.sampler, self._tcfg.sampler
+        if prop is not None:
+            if cfg.negatives != "all":
+                cfg.negatives = max(1, int(round(prop.k_schedule(t))))
+            if prop.weights is None and abs(float(prop.alpha_schedule(t)) - cfg.alpha) >= ALPHA_REBUILD_STEP:
+                prop.set_step(t)
+                cfg.alpha = prop.alpha
+                trainer.set_proposal(prop.p)
+        if isinstance(s, DynamicNegativeSampler):
+            cfg.dns_candidates = s.m_schedule.int_value(t)
+        if isinstance(self.loss, Softmax):
+            cfg.temperature = self._temperature(t)
 
     def _apply_schedules(self, trainer: Any, epoch: int) -> dict[str, Any]:
         vals = self._sampler_values(epoch)

@@ -108,9 +108,10 @@ class DynamicNegativeSampler:
                              "to sample it yourself, or give it to a model, which scores with its own factors")
         return self.score_fn(users, candidates)
 
-    def set_step(self, step: int) -> None:
-        """Set the step at which m / k / temperature schedules are evaluated (also forwarded to base)."""
-        self._step = int(step)
+    def set_step(self, step: float) -> None:
+        """Set the step at which m / k / temperature schedules are evaluated (also forwarded to base); an int
+        epoch, or a fractional epoch on the torch path (see :meth:`NegativeSampler.set_step`)."""
+        self._step = step if isinstance(step, float) else int(step)
         if hasattr(self.base, "set_step"):
             self.base.set_step(step)
         self._check()
@@ -242,7 +243,7 @@ class WarpSampler:
         self.max_trials = int(max_trials)
         self.margin = float(margin)
 
-    def set_step(self, step: int) -> None:
+    def set_step(self, step: float) -> None:
         """Forward the training step to the base sampler's schedules."""
         if hasattr(self.base, "set_step"):
             self.base.set_step(step)

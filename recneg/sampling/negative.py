@@ -370,10 +370,11 @@ class NegativeSampler:
             raise ValueError(f"alpha must be a finite real number, got {a!r} at step {self._step}")
         return a
 
-    def set_step(self, step: int) -> None:
-        """Set the training step/epoch at which the k and alpha schedules are evaluated (a new alpha
-        rebuilds the proposal)."""
-        self._step = int(step)
+    def set_step(self, step: float) -> None:
+        """Set the training position at which the k and alpha schedules are evaluated (a new alpha
+        rebuilds the proposal). Models pass the epoch (an int), or on the torch path the fractional
+        epoch ``epoch + batch / batches`` (schedules are per step there)."""
+        self._step = step if isinstance(step, float) else int(step)
         if self.csr is not None and self.weights is None and self.alpha != self._built_alpha:
             self._build()
 

@@ -101,6 +101,16 @@ class StepSchedule(Schedule):
         return f"StepSchedule({self.boundaries}, {self.values})"
 
 
+#: On the per-step (torch) path a scheduled alpha rebuilds the proposal only once it has moved this far
+#: from the alpha the current table was built with (a 1 -> 0 schedule: at most ~100 rebuilds per run).
+ALPHA_REBUILD_STEP = 0.01
+
+
+def is_constant(s: "Schedule | None") -> bool:
+    """Whether ``s`` never changes (None or a :class:`ConstantSchedule`)."""
+    return s is None or isinstance(s, ConstantSchedule)
+
+
 def as_schedule(x: "float | Schedule", name: str = "value") -> Schedule:
     """A schedule from a number (constant) or a schedule (unchanged)."""
     if isinstance(x, Schedule):
