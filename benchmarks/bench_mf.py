@@ -105,7 +105,7 @@ def section_speed(train, test, args):
         times_d.append(sd)
     ri, rr, rd = ev(mi), ev(mr), ev(md)
     si, sr, sd = float(np.median(times_i)), float(np.median(times_r)), float(np.median(times_d))
-    rows.append([f"implicit BPR (lr 0.01, reg 0.01, verify_negative_samples)", E, si, 1.0, *ri])
+    rows.append(["implicit BPR (lr 0.01, reg 0.01, verify_negative_samples)", E, si, 1.0, *ri])
     rows.append([f"recneg BPR numba ({_kw(BPR_BEST)})", E, sr, si / sr, *rr])
     rows.append([f"recneg BPR numba DNS ({_kw(BPR_DNS)})", E, sd, si / sd, *rd])
     print(f"\n### BPR speed and accuracy, Gowalla, {E} epochs, median of {args.repeats} alternated fits\n")
@@ -121,7 +121,7 @@ def section_speed(train, test, args):
         for lr in (0.01, 0.05):
             mi, si = fit_implicit(train, args.long_epochs, lr=lr)
             rows.append([f"implicit BPR lr={lr}", args.long_epochs, si, *ev(mi)])
-        print(f"\n### BPR, longer training (Gowalla)\n")
+        print("\n### BPR, longer training (Gowalla)\n")
         print(table(["model", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
@@ -157,7 +157,7 @@ def section_samplers(train, test, args):
         rows.append([f"in-batch + logQ (SNIS weights), B=2048, lr={args.torch_lr}", "torch Adam", Ei, s,
                      *evaluate(m, train, test)])
         print(rows[-1], flush=True)
-    print(f"\n### BPR Recall@20 by negative sampler (Gowalla)\n")
+    print("\n### BPR Recall@20 by negative sampler (Gowalla)\n")
     print(table(["sampler", "optimiser", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
@@ -200,7 +200,7 @@ def section_best(train, test, args):
         if m.average_epochs:  # the curve shows each epoch's factors; the fitted model holds their average
             rows.append([name, f"factors averaged over epochs {E - m.average_epochs + 1}-{E}", E, s, *ev(m)])
             print(rows[-1], flush=True)
-    print(f"\n### Best loss + sampler configurations (Gowalla, dim 64)\n")
+    print("\n### Best loss + sampler configurations (Gowalla, dim 64)\n")
     print(table(["loss", "config", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 
@@ -221,7 +221,7 @@ def section_ml100k(args):
         m, s, _ = fit_recneg(train, epochs=E, **kw)
         rows.append([name, E, s, *evaluate(m, train, test)])
         print(rows[-1], flush=True)
-    print(f"\n### ML-100k (80/20 random per-user split, seed 0, all ratings as positives)\n")
+    print("\n### ML-100k (80/20 random per-user split, seed 0, all ratings as positives)\n")
     print(table(["model", "epochs", "s/epoch", "Recall@20", "NDCG@20"], rows))
 
 

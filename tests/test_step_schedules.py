@@ -7,9 +7,7 @@ rebuilds the proposal within an epoch, in steps of at least ALPHA_REBUILD_STEP.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
-import torch
 
 from recneg.engine.mf_torch import TorchTrainer
 from recneg.engine.skipgram_torch import TorchSkipGram
