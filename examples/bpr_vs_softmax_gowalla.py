@@ -9,15 +9,16 @@ numba Hogwild kernel (one negative per pair, never an item the user has seen; DN
 (SimpleX's margin 0.9, weight 150) run in torch on batches of 128 users with all their positives,
 against 4,096 uniform negatives shared by the batch and scored once per user.
 
-Output of `python examples/bpr_vs_softmax_gowalla.py ../shared/data/lightgcn/gowalla 10` (2026-11-27,
-2-core CPU, linear lr decay over the 10 epochs):
+Output of `python examples/bpr_vs_softmax_gowalla.py ../shared/data/lightgcn/gowalla 10` (2026-12-01
+00:28-00:35 UTC, 2-core CPU shared with three other jobs, so the seconds are inflated: the softmax row took
+58 s on a quiet machine on 2026-11-27; linear lr decay over the 10 epochs):
 
     train: Interactions(n_users=29,858, n_items=40,981, nnz=810,128, density=0.0662%)
     test:  Interactions(n_users=29,858, n_items=40,981, nnz=217,242, density=0.0178%)
-    BPR, uniform negatives, exclusion        recall@20 0.0800  ndcg@20 0.0727  (1s)
-    BPR, DNS (pool of 64, best of 16)        recall@20 0.0818  ndcg@20 0.0750  (1s)
-    sampled softmax, 4096 shared negatives   recall@20 0.1565  ndcg@20 0.1210  (58s)
-    CCL, 4096 shared negatives               recall@20 0.1438  ndcg@20 0.1124  (26s)
+    BPR, uniform negatives, exclusion        recall@20 0.0806  ndcg@20 0.0735  (1s)
+    BPR, DNS (pool of 64, best of 16)        recall@20 0.0804  ndcg@20 0.0733  (2s)
+    sampled softmax, 4096 shared negatives   recall@20 0.1565  ndcg@20 0.1210  (365s)
+    CCL, 4096 shared negatives               recall@20 0.1438  ndcg@20 0.1124  (55s)
 
 At equal epochs the softmax and CCL learn far more per epoch; BPR is 25-60x cheaper per epoch and
 needs ~300 epochs: 0.148 uniform, 0.165 with DNS. The best configuration found (CCL against the whole
