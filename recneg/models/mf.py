@@ -712,7 +712,8 @@ class TorchMatrixFactorization(MatrixFactorization):
         if isinstance(self.batching, UserBatches) and (not self.shared or isinstance(s, (InBatchSampler,
                                                                                          MixedSampler))):
             raise ValueError(
-                "batching='users' scores proposal negatives shared by the batch once per user: use "
+                "batching='users' needs shared negatives (it scores proposal negatives shared by the batch once per "
+                "user): use "
                 "NegativeSampler(shared=True) (softmax/ccl share by default) or AllItems() (in-batch negatives come "
                 f"from a batch of pairs), or batching='pairs' (got sampler={s!r})")
 
