@@ -12,8 +12,17 @@ Typical use (numpy in, numpy out; ``sample_torch`` takes and returns tensors)::
 
     logits = scores - log_q       # logQ correction for sampled softmax
     mixed = MixedSampler(InBatchSampler(train), NegativeSampler(train, k=64, alpha=0.0))
+
+TensorFlow's candidate samplers (one set of candidates per batch, with expected counts)::
+
+    from recneg.sampling import log_uniform_candidate_sampler
+    sampled, true_ec, sampled_ec = log_uniform_candidate_sampler(labels, 1, 64, True, 50_000, seed=0)
 """
 from .alias import AliasTable, TorchAliasTable, alias_draw
+from .candidates import (CandidateSampler, FixedUnigramCandidateSampler, LearnedUnigramCandidateSampler,
+                         LogUniformCandidateSampler, UniformCandidateSampler, compute_accidental_hits,
+                         fixed_unigram_candidate_sampler, learned_unigram_candidate_sampler,
+                         log_uniform_candidate_sampler, uniform_candidate_sampler)
 from .distributions import custom, popularity, uniform
 from .hard import DynamicNegativeSampler, WarpSampler, warp_weights
 from .inbatch import InBatchSampler, MixedSampler, StreamingFrequency
@@ -29,4 +38,8 @@ __all__ = [
     "DynamicNegativeSampler", "WarpSampler", "warp_weights",
     "Schedule", "ConstantSchedule", "LinearSchedule", "ExponentialSchedule", "StepSchedule", "as_schedule",
     "parse_schedule",
+    # TensorFlow's candidate samplers (recneg.sampling.candidates)
+    "log_uniform_candidate_sampler", "uniform_candidate_sampler", "fixed_unigram_candidate_sampler",
+    "learned_unigram_candidate_sampler", "compute_accidental_hits", "CandidateSampler", "UniformCandidateSampler",
+    "LogUniformCandidateSampler", "FixedUnigramCandidateSampler", "LearnedUnigramCandidateSampler",
 ]
