@@ -163,6 +163,10 @@ def run_lab(
     plot: bool = True,
     echo: Callable[[str], None] | None = None,
     schedules: bool = True,
+    search: str = "grid",
+    trials: int | None = None,
+    losses: list[str] | None = None,
+    reference: bool = True,
 ) -> LabResult:
     """Sweep strategies, write lab.csv / lab.md / lab.png / best.json / meta.json to ``out``.
 
@@ -174,10 +178,25 @@ def run_lab(
         schedules: add stage 6, the best static setting against the same with alpha moving linearly to
             the best alpha (from 1, or 0 when the best is 1) and with k growing from 1 to twice the best k.
 
+        search: "grid" (this staged sweep of one model and loss), or a tuner over losses, negatives and
+            optimiser settings within ``budget``/``trials``: "auto", "tpe" or "halving" (see
+            :func:`recneg.tuning.tune`, which then takes ``losses``, ``factors``, ``epochs`` as the cap on a
+            trial's epochs, ``K``, ``seed``, ``workers``, ``valid_fraction``, ``reference``, ``description``,
+            ``plot`` and ``echo``; the grid's arguments are not used, and ``model`` must be "mf").
+
     Returns:
         LabResult with one row per strategy (validation Recall@K / NDCG@K, seconds, status)
-        and the best strategy's test metrics after refitting on the full train split.
+        and the best strategy's test metrics after refitting on the full train split
+        (a :class:`recneg.tuning.TuneResult` from a tuner search).
     """
+    if search != "grid":
+        from .tuning import tune
+
+        if model != "mf":
+            raise ValueError(f"search={search!r} tunes model='mf'; use search='grid' for model={model!r}")
+        return tune(train, test, out, budget=budget, trials=trials, search=search, losses=losses, factors=factors,
+                    max_epochs=epochs, K=K, seed=seed, workers=workers, valid_fraction=valid_fraction,
+                    reference=reference, description=description, plot=plot, echo=echo)
     from .evaluation.ranking import ranking_metrics
 
     if exclusion not in ("both", "on", "off"):

@@ -1,0 +1,321 @@
+"""The lab as a tuner with a clock (issue 14, part 3): recneg.tuning and `recneg lab --budget`."""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import recneg.tuning as tuning
+from recneg.data import split_random
+from recneg.evaluation.ranking import ranking_metrics
+from recneg.models import MatrixFactorization
+from recneg.models.factory import build_model
+from recneg.sampling import NegativeSampler
+from recneg.tuning import TimeHalving, _RandomTrial, build_best, suggest, tune
+
+FAST = dict(losses=["bpr"], factors=16, K=5, max_epochs=12, reference=False, plot=False)
+
+
+@pytest.fixture(scope="module")
+def split(synth):
+    return split_random(synth.interactions, 0.2, seed=0)
+
+
+class FakeClock:
+    """Seconds that advance by ``tick`` at every reading: the tuner's only notion of time."""
+
+    def __init__(self, tick: float = 1.0) -> None:
+        self.now, self.tick = 1000.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def _fake_implicit(monkeypatch, seen: dict) -> None:
+    """``implicit`` with ALS and BPR classes that record their arguments and fit random factors."""
+
+    def model(kind: str):
+        class Fake:
+            def __init__(self, **kw):
+                seen[kind] = kw
+                self.factors = kw["factors"]
+
+            def fit(self, X, show_progress=True):
+                seen[kind + " fit"] = X.shape
+                rng = np.random.default_rng(0)
+                self.user_factors = rng.standard_normal((X.shape[0], self.factors)).astype(np.float32)
+                self.item_factors = rng.standard_normal((X.shape[1], self.factors)).astype(np.float32)
+
+        return Fake
+
+    pkg = types.ModuleType("implicit")
+    als, bpr = types.ModuleType("implicit.als"), types.ModuleType("implicit.bpr")
+    als.AlternatingLeastSquares = model("als")
+    bpr.BayesianPersonalizedRanking = model("bpr")
+    pkg.als, pkg.bpr = als, bpr
+    for name, mod in (("implicit", pkg), ("implicit.als", als), ("implicit.bpr", bpr)):
+        monkeypatch.setitem(sys.modules, name, mod)
+
+
+# ------------------------------------------------------------------ the search finds something good
+def test_tuner_beats_a_deliberately_bad_configuration(split, tmp_path):
+    train, test = split
+    res = tune(train, test, tmp_path / "lab", trials=6, search="halving", **FAST)
+    fit_train, valid = split_random(train, 0.1, seed=0)  # the tuner's validation split (same fraction and seed)
+    bad = MatrixFactorization(factors=16, sampler=NegativeSampler(k=1, alpha=1.0, exclude_seen=False), lr=1e-4,
+                              epochs=1)
+    bad.fit(fit_train, show_progress=False)
+    bad_recall = ranking_metrics(bad, fit_train, valid, K=5).metrics["recall@5"]
+    assert res.best is not None and res.search == "halving" and len(res.rows) == 6
+    assert res.best["recall@5"] > bad_recall + 0.3, (res.best["recall@5"], bad_recall)
+    assert res.best["recall@5"] == max(r["recall@5"] for r in res.rows if math.isfinite(r["recall@5"])
+                                       and r["status"] != "pruned")
+    assert 0 < res.test_metrics["recall@5"] <= 1
+
+
+def test_tpe_search_runs_torch_and_numba_losses(split, tmp_path):
+    pytest.importorskip("optuna")
+    train, test = split
+    res = tune(train, test, tmp_path / "lab", trials=4, search="auto", losses=["softmax", "ccl", "bpr"], factors=8,
+               K=5, max_epochs=2, reference=False, plot=False)
+    assert res.search == "tpe" and len(res.rows) == 4
+    # the first trials are each loss's library defaults, enqueued in the tuner's order
+    assert [r["loss"] for r in res.rows[:3]] == ["bpr", "softmax", "ccl"]
+    assert res.rows[1]["k"] == 1024 and res.rows[1]["negatives"] == "shared" and res.rows[0]["status"] == "done"
+    assert all(r["status"] in ("done", "pruned", "pruned in epoch 1") or r["status"].startswith("early stop")
+               for r in res.rows), [r["status"] for r in res.rows]
+
+
+def test_a_slow_first_epoch_is_pruned_between_batches(split, tmp_path):
+    """Without a budget the first rung sits at 1/27 of the first finished trial's seconds; a torch trial still
+    in its first epoch there counts with 0 and stops between two batches."""
+    train, test = split
+    clock = FakeClock(tick=1.0)  # every reading is a second: a torch epoch of many batches takes many seconds
+    res = tune(train, test, tmp_path / "lab", trials=3, search="halving", losses=["bpr", "softmax"], factors=8, K=5,
+               max_epochs=3, reference=False, plot=False, clock=clock)
+    soft = [r for r in res.rows if r["loss"] == "softmax"]
+    assert res.rows[0]["loss"] == "bpr" and res.rows[0]["status"] == "done"
+    assert soft and all(r["status"] == "pruned in epoch 1" and r["epochs_run"] == 0 for r in soft)
+
+
+# ------------------------------------------------------------------ the clock
+def test_budget_stops_launching_trials_fake_clock(split, tmp_path):
+    train, test = split
+    clock = FakeClock(tick=1.0)
+    budget = 120.0
+    res = tune(train, test, tmp_path / "lab", budget=budget, search="halving", clock=clock, **FAST)
+    df = pd.DataFrame(res.rows)
+    assert len(df) >= 2
+    assert (df["started_s"] < budget).all()
+    # no trial started with less time left than the median trial before it (the check reads the clock once
+    # before the start is stamped: one tick of slack)
+    for i in range(1, len(df)):
+        left = budget - (df["started_s"][i] - clock.tick)
+        assert left >= statistics.median(df["train_seconds"][:i]) - 1e-9, (i, left)
+    # a trial running at the deadline stops after its epoch: nothing runs long past the budget
+    assert (df["started_s"] + df["train_seconds"]).max() <= budget + 10 * clock.tick
+    assert res.search_seconds <= budget + 10 * clock.tick
+    # the search stopped because of the budget: with more time it would have run more trials
+    more = tune(train, test, tmp_path / "lab2", budget=2 * budget, search="halving", clock=FakeClock(1.0), **FAST)
+    assert len(more.rows) > len(df)
+
+
+def test_budget_on_the_real_clock_generous_bound(split, tmp_path):
+    import time
+
+    train, test = split
+    t0 = time.perf_counter()
+    res = tune(train, test, tmp_path / "lab", budget=3.0, search="halving", **FAST)
+    wall = time.perf_counter() - t0
+    assert res.best is not None and res.rows
+    assert wall <= 3.0 + res.refit_seconds + 60  # generous: the machine is shared
+
+
+def test_trials_limit_counts_trials(split, tmp_path):
+    train, test = split
+    res = tune(train, test, tmp_path / "lab", trials=3, search="halving", **FAST)
+    assert len(res.rows) == 3 and len(pd.read_csv(tmp_path / "lab" / "lab.csv")) == 3
+
+
+# ------------------------------------------------------------------ test touched once per reported model
+def test_only_the_refitted_winner_and_references_see_test(split, tmp_path, monkeypatch):
+    train, test = split
+    _fake_implicit(monkeypatch, {})
+    calls = []
+    real = tuning.ranking_metrics
+
+    def spy(model, tr, te, *a, **kw):
+        calls.append((tr, te))
+        return real(model, tr, te, *a, **kw)
+
+    monkeypatch.setattr(tuning, "ranking_metrics", spy)
+    fits = []
+    real_fit = MatrixFactorization.fit
+
+    def fit_spy(self, user_items, *a, **kw):
+        fits.append(user_items)
+        return real_fit(self, user_items, *a, **kw)
+
+    monkeypatch.setattr(MatrixFactorization, "fit", fit_spy)
+    res = tune(train, test, tmp_path / "lab", trials=4, search="halving", **dict(FAST, reference=True))
+    on_test = [(tr, te) for tr, te in calls if te is test]
+    assert len(res.reference) == 2
+    assert len(on_test) == 1 + len(res.reference)  # the winner once, each reference once
+    assert all(tr is train for tr, _ in on_test)  # evaluated as fitted: on the full train split
+    assert all(te is not test for tr, te in calls if tr is not train)
+    # every trial fits the train split minus validation; the last fit, the refit, the full train split
+    assert len(fits) == len(res.rows) + 1
+    assert fits[-1] is train and all(f is not train and f.nnz < train.nnz for f in fits[:-1])
+
+
+# ------------------------------------------------------------------ without optuna, with and without implicit
+def test_without_optuna_the_halving_search_runs(split, tmp_path, monkeypatch):
+    train, test = split
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
+    res = tune(train, test, tmp_path / "lab", trials=3, search="auto", **FAST)
+    assert res.search == "halving" and res.best is not None
+    assert json.loads((tmp_path / "lab" / "meta.json").read_text())["search"] == "halving"
+    with pytest.raises(ImportError, match=r"recneg\[tune\]"):
+        tune(train, test, tmp_path / "lab2", trials=1, search="tpe", **FAST)
+
+
+def test_reference_rows_with_a_fake_implicit(split, tmp_path, monkeypatch):
+    train, test = split
+    seen: dict = {}
+    _fake_implicit(monkeypatch, seen)
+    res = tune(train, test, tmp_path / "lab", trials=2, search="halving", **dict(FAST, reference=True))
+    assert [r["model"].split(" (")[0] for r in res.reference] == ["implicit ALS", "implicit BPR"]
+    assert seen["als"]["alpha"] == 40.0 and seen["als"]["iterations"] == 15 and seen["als"]["regularization"] == 0.01
+    assert seen["als"]["factors"] == seen["bpr"]["factors"] == 16 and seen["bpr"]["iterations"] == 100
+    assert seen["als fit"] == (train.n_users, train.n_items)  # fitted on the full train split
+    md = (tmp_path / "lab" / "lab.md").read_text()
+    assert "| implicit ALS (16 factors, α 40, 15 it, reg 0.01) |" in md and "| implicit BPR (16 factors" in md
+    assert len(json.loads((tmp_path / "lab" / "best.json").read_text())["reference"]) == 2
+
+
+def test_no_reference_rows_without_implicit(split, tmp_path, monkeypatch):
+    train, test = split
+    monkeypatch.setitem(sys.modules, "implicit", None)
+    res = tune(train, test, tmp_path / "lab", trials=2, search="halving", **dict(FAST, reference=True))
+    assert res.reference == [] and res.best is not None
+    assert "implicit" not in (tmp_path / "lab" / "lab.md").read_text()
+
+
+# ------------------------------------------------------------------ outputs
+def test_outputs_and_best_json_rebuild_the_winner(split, tmp_path):
+    train, test = split
+    out = tmp_path / "lab"
+    res = tune(train, test, out, trials=3, search="halving", workers=1, **dict(FAST, plot=True))  # 1: no Hogwild races
+    assert sorted(p.name for p in out.iterdir()) == ["best.json", "lab.csv", "lab.md", "lab.png", "meta.json"]
+    df = pd.read_csv(out / "lab.csv")
+    assert {"trial", "loss", "strategy", "recall@5", "ndcg@5", "epochs_run", "best_epochs", "train_seconds",
+            "status", "params"} <= set(df.columns)
+    md = (out / "lab.md").read_text()
+    vals = [float(line.split(" | ")[2]) for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert vals == sorted(vals, reverse=True) and len(vals) == 3  # sorted by the validation metric
+    assert "**Recommended:**" in md and "recneg lab winner" in md
+    best = json.loads((out / "best.json").read_text())  # strict JSON: no NaN
+    assert best["test"]["recall@5"] == pytest.approx(res.test_metrics["recall@5"])
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "lab" and meta["search"] == "halving"
+    # the factory builds the winner from best.json, and refitting it gives the reported test metrics
+    model, fit_kw = build_best(out / "best.json")
+    model.fit(train, show_progress=False, **fit_kw)
+    assert ranking_metrics(model, train, test, K=5).metrics["recall@5"] == pytest.approx(
+        best["test"]["recall@5"], abs=1e-6)
+    assert build_model("mf", **best["params"]).get_params()["sampler"] == best["params"]["sampler"]
+    # `recneg train` with the recommended flags builds the same model
+    cmd = best["train_command"]
+    if cmd is not None:
+        from recneg.cli import build_model as cli_build
+        from recneg.cli import build_parser
+
+        args = build_parser().parse_args(cmd.split()[1:] + ["--synthetic", "--out", str(tmp_path / "m")])
+        got, want = cli_build("mf", args).get_params(), model.get_params()
+        for key in ("loss", "lr", "reg", "epochs", "lr_decay", "factors"):
+            assert got[key] == want[key], key
+        for key in ("k", "alpha", "exclude_seen"):
+            g = got["sampler"].get("base", got["sampler"]).get(key)
+            w = want["sampler"].get("base", want["sampler"]).get(key)
+            assert g == w, key
+
+
+def test_sampled_configurations_are_valid_models():
+    """Every configuration the space yields builds (the models' own argument checks pass)."""
+    losses = tuning.available_losses()
+    seen = set()
+    for i in range(300):
+        cfg = suggest(_RandomTrial(i, np.random.default_rng(i)), losses, factors=8, max_epochs=None)
+        m = build_model("mf", **cfg.params)
+        assert m.backend == cfg.backend
+        assert cfg.params["epochs"] <= tuning.EPOCH_CAPS[cfg.backend]
+        seen.add((cfg.loss, cfg.flat.get("negatives")))
+    assert {("bpr", "dns"), ("bpr", "proposal"), ("softmax", "mixed"), ("ccl", "in-batch"),
+            ("softmax", "per-example"), ("ccl", "shared")} <= seen
+    for params in tuning.default_trials(losses):  # the enqueued defaults are points of the space
+        t = _RandomTrial(0, np.random.default_rng(0), params)
+        cfg = suggest(t, losses)
+        assert set(t.params) <= set(params), set(t.params) - set(params)  # fully given: nothing drawn
+        build_model("mf", **cfg.params)
+
+
+def test_loss_list_follows_the_installed_losses(monkeypatch):
+    import recneg.models.losses as L
+
+    monkeypatch.setattr(L, "LOSS_NAMES", ("bpr", "warp", "bce", "softmax", "ccl"))
+    assert "nce" not in tuning.available_losses() and "ials" not in tuning.available_losses()
+    monkeypatch.setattr(L, "LOSS_NAMES", ("bpr", "warp", "bce", "softmax", "ccl", "nce", "ials"))
+    assert {"nce", "ials"} <= set(tuning.available_losses())
+
+
+# ------------------------------------------------------------------ the pruner
+def test_time_halving_compares_at_equal_seconds():
+    p = TimeHalving(min_resource=10, reduction_factor=3)
+    assert not p.should_prune(0, 12, 0.30)  # first at rung 0 (10): promoted
+    assert p.should_prune(1, 11, 0.20)  # second must be the best of two
+    assert not p.should_prune(2, 15, 0.40)
+    # a cheap trial that finished at 5 deciseconds with 0.5 counts at every rung it did not need
+    p.finished(3, 5, 0.50)
+    assert p.should_prune(4, 31, 0.45)  # rung 0 and 1: 0.45 < 0.5, the best of few
+    q = TimeHalving(min_resource=None)
+    assert not q.should_prune(0, 300, 0.2)  # no rungs until a trial finished
+    q.finished(0, 2700, 0.25)
+    assert q.min_resource == 100  # three rungs (100, 300, 900) before the first trial's length
+    assert q.rungs == {0: [0.2], 1: [0.2]}  # its early report, placed at the rungs it had passed
+    assert q.should_prune(1, 150, 0.1) and not q.should_prune(2, 150, 0.3)
+
+
+# ------------------------------------------------------------------ bad input names the argument
+@pytest.mark.parametrize("kw,needle", [
+    (dict(budget=0), "budget"), (dict(budget=-5.0), "budget"), (dict(budget=float("nan")), "budget"),
+    (dict(budget=None, trials=None), "budget"), (dict(trials=0), "trials"), (dict(search="grid"), "search"),
+    (dict(search="bayes"), "search"), (dict(losses=["warp"]), "losses"), (dict(losses=[]), "losses"),
+    (dict(max_epochs=0), "max_epochs"), (dict(valid_fraction=1.0), "valid_fraction"), (dict(patience=0), "patience"),
+])
+def test_bad_arguments_name_themselves(split, tmp_path, kw, needle):
+    train, test = split
+    args = dict(budget=10.0, search="halving", reference=False)
+    args.update(kw)
+    with pytest.raises(ValueError, match=needle):
+        tune(train, test, tmp_path / "lab", **args)
+    assert not (tmp_path / "lab").exists()
+
+
+def test_run_lab_dispatches_to_the_tuner(split, tmp_path):
+    from recneg.lab import run_lab
+
+    train, test = split
+    res = run_lab(train, test, tmp_path / "lab", search="halving", trials=2, losses=["bpr"], epochs=5, factors=8,
+                  K=5, reference=False, plot=False)
+    assert isinstance(res, tuning.TuneResult) and res.best is not None
+    with pytest.raises(ValueError, match="search"):
+        run_lab(train, test, tmp_path / "lab2", search="bayes", trials=1)
+    with pytest.raises(ValueError, match="model"):
+        run_lab(train, test, tmp_path / "lab3", model="item2vec", search="halving", trials=1)
