@@ -724,7 +724,79 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# the staged grid's options: given to the tuner they are refused (dest -> flag, the grid's default)
+_LAB_GRID_ONLY: dict[str, tuple[str, Any]] = {
+    "alphas": ("--alphas", [-0.5, 0.0, 0.5, 0.75, 1.0]), "ks": ("--ks", [1, 5, 20, 100]),
+    "exclusion": ("--exclusion", "both"), "dns": ("--dns", 10), "no_in_batch": ("--no-in-batch", False),
+    "no_schedules": ("--no-schedules", False), "lr": ("--lr", None), "reg": ("--reg", None),
+}
+
+
+def _lab_grid_given(args: argparse.Namespace) -> list[str]:
+    """The staged grid's options given on the command line (they default to None, the flags to False)."""
+    return [flag for dest, (flag, _) in _LAB_GRID_ONLY.items() if getattr(args, dest) is not None
+            and getattr(args, dest) is not False]
+
+
+def _lab_search(args: argparse.Namespace) -> str:
+    """``--search auto``: the staged grid for item2vec or when a grid option is given (the lab's behaviour
+    before the tuner), else the tuner (tpe when optuna imports, else halving)."""
+    if args.search != "auto":
+        return args.search
+    return "grid" if args.model != "mf" or _lab_grid_given(args) else "auto"
+
+
+def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
+    """``recneg lab`` with a tuner search (see :mod:`recneg.tuning`)."""
+    from .tuning import tune
+
+    if args.model != "mf":
+        raise CLIError(f"--search {search} tunes --model mf; use --search grid for {args.model}")
+    grid = _lab_grid_given(args)
+    if grid:
+        raise CLIError(f"{', '.join(grid)} {'applies' if len(grid) == 1 else 'apply'} to --search grid; the tuner "
+                       f"searches negatives, lr and reg itself (leave {'it' if len(grid) == 1 else 'them'} out, or "
+                       f"add --search grid)")
+    if search == "tpe":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise CLIError("--search tpe needs optuna: pip install 'recneg[tune]' (or --search halving, which needs "
+                           "nothing more)") from None
+    out = check_out(args.out, args.force, "lab")
+    train, test, desc = load_data(args)
+    if test is None:
+        raise CLIError("the lab needs a test split; use --split random or leave-last-out")
+    if out.exists() or out.is_symlink():  # an empty folder, an earlier lab's, or --force
+        if _recneg_folder(out) == "lab":
+            for name in LAB_FILES:
+                _remove(out / name)
+        elif out.is_symlink() or not out.is_dir() or any(out.iterdir()):
+            _remove(out)
+    args._lab_out = out
+    budget = args.budget if args.budget is not None or args.trials is not None else 300.0
+    echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    res = tune(train, test, out, budget=budget, trials=args.trials, search=search,
+               losses=[args.loss] if args.loss else None, factors=args.factors, max_epochs=args.epochs, K=args.k,
+               seed=args.seed, workers=args.workers, reference=not args.no_reference, description=desc,
+               plot=not args.no_plot, echo=echo)
+    print((out / "lab.md").read_text().rstrip())
+    written = [p.name for p in sorted(out.iterdir())]
+    print(f"\nwrote {out}/: {', '.join(written)}")
+    if res.best is None:
+        raise CLIError(f"no trial finished; see {out / 'lab.md'}")
+    return 0
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
+    search = _lab_search(args)
+    if search != "grid":
+        return _cmd_lab_tune(args, search)
+    for dest, (_, default) in _LAB_GRID_ONLY.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+    if args.epochs is None:
+        args.epochs = 20
     from .lab import run_lab
 
     if args.model == "item2vec" and args.loss is not None:
@@ -912,14 +984,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=_positive_int, default=10, help="how many neighbours (default %(default)s)")
     s.set_defaults(func=_cmd_similar)
 
-    lab = add("lab", help="sweep negative-sampling strategies and recommend one",
-              description="Sweep alpha, k, exclusion, DNS, in-batch+logQ and alpha/k schedules for one model/loss\n"
-                          "on one split. "
-                          "Picks the best on a validation split carved from train, reports it on test, and\n"
-                          "writes lab.csv, lab.md, lab.png, best.json and meta.json to --out, keeping the table\n"
+    lab = add("lab", help="tune MF (loss, negatives, lr/reg, epochs) within a time budget, or sweep one loss's sampling",
+              description="The tuner (default): search losses (bpr, softmax, ccl; nce and ials where installed),\n"
+                          "negatives (k 1..2048, shared or per example, alpha, exclusion, DNS, in-batch, mixed,\n"
+                          "schedules), lr/reg and epochs with early stopping, within --budget seconds, by TPE\n"
+                          "(optuna) or random sampling, pruning by successive halving on trial seconds; refit the\n"
+                          "winner on the full train split and report it on test beside implicit's ALS and BPR\n"
+                          "(when implicit is installed). --search grid: sweep alpha, k, exclusion, DNS,\n"
+                          "in-batch+logQ and alpha/k schedules for one model/loss.\n"
+                          "Both choose on a validation split carved from train, report only the winner on test, and\n"
+                          "write lab.csv, lab.md, lab.png, best.json and meta.json to --out, keeping the table\n"
                           "on disk after every run. A line per run goes to stderr (-q: none); the table, the\n"
                           "recommendation and the paths written are printed at the end.\n\nExamples:\n"
-                          "  recneg lab --movielens 100k --movielens-path ml-100k --out runs/lab\n"
+                          "  recneg lab --movielens 100k --movielens-path ml-100k --budget 300 --out runs/lab\n"
+                          "  recneg lab --lightgcn data/gowalla --budget 600 --search halving --out runs/lab\n"
                           "  recneg lab --lightgcn data/gowalla --alphas 0 0.5 1 --ks 5 20 --budget 900 --out runs/lab")
     lab.add_argument("--out", required=True, help="lab folder to write (new, empty, or an earlier lab folder)")
     lab.add_argument("--force", action="store_true", help=force_help)
@@ -935,15 +1013,32 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-in-batch", action="store_true", help="mf: skip the in-batch + logQ run")
     lab.add_argument("--no-schedules", action="store_true",
                      help="skip stage 6 (the best setting with alpha, then k, scheduled over the epochs)")
-    lab.add_argument("--epochs", type=_positive_int, default=20, help="epochs per run (default 20)")
+    lab.add_argument("--epochs", type=_positive_int, default=20,
+                     help="grid: epochs per run (default 20); tuner: the most epochs a trial may run (default per "
+                          "backend: 200 numba SGD, 40 torch, 20 ALS; trials stop early on validation)")
     lab.add_argument("--factors", type=_positive_int, default=64, help="embedding dimension (default 64)")
     lab.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the model's)")
     lab.add_argument("--reg", type=float, default=None, help="mf L2 regularisation (default: the model's)")
     lab.add_argument("--k", type=_positive_int, default=20, help="metric cut-off (default 20)")
     lab.add_argument("--budget", type=_positive_float, default=None,
-                     help="wall-time budget in seconds; runs not started in time are skipped (the first always runs)")
+                     help="wall-time budget in seconds; the first run always runs. grid: runs not started in time "
+                          "are skipped; tuner (default 300 unless --trials): no trial starts once the time left is "
+                          "below a typical trial's, a running one stops at the deadline; the refit of the winner "
+                          "comes after it")
     lab.add_argument("--workers", type=_positive_int, default=2, help="CPU threads (default 2)")
     lab.add_argument("--no-plot", action="store_true", help="do not write lab.png")
+    lab.add_argument("--search", choices=["auto", "tpe", "halving", "grid"], default="auto",
+                     help="tpe: optuna's TPE (pip install 'recneg[tune]'); halving: random sampling (no extra "
+                          "dependency); both prune by successive halving on trial seconds; grid: the staged sweep "
+                          "of one loss. auto (default): tpe, or halving without optuna; grid for --model item2vec or "
+                          "when a grid option (--alphas --ks --exclusion --dns --no-in-batch --no-schedules --lr "
+                          "--reg) is given. --loss L limits the tuner to loss L")
+    lab.add_argument("--trials", type=_positive_int, default=None,
+                     help="tuner: the most trials to run (default: as many as --budget allows)")
+    lab.add_argument("--no-reference", action="store_true",
+                     help="tuner: no reference rows (implicit's ALS and BPR on test, when implicit is installed)")
+    # the grid's options default to None, so that the tuner can tell them given (filled in by _cmd_lab)
+    lab.set_defaults(alphas=None, ks=None, exclusion=None, dns=None, epochs=None)
     add_data_args(lab)
     lab.set_defaults(func=_cmd_lab)
     return p

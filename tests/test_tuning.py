@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import recneg.tuning as tuning
+from recneg.cli import build_parser, main
 from recneg.data import split_random
 from recneg.evaluation.ranking import ranking_metrics
 from recneg.models import MatrixFactorization
@@ -235,7 +236,6 @@ def test_outputs_and_best_json_rebuild_the_winner(split, tmp_path):
     cmd = best["train_command"]
     if cmd is not None:
         from recneg.cli import build_model as cli_build
-        from recneg.cli import build_parser
 
         args = build_parser().parse_args(cmd.split()[1:] + ["--synthetic", "--out", str(tmp_path / "m")])
         got, want = cli_build("mf", args).get_params(), model.get_params()
@@ -319,3 +319,50 @@ def test_run_lab_dispatches_to_the_tuner(split, tmp_path):
         run_lab(train, test, tmp_path / "lab2", search="bayes", trials=1)
     with pytest.raises(ValueError, match="model"):
         run_lab(train, test, tmp_path / "lab3", model="item2vec", search="halving", trials=1)
+
+
+# ------------------------------------------------------------------ the command line
+def _run(argv, capsys):
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:
+        rc = int(e.code)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_cli_lab_budget_runs_the_tuner(tmp_path, capsys):
+    out = tmp_path / "lab"
+    rc, so, se = _run(["lab", "--synthetic", "--budget", "20", "--trials", "2", "--loss", "bpr", "--epochs", "5",
+                       "--factors", "8", "--search", "halving", "--no-reference", "--no-plot", "--out", out], capsys)
+    assert rc == 0, se
+    assert sum(line.startswith("lab trial ") for line in se.splitlines()) == 2
+    assert "**Recommended:**" in so and f"wrote {out}/" in so
+    assert json.loads((out / "meta.json").read_text())["kind"] == "lab"
+    # an earlier lab folder is replaced, by the grid too
+    rc, so, se = _run(["-q", "lab", "--synthetic", "--search", "grid", "--alphas", "0", "--ks", "1", "--epochs", "1",
+                       "--factors", "4", "--dns", "0", "--no-in-batch", "--no-schedules", "--exclusion", "on",
+                       "--no-plot", "--out", out], capsys)
+    assert rc == 0, se
+    assert "| strategy | stage |" in so
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--search", "tpe", "--alphas", "0", "1"], "--alphas applies to --search grid"),
+    (["--search", "halving", "--lr", "0.1", "--dns", "0"], "--dns, --lr apply to --search grid"),
+    (["--search", "halving", "--model", "item2vec"], "tunes --model mf"),
+    (["--search", "bayes"], "--search"),
+    (["--trials", "0"], "--trials"),
+    (["--budget", "-3"], "--budget"),
+])
+def test_cli_lab_bad_tuner_options_one_line(extra, needle, tmp_path, capsys):
+    rc, _, err = _run(["lab", "--synthetic", *extra, "--out", tmp_path / "L"], capsys)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and needle in lines[0], err
+    assert not (tmp_path / "L").exists()
+
+
+def test_cli_lab_tpe_without_optuna_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    rc, _, err = _run(["lab", "--synthetic", "--search", "tpe", "--out", tmp_path / "L"], capsys)
+    assert rc == 2 and "needs optuna" in err and len(err.strip().splitlines()) == 1
