@@ -289,18 +289,21 @@ class TimeHalving:
         assert self.min_resource is not None
         return self.min_resource * self.eta ** r
 
-    def should_prune(self, number: int, step: int, value: float) -> bool:
-        """Record trial ``number``'s best value at ``step``; True when it should stop."""
+    def should_prune(self, number: int, step: int, value: float, record: bool = True) -> bool:
+        """Record trial ``number``'s best value at ``step``; True when it should stop. ``record=False``: judge
+        without recording (a trial with no model yet, judged as 0, must not lower the bar for the others)."""
         if self.min_resource is None:  # no rungs yet: keep the reports, to place them once there are
-            self._early.append((number, int(step), float(value)))
+            if record:
+                self._early.append((number, int(step), float(value)))
             return False
         if math.isnan(value):
             return True
         r = self._rung_of.get(number, 0)
         while step >= self._rung_step(r):
             at = self.rungs.setdefault(r, [])
-            at.append(value)
-            competing = at + [v for s, v in self._finished if s < self._rung_step(r)]
+            if record:
+                at.append(value)
+            competing = (at if record else at + [value]) + [v for s, v in self._finished if s < self._rung_step(r)]
             idx = max(len(competing) // self.eta - 1, 0)
             if value < sorted(competing, reverse=True)[idx]:
                 self._rung_of[number] = r + 1
@@ -377,8 +380,8 @@ class _HalvingSearch:
         self._n += 1
         return t
 
-    def report(self, trial: Any, step: int, value: float) -> bool:
-        return self.pruner.should_prune(trial.number, step, value)
+    def report(self, trial: Any, step: int, value: float, record: bool = True) -> bool:
+        return self.pruner.should_prune(trial.number, step, value, record)
 
     def next_rung(self, number: int) -> float:
         return self.pruner.next_rung(number)
@@ -412,9 +415,9 @@ class _OptunaSearch(_HalvingSearch):
             warnings.simplefilter("ignore")
             return _WarningsOff(self.study.ask())
 
-    def report(self, trial: Any, step: int, value: float) -> bool:
+    def report(self, trial: Any, step: int, value: float, record: bool = True) -> bool:
         trial.raw.report(value, step)
-        return self.pruner.should_prune(trial.number, step, value)
+        return self.pruner.should_prune(trial.number, step, value, record)
 
     def tell(self, trial: Any, value: float, state: str, steps: int) -> None:
         from optuna.trial import TrialState
@@ -565,7 +568,7 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
             step = max(int((now - t0) * 10), st["step"] + 1)
             if step >= searcher.next_rung(trial.number):
                 st["step"] = step
-                if searcher.report(trial, step, 0.0):
+                if searcher.report(trial, step, 0.0, record=False):
                     raise _PrunedMidEpoch
 
     _between_batches(model, mid_epoch)

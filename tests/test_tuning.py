@@ -290,6 +290,13 @@ def test_time_halving_compares_at_equal_seconds():
     assert q.min_resource == 100  # three rungs (100, 300, 900) before the first trial's length
     assert q.rungs == {0: [0.2], 1: [0.2]}  # its early report, placed at the rungs it had passed
     assert q.should_prune(1, 150, 0.1) and not q.should_prune(2, 150, 0.3)
+    # a trial with no model yet is judged as 0 without being recorded: zeros must not lower the bar
+    r = TimeHalving(min_resource=10)
+    assert not r.should_prune(0, 10, 0.3)
+    for n in range(1, 6):
+        assert r.should_prune(n, 10, 0.0, record=False)
+    assert r.rungs == {0: [0.3]}
+    assert not TimeHalving(min_resource=10).should_prune(0, 10, 0.0, record=False)  # alone, it goes on
 
 
 # ------------------------------------------------------------------ bad input names the argument
