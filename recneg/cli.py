@@ -757,6 +757,11 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
         raise CLIError(f"{', '.join(grid)} {'applies' if len(grid) == 1 else 'apply'} to --search grid; the tuner "
                        f"searches negatives, lr and reg itself (leave {'it' if len(grid) == 1 else 'them'} out, or "
                        f"add --search grid)")
+    from .tuning import available_losses
+
+    if args.loss is not None and args.loss not in available_losses():
+        raise CLIError(f"--loss {args.loss}: the tuner searches {', '.join(available_losses())}; use --search grid "
+                       f"for {args.loss}")
     if search == "tpe":
         try:
             import optuna  # noqa: F401

@@ -16,7 +16,8 @@ split, and evaluates only the winner (and the reference rows) on test.
 - optimiser: lr and reg on log scales whose ranges depend on the backend (numba SGD around its
   default 0.05 / 0.01, torch Adam around 1e-3 / 1e-4), linear lr decay or not, batch size and user
   batches (torch), weight averaging over the last half of the epochs (torch); epochs (log scale,
-  up to a per-backend cap) with early stopping on validation (patience, best epoch restored).
+  up to a per-backend cap) with early stopping on validation (patience, best epoch restored; an
+  averaging trial runs to its last epoch, as ``fit`` takes patience or averaging, not both).
 
 **Searchers**: ``"tpe"`` (optuna's seeded TPE sampler, multivariate over the conditional space:
 ``pip install "recneg[tune]"``) or ``"halving"`` (random sampling, no extra dependency); ``"auto"``
@@ -28,7 +29,10 @@ before a rung counts at that rung with its final value (optuna's SuccessiveHalvi
 compare a trial only with those that reached the rung, which lets a slow trial through whenever the
 fast ones finished early), and a torch trial still in its first epoch at a rung counts there with 0
 (no model yet), checked between batches. The first rung is at a thirtieth of the budget, the next
-ones three times further each. The validation Recall@K is measured on at most ``monitor_users``
+ones three times further each. A loss whose first :data:`DROP_AFTER` trials were all pruned before
+finishing an epoch (an epoch costs more than the first rung on this data and machine: torch losses
+on a few CPU cores) is dropped from the rest of the search; its later draws are told to the
+sampler as pruned without running. The validation Recall@K is measured on at most ``monitor_users``
 validation users every few epochs (as often as costs at most ~25% of the training time) through
 ``fit(validation=...)``; a trial's value is the full validation Recall@K of its best epoch.
 
@@ -75,6 +79,10 @@ DEFAULT_LOSSES = ("bpr", "ials", "softmax", "ccl", "nce")  # bce only when asked
 # the most epochs a trial may run, per backend, when ``max_epochs`` is not given
 EPOCH_CAPS = {"numba": 200, "torch": 40, "als": 20}
 _TORCH_LOSSES = ("softmax", "ccl", "nce", "bce")
+# a loss none of whose trials finished an epoch is dropped after this many were pruned in their first epoch
+# (on this data and machine its epoch costs more than the first rung: e.g. torch losses on 2 CPU cores)
+DROP_AFTER = 3
+_MAX_SKIPS = 200  # configurations of dropped losses drawn in a row before the search gives up
 _CANDIDATE = ("done", "cut (budget)")  # and "early stop at N": the statuses whose value is a full validation
 _SCORE_BEFORE_REPORT = 0.25  # evaluate when the training since the last evaluation is >= 4x its cost
 
@@ -648,6 +656,7 @@ class TuneResult(LabResult):
     winner's) plus the search that ran, the winner's model arguments and the reference rows."""
 
     search: str = ""
+    dropped: list[str] = field(default_factory=list)
     params: dict | None = None
     stop_after_epochs: int | None = None
     reference: list[dict] = field(default_factory=list)
@@ -764,6 +773,9 @@ def tune(
                 echo(f"lab reference {r['model']}: {rk} {r[rk]:.4f} on test, fit {r['fit_seconds']:.1f} s")
     durations: list[float] = []
     cfgs: dict[int, Config] = {}
+    trained: set[str] = set()  # losses with a trial that finished an epoch
+    slow: dict[str, int] = {}  # loss -> its trials pruned before finishing an epoch (while none ever did)
+    skipped = 0
     while True:
         if trials is not None and len(result.rows) >= trials:
             break
@@ -775,6 +787,14 @@ def tune(
                 break
         trial = searcher.ask()
         cfg = suggest(trial, losses, factors=factors, max_epochs=max_epochs, seed=seed, workers=workers)
+        if cfg.loss in result.dropped:  # told as pruned without running: the sampler learns, no time spent
+            searcher.tell(trial, math.nan, "pruned", 0)
+            skipped += 1
+            if skipped > _MAX_SKIPS:
+                break
+            continue
+        skipped = 0
+        number = len(result.rows)
         t0 = clock()
         try:
             o = _run_trial(cfg, searcher, trial, fit_train, valid, users, K, patience, clock, deadline)
@@ -788,18 +808,31 @@ def tune(
         else:
             state = "pruned" if o.status.startswith("pruned") or math.isfinite(o.value) else "fail"
         searcher.tell(trial, o.value, state, o.steps)
-        cfgs[trial.number] = cfg
-        row = dict(trial=trial.number, loss=cfg.loss, backend=cfg.backend, strategy=cfg.label, **cfg.flat)
+        cfgs[number] = cfg
+        row = dict(trial=number, loss=cfg.loss, backend=cfg.backend, strategy=cfg.label, **cfg.flat)
         row.update({rk: o.value, nk: o.ndcg, "epochs_run": o.epochs_run, "best_epochs": o.best_epochs,
                     "train_seconds": round(secs, 2), "started_s": round(t0 - t_start, 2), "status": o.status,
                     "params": json.dumps(getattr(trial, "params", {}), default=float, sort_keys=True)})
         result.rows.append(row)
-        logger.info("lab trial %d: %s -> %s=%.4f (%s, %.1fs)", trial.number, cfg.label, rk, o.value, o.status, secs)
+        logger.info("lab trial %d: %s -> %s=%.4f (%s, %.1fs)", number, cfg.label, rk, o.value, o.status, secs)
         if echo is not None:
-            echo(f"lab trial {trial.number + 1} [{searcher.name}] {cfg.label}: {rk} {o.value:.4f} on validation"
+            echo(f"lab trial {number + 1} [{searcher.name}] {cfg.label}: {rk} {o.value:.4f} on validation"
                  f"{' (partial)' if o.status == 'pruned' else ''}, {o.epochs_run} epochs, {secs:.1f} s"
                  + ("" if o.status == "done" else f" ({o.status})"))
+        if o.epochs_run > 0:
+            trained.add(cfg.loss)
+        elif o.status == "pruned in epoch 1" and cfg.loss not in trained:
+            slow[cfg.loss] = slow.get(cfg.loss, 0) + 1
+            if slow[cfg.loss] >= DROP_AFTER:
+                result.dropped.append(cfg.loss)
+                why = (f"lab: no more {cfg.loss} trials: {DROP_AFTER} of them could not finish one epoch by the first "
+                       f"rung ({pruner.min_resource / 10:g} s)")
+                logger.info(why)
+                if echo is not None:
+                    echo(why)
         save(False)
+        if set(losses) <= set(result.dropped):
+            break
     result.search_seconds = clock() - t_start
     ok = [r for r in result.rows if (r["status"] in _CANDIDATE or r["status"].startswith("early stop"))
           and math.isfinite(r[rk])]
@@ -917,7 +950,8 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
     df = result.to_frame()
     meta = dict(kind="lab", model="mf", search=header["search"], loss="tuned", losses=header["losses"], K=K,
                 budget=header["budget"], trials=header["trials"], factors=header["factors"],
-                description=header["description"], seconds=round(seconds, 2), search_seconds=_round(
+                description=header["description"], dropped=result.dropped, seconds=round(seconds, 2),
+                search_seconds=_round(
                     result.search_seconds), refit_seconds=_round(result.refit_seconds))
     try:
         import optuna
@@ -927,7 +961,7 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
         pass
     write_text("meta.json", json.dumps(meta, indent=2) + "\n")
     write_text("lab.csv", df.to_csv(index=False))
-    n_pruned = sum(r["status"] == "pruned" for r in result.rows)
+    n_pruned = sum(r["status"].startswith("pruned") for r in result.rows)
     search = "TPE (optuna, seeded)" if header["search"] == "tpe" else "random sampling"
     budget = f"budget {header['budget']:g} s" if header["budget"] is not None else f"{header['trials']} trials"
     lines = [f"# recneg lab: tuned MF on {header['description'] or 'data'}", "",
@@ -935,6 +969,8 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
              f"{', '.join(header['losses'])}; d = {header['factors']}. {len(result.rows)} trials ({n_pruned} pruned) "
              f"in {_fmt(result.search_seconds, '.0f') if math.isfinite(result.search_seconds) else f'{seconds:.0f}'} s"
              + (f", refit {result.refit_seconds:.1f} s" if math.isfinite(result.refit_seconds) else "") + ".",
+             *([f"Dropped after {DROP_AFTER} trials each pruned before finishing an epoch: "
+                f"{', '.join(result.dropped)}."] if result.dropped else []),
              f"Validation: {header['valid_fraction']:g} of each user's train items; pruned trials show the best "
              f"value they reached on the monitored users (partial). Only the last table touches the test split.", "",
              f"| # | configuration | {rk} (valid) | {nk} (valid) | epochs (best) | s | status |",

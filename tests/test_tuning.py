@@ -94,6 +94,24 @@ def test_tpe_search_runs_torch_and_numba_losses(split, tmp_path):
                for r in res.rows), [r["status"] for r in res.rows]
 
 
+def test_a_loss_that_never_finishes_an_epoch_is_dropped(split, tmp_path):
+    train, test = split
+    clock = FakeClock(tick=1.0)
+    res = tune(train, test, tmp_path / "lab", trials=12, search="halving", losses=["bpr", "softmax"], factors=8,
+               K=5, max_epochs=3, reference=False, plot=False, clock=clock)
+    soft = [r for r in res.rows if r["loss"] == "softmax"]
+    assert res.dropped == ["softmax"] and len(soft) == tuning.DROP_AFTER and len(res.rows) == 12
+    assert all(r["status"] == "pruned in epoch 1" for r in soft)
+    assert [r["trial"] for r in res.rows] == list(range(12))
+    assert "Dropped after 3 trials" in (tmp_path / "lab" / "lab.md").read_text()
+    assert json.loads((tmp_path / "lab" / "meta.json").read_text())["dropped"] == ["softmax"]
+    # TPE is told about the skipped draws (as pruned trials) and goes on
+    pytest.importorskip("optuna")
+    res = tune(train, test, tmp_path / "lab2", trials=8, search="tpe", losses=["bpr", "softmax"], factors=8, K=5,
+               max_epochs=3, reference=False, plot=False, clock=FakeClock(1.0))
+    assert len(res.rows) == 8 and sum(r["loss"] == "softmax" for r in res.rows) <= tuning.DROP_AFTER
+
+
 def test_a_slow_first_epoch_is_pruned_between_batches(split, tmp_path):
     """Without a budget the first rung sits at 1/27 of the first finished trial's seconds; a torch trial still
     in its first epoch there counts with 0 and stops between two batches."""
@@ -373,3 +391,9 @@ def test_cli_lab_tpe_without_optuna_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     rc, _, err = _run(["lab", "--synthetic", "--search", "tpe", "--out", tmp_path / "L"], capsys)
     assert rc == 2 and "needs optuna" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_lab_loss_the_tuner_cannot_search(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tuning, "available_losses", lambda: ("bpr", "softmax", "ccl"))
+    rc, _, err = _run(["lab", "--synthetic", "--loss", "bce", "--out", tmp_path / "L"], capsys)
+    assert rc == 2 and "--loss bce: the tuner searches bpr, softmax, ccl" in err and len(err.strip().splitlines()) == 1
