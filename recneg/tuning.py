@@ -78,7 +78,6 @@ TUNABLE_LOSSES = ("bpr", "ials", "softmax", "ccl", "nce", "bce")
 DEFAULT_LOSSES = ("bpr", "ials", "softmax", "ccl", "nce")  # bce only when asked: NCE/softmax supersede it
 # the most epochs a trial may run, per backend, when ``max_epochs`` is not given
 EPOCH_CAPS = {"numba": 200, "torch": 40, "als": 20}
-_TORCH_LOSSES = ("softmax", "ccl", "nce", "bce")
 # a loss none of whose trials finished an epoch is dropped after this many were pruned in their first epoch
 # (on this data and machine its epoch costs more than the first rung: e.g. torch losses on 2 CPU cores)
 DROP_AFTER = 3
@@ -277,7 +276,8 @@ class TimeHalving:
     value so far there, and goes on only if that value is in the top ``1/reduction_factor`` of the values
     recorded at the rung (for the first ``reduction_factor - 1`` values: the best), as optuna's
     SuccessiveHalvingPruner; unlike it, a trial that finished before a rung also counts there with its
-    final value (it reached that value with less time). ``min_resource=None`` puts the first rung at
+    final value (it reached that value with less time), and at a rung it passed after its last report
+    with that value too. ``min_resource=None`` puts the first rung at
     ``1 / reduction_factor**3`` of the first finished trial's steps (three rungs before its length).
     """
 
@@ -338,6 +338,13 @@ class TimeHalving:
                 self._rung_of[n] = r
             self._early = []
         if not math.isnan(value):
+            # the rungs it passed after its last report get its final value (as optuna records the first report
+            # at or after a rung); the later rungs count it through _finished
+            r = self._rung_of.get(number, 0)
+            while int(steps) >= self._rung_step(r):
+                self.rungs.setdefault(r, []).append(float(value))
+                r += 1
+            self._rung_of[number] = r
             self._finished.append((int(steps), float(value)))
 
 

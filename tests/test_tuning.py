@@ -306,7 +306,8 @@ def test_time_halving_compares_at_equal_seconds():
     assert not q.should_prune(0, 300, 0.2)  # no rungs until a trial finished
     q.finished(0, 2700, 0.25)
     assert q.min_resource == 100  # three rungs (100, 300, 900) before the first trial's length
-    assert q.rungs == {0: [0.2], 1: [0.2]}  # its early report, placed at the rungs it had passed
+    # its early report at the rungs it had passed by then, its final value at those it passed later
+    assert q.rungs == {0: [0.2], 1: [0.2], 2: [0.25], 3: [0.25]}
     assert q.should_prune(1, 150, 0.1) and not q.should_prune(2, 150, 0.3)
     # a trial with no model yet is judged as 0 without being recorded: zeros must not lower the bar
     r = TimeHalving(min_resource=10)
@@ -315,6 +316,11 @@ def test_time_halving_compares_at_equal_seconds():
         assert r.should_prune(n, 10, 0.0, record=False)
     assert r.rungs == {0: [0.3]}
     assert not TimeHalving(min_resource=10).should_prune(0, 10, 0.0, record=False)  # alone, it goes on
+    # a trial that passed a rung after its last report counts there with its final value
+    f = TimeHalving(min_resource=100)
+    assert not f.should_prune(0, 90, 0.2)
+    f.finished(0, 120, 0.3)
+    assert f.rungs == {0: [0.3]} and f.should_prune(1, 100, 0.0, record=False)
 
 
 # ------------------------------------------------------------------ bad input names the argument
