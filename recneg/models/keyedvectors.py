@@ -897,7 +897,7 @@ class KeyedVectors:
         - `sort_attr`: rows go in descending order of this per-key attribute when the keys have it
           (stable: ties keep their order; gensim's default ``"count"``); None keeps row order;
         - `total_vec`: the vector count written in the header (when more rows will be appended);
-        - `write_header=False` omits the header (GloVe style, text only);
+        - `write_header=False` omits the header (GloVe style; binary only with `append`);
         - `prefix`: a string put before every key; `append`: add to the end of an existing file.
 
         A ``.gz`` suffix gzips the output.  Atomic: a failure leaves any existing file untouched."""
@@ -906,8 +906,12 @@ class KeyedVectors:
                 "save_word2vec_format(fname, fvocab=None, binary=False, ...): the second argument is the "
                 "vocabulary file's path (gensim's order); pass binary= by keyword"
             )
-        if binary and not write_header:
-            raise ValueError("write_header=False is only supported for text files (binary=False)")
+        if binary and not write_header and not append:
+            raise ValueError(
+                "write_header=False is only supported for text files (binary=False), or with append=True "
+                "(more vectors after a file whose header counts them, see total_vec): no reader can load a "
+                "binary file without a header"
+            )
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
         n, d = self._vectors.shape
@@ -1142,7 +1146,8 @@ def _parse_file(
             data, body_start, n, d, fname, encoding, unicode_errors, truncated=limit is not None
         )
         if dtype != vecs.dtype:
-            vecs = vecs.astype(dtype)
+            with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
+                vecs = vecs.astype(dtype)
             _check_finite(vecs, words, fname, lambda i: f"entry {i + 1} ({words[i][:50]!r})", dtype)
     else:
         try:
@@ -1275,7 +1280,8 @@ def _parse_text(
         raise ValueError(f"{fname}: line {i + first_line}: non-finite value {v} for word {words[i][:50]!r}; "
                          "vectors must be finite numbers")
     if values.dtype != dtype:
-        values = values.astype(dtype)
+        with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
+            values = values.astype(dtype)
         _check_finite(values, words, fname, lambda i: f"line {i + first_line} ({words[i][:50]!r})", dtype)
     return words, values
 
@@ -1284,10 +1290,10 @@ def _diagnose_text(lines: list[bytes], words: list[str], d: int, fname: str, fir
     """Slow per-line check, run only after the bulk parse failed, to name the bad line."""
     for i, line in enumerate(lines):
         word = line.lstrip().partition(b" ")[0]
-        if any(c in word for c in b"\t\x0b\x0c"):
-            sep = next(bytes([c]) for c in b"\t\x0b\x0c" if c in word)
+        bad = [name for c, name in ((9, "a tab"), (11, "a vertical tab"), (12, "a form feed")) if c in word]
+        if bad:
             raise ValueError(
-                f"{fname}: line {i + first_line}: the word is followed by {sep!r}, not a space "
+                f"{fname}: line {i + first_line}: the word is followed by {bad[0]}, not a space "
                 f"({word[:50]!r}); word2vec text files separate the word and the values with spaces"
             )
         parts = line.split()
