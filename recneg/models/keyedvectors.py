@@ -1089,7 +1089,7 @@ def _read_vocab_file(fvocab: PathLike, encoding: str, unicode_errors: str) -> di
         for i, raw in enumerate(data[:].split(b"\n"), 1):
             if not raw.strip():
                 continue
-            line = _decode(raw, path, f"line {i}", encoding, unicode_errors, what="line")
+            line = _decode(raw, path, f"line {i}", encoding, unicode_errors, what="text")
             parts = line.split()
             if len(parts) != 2:
                 raise ValueError(f"{path}: line {i}: expected 'word count' in a vocabulary file, got {line[:80]!r}")
