@@ -13,7 +13,7 @@ from recneg.datasets import make_synthetic
 from recneg.engine.als import ALSTrainer
 from recneg.evaluation.ranking import most_popular_scores, ranking_metrics
 from recneg.models.als import ALSMatrixFactorization
-from recneg.models.losses import WeightedSquared, as_loss
+from recneg.models.losses import DEFAULT_UNOBSERVED_RATIO, WeightedSquared, as_loss
 from recneg.models.mf import MatrixFactorization, NumbaMatrixFactorization, TorchMatrixFactorization
 from recneg.sampling import AllItems, NegativeSampler
 
@@ -206,12 +206,30 @@ def test_routing_options_and_specs():
     assert type(MatrixFactorization(backend="als")) is ALSMatrixFactorization
     assert type(MatrixFactorization(loss="bpr")) is NumbaMatrixFactorization  # the others are untouched
     p = m.get_params()
-    assert p["backend"] == "als" and p["loss"] == {"name": "ials", "score": "dot", "alpha0": 0.1, "alpha": None,
-                                                   "nu": 1.0}
+    assert p["backend"] == "als" and p["loss"] == {"name": "ials", "score": "dot", "alpha0": 0.1,
+                                                   "unobserved_ratio": None, "alpha": None, "nu": 1.0}
     assert as_loss(p["loss"]) == m.loss
     assert set(p) == set(ALSMatrixFactorization._OPTIONS) | {"backend"}
     with pytest.raises(TypeError, match="lr"):  # options ALS does not honour are not accepted
         MatrixFactorization(loss="ials", lr=0.1)
+
+
+def test_unobserved_ratio_sets_alpha0_from_the_data():
+    """The default loss sets alpha0 = ratio * sum(c) / (users * items) at fit: the same factors as that alpha0."""
+    R, _, _ = _problem(seed=7)
+    loss = WeightedSquared(alpha=0.5)
+    assert loss.alpha0 is None and loss.unobserved_ratio == DEFAULT_UNOBSERVED_RATIO
+    a = ALSMatrixFactorization(factors=4, loss=loss, epochs=3, workers=1).fit(R, show_progress=False)
+    want = DEFAULT_UNOBSERVED_RATIO * (1.0 + 0.5 * R.data.astype(np.float64)).sum() / (R.shape[0] * R.shape[1])
+    assert a.alpha0_ == pytest.approx(want, rel=1e-6)
+    b = ALSMatrixFactorization(factors=4, loss=WeightedSquared(alpha0=want, alpha=0.5), epochs=3, workers=1)
+    b.fit(R, show_progress=False)
+    np.testing.assert_allclose(a.item_factors, b.item_factors, rtol=1e-5, atol=1e-7)
+    c = ALSMatrixFactorization(factors=4, loss=WeightedSquared(unobserved_ratio=2 * DEFAULT_UNOBSERVED_RATIO,
+                                                               alpha=0.5), epochs=1, workers=1)
+    assert c.fit(R, show_progress=False).alpha0_ == pytest.approx(2 * want, rel=1e-6)
+    with pytest.raises(ValueError, match="alpha0 .* or unobserved_ratio .* not both"):
+        WeightedSquared(alpha0=0.1, unobserved_ratio=5.0)
 
 
 def test_save_load_recommend(planted, tmp_path):
@@ -259,10 +277,14 @@ def test_bad_arguments_name_the_argument():
         WeightedSquared(alpha0=-1.0)
     with pytest.raises(ValueError, match="alpha must be"):
         WeightedSquared(alpha=-2.0)
+    with pytest.raises(ValueError, match="unobserved_ratio must be"):
+        WeightedSquared(unobserved_ratio=-1.0)
     with pytest.raises(ValueError, match="nu must be"):
         WeightedSquared(nu=-0.5)
     with pytest.raises(ValueError, match="reg=0 with alpha0=0"):
         MatrixFactorization(loss=WeightedSquared(alpha0=0.0), reg=0.0)
+    with pytest.raises(ValueError, match="reg=0 with alpha0=0"):
+        MatrixFactorization(loss=WeightedSquared(unobserved_ratio=0.0), reg=0.0)
     with pytest.raises(ValueError, match="AllItems"):
         MatrixFactorization(loss="ials", sampler=NegativeSampler(k=5))
     with pytest.raises(ValueError, match="device"):

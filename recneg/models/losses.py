@@ -144,7 +144,12 @@ class WeightedSquared(Loss):
     are negatives at O(nnz d + (users + items) d^2) per epoch (conjugate gradient) instead of O(users items d).
 
     Args:
-        alpha0: weight of an unobserved pair (>= 0).
+        alpha0: weight of an unobserved pair (>= 0), or None to set it from ``unobserved_ratio`` at fit.
+        unobserved_ratio: the all-item term's total weight as a multiple of the observed pairs' (>= 0):
+            ``alpha0 = unobserved_ratio * sum_S c_ui / (n_users * n_items)`` (``ratio * density`` on binary data),
+            resolved at fit. A good ``alpha0`` grows with the data's density; this ratio carries across datasets
+            (benchmarks/RESULTS.md, "iALS"). Give ``alpha0`` or ``unobserved_ratio``, not both; neither: the
+            default ratio, :data:`DEFAULT_UNOBSERVED_RATIO`.
         alpha: confidence from the training matrix's values, or None. None (default): the values are ignored
             (binary, as every other MF loss) and ``c_ui = 1``. A number: ``c_ui = 1 + alpha * r_ui`` with
             ``r_ui`` the stored value (e.g. play counts; must be finite and >= 0), Hu et al.'s confidence.
@@ -154,20 +159,36 @@ class WeightedSquared(Loss):
     """
 
     name: ClassVar[str] = "ials"
-    alpha0: float = 0.05
+    alpha0: float | None = None
+    unobserved_ratio: float | None = None
     alpha: float | None = None
     nu: float = 1.0
 
     def __post_init__(self) -> None:
         if self.score != "dot":
             raise ValueError("loss='ials' scores with dot products; leave score='dot'")
-        _check_number("alpha0", self.alpha0, 0.0)
-        if self.alpha is not None:
-            _check_number("alpha", self.alpha, 0.0)
+        if self.alpha0 is not None and self.unobserved_ratio is not None:
+            raise ValueError(f"give alpha0 (the weight of one unobserved pair) or unobserved_ratio (their total "
+                             f"weight relative to the observed pairs'), not both; got alpha0={self.alpha0!r}, "
+                             f"unobserved_ratio={self.unobserved_ratio!r}")
+        for name in ("alpha0", "unobserved_ratio", "alpha"):
+            v = getattr(self, name)
+            if v is not None:
+                _check_number(name, v, 0.0)
+                object.__setattr__(self, name, float(v))
+        if self.alpha0 is None and self.unobserved_ratio is None:
+            object.__setattr__(self, "unobserved_ratio", DEFAULT_UNOBSERVED_RATIO)
         _check_number("nu", self.nu, 0.0)
-        object.__setattr__(self, "alpha0", float(self.alpha0))
-        object.__setattr__(self, "alpha", None if self.alpha is None else float(self.alpha))
         object.__setattr__(self, "nu", float(self.nu))
+
+    def unobserved_weight(self, confidence_sum: float, n_users: int, n_items: int) -> float:
+        """``alpha0``, or ``unobserved_ratio * confidence_sum / (n_users * n_items)`` when it is set from the data."""
+        if self.alpha0 is not None:
+            return self.alpha0
+        return self.unobserved_ratio * float(confidence_sum) / (float(n_users) * float(n_items))
+
+
+DEFAULT_UNOBSERVED_RATIO = 10.0
 
 
 _BY_NAME: dict[str, type[Loss]] = {c.name: c for c in (BPR, WARP, BCE, Softmax, CCL, WeightedSquared)}

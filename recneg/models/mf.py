@@ -183,6 +183,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
     with per-example proposal, DNS or WARP negatives, on the CPU) or a :class:`TorchMatrixFactorization`
     (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE, ``batch_size``,
     ``device``); ``backend="numba"``/``"torch"`` forces one. Their docstrings list their options.
+    ``loss="ials"`` (every item a weighted negative) returns an :class:`~recneg.models.als.ALSMatrixFactorization`.
 
     Common args:
         factors: embedding size d (> 0).
