@@ -121,15 +121,25 @@ def _numba_can_train(loss: Loss, sampler: Any) -> bool:
 _TORCH_ONLY = ("batch_size", "batching", "history_weight", "device")
 
 
+def _als_class() -> type:
+    from .als import ALSMatrixFactorization  # imported late: als.py builds on this module
+
+    return ALSMatrixFactorization
+
+
 def _pick_backend(args: tuple, kwargs: dict) -> type:
     backend = kwargs.get("backend", "auto")
-    if backend not in ("auto", "numba", "torch"):
-        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+    if backend not in ("auto", "numba", "torch", "als"):
+        raise ValueError(f"backend must be 'auto', 'numba', 'torch' or 'als', got {backend!r}")
+    if backend == "als":
+        return _als_class()
     if backend == "numba":
         return NumbaMatrixFactorization
     if backend == "torch":
         return TorchMatrixFactorization
     loss = as_loss(kwargs.get("loss", args[1] if len(args) > 1 else "bpr"))
+    if loss.name == "ials":  # all items as weighted negatives, solved in closed form
+        return _als_class()
     sampler = _as_sampler(kwargs.get("sampler", args[2] if len(args) > 2 else None), loss)
     torch_asked = [k for k in _TORCH_ONLY if k in kwargs and not (k == "device" and str(kwargs[k]) == "cpu")]
     if loss.name == "warp" or (_numba_can_train(loss, sampler) and not torch_asked):
@@ -173,6 +183,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
     with per-example proposal, DNS or WARP negatives, on the CPU) or a :class:`TorchMatrixFactorization`
     (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE, ``batch_size``,
     ``device``); ``backend="numba"``/``"torch"`` forces one. Their docstrings list their options.
+    ``loss="ials"`` (every item a weighted negative) returns an :class:`~recneg.models.als.ALSMatrixFactorization`.
 
     Common args:
         factors: embedding size d (> 0).
@@ -198,6 +209,9 @@ class MatrixFactorization(metaclass=_FrontDoor):
                      lr_decay: str | None, init_std: float, average_epochs: int, workers: int, seed: int | None) -> None:
         self.factors = _check_int("factors", factors, 1)
         self.loss = as_loss(loss)
+        if self.loss.name == "ials":
+            raise ValueError(f"loss='ials' is solved by alternating least squares: use backend='als' (or 'auto'), "
+                             f"not the {self.backend} backend")
         self.sampler = _as_sampler(sampler, self.loss)
         self.lr = _check_pos("lr", lr)
         self.reg = _check_pos("reg", reg, strict=False)
