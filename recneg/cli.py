@@ -372,7 +372,7 @@ def parse_hard(spec: str | None) -> int | None:
 
 # option dest -> (flag, the model kinds that use it); given to another kind, it is refused, not ignored
 _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "loss": ("--loss", ("mf",)), "reg": ("--reg", ("mf",)), "lr_decay": ("--lr-decay", ("mf",)),
+    "loss": ("--loss", ("mf", "item2vec", "word2vec")), "reg": ("--reg", ("mf",)), "lr_decay": ("--lr-decay", ("mf",)),
     "batching": ("--batching", ("mf",)), "score": ("--score", ("mf",)), "temperature": ("--temperature", ("mf",)),
     "margin": ("--margin", ("mf",)), "negative_weight": ("--negative-weight", ("mf",)),
     "init_std": ("--init-std", ("mf",)), "average_epochs": ("--average-epochs", ("mf",)),
@@ -385,8 +385,24 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+MF_LOSSES = ("bpr", "warp", "bce", "nce", "softmax", "ccl")
+SKIPGRAM_LOSSES = ("sgns", "nce")
+
+
+def check_loss(kind: str, loss: str | None) -> None:
+    """Refuse a ``--loss`` that ``kind`` does not train (mf: MF_LOSSES; word2vec, item2vec: SKIPGRAM_LOSSES)."""
+    if loss is None:
+        return
+    if kind == "mf" and loss not in MF_LOSSES:
+        raise CLIError(f"--loss {loss} applies to word2vec and item2vec; mf takes --loss {', '.join(MF_LOSSES)}")
+    if kind != "mf" and loss not in SKIPGRAM_LOSSES:
+        raise CLIError(f"--loss {loss} applies to mf; {kind} takes --loss sgns (skip-gram negative sampling, the "
+                       f"default) or nce")
+
+
 def check_options(kind: str, args: argparse.Namespace) -> None:
     """Refuse options that ``kind`` would ignore (one line naming them and the models that use them)."""
+    check_loss(kind, getattr(args, "loss", None))
     if kind != "mf" and args.negatives == "all":
         raise CLIError(f"{kind} takes a number of negatives per pair; --hard, --in-batch and --negatives all apply to mf")
     wrong = [(flag, kinds) for dest, (flag, kinds) in _KIND_OPTIONS.items()
@@ -490,6 +506,7 @@ def build_model(kind: str, args: argparse.Namespace):
                     average_epochs=args.average_epochs, batch_size=args.batch_size)
     if kind == "item2vec":
         return make("item2vec", sampler, vector_size=args.factors, sg=0 if args.cbow else 1, epochs=args.epochs,
+                    loss=args.loss,
                     workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
                     callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else None,  # loss tracking
                     window=args.window, sample=args.sample, alpha=args.lr, batch_size=args.batch_size)
@@ -515,7 +532,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("word2vec takes gensim's fixed --negatives N and --ns-exponent A (no schedules); "
                            "schedules apply to mf and item2vec")
         kw = dict(window=args.window, sample=args.sample, min_count=args.min_count, alpha=args.lr,
-                  batch_size=args.batch_size)
+                  batch_size=args.batch_size, loss=args.loss)
         model = Word2Vec(
             corpus_file=args.corpus, vector_size=args.factors, negative=args.negatives, ns_exponent=args.ns_exponent,
             sg=0 if args.cbow else 1, epochs=args.epochs, workers=args.workers, seed=args.seed, device=args.device,
@@ -727,8 +744,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
-    if args.model == "item2vec" and args.loss is not None:
-        raise CLIError("--loss applies to --model mf; item2vec trains with skip-gram negative sampling, leave --loss out")
+    check_loss(args.model, args.loss)
     out = check_out(args.out, args.force, "lab")
     train, test, desc = load_data(args)
     if test is None:
@@ -742,7 +758,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     args._lab_out = out
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = run_lab(
-        train, test, out=out, model=args.model, loss=args.loss or "bpr", alphas=args.alphas, ks=args.ks,
+        train, test, out=out, model=args.model, loss=args.loss, alphas=args.alphas, ks=args.ks,
         exclusion=args.exclusion, dns=args.dns, in_batch=not args.no_in_batch, epochs=args.epochs,
         factors=args.factors, lr=args.lr, reg=args.reg, K=args.k, budget=args.budget, seed=args.seed,
         workers=args.workers, description=desc, plot=not args.no_plot, echo=echo, schedules=not args.no_schedules,
@@ -794,8 +810,9 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--lr", type=_positive_float, default=d["lr"],
                    help="learning rate (default: the model's; word2vec/item2vec: the starting alpha, 0.025)")
     g.add_argument("--reg", type=float, default=None, help="L2 regularisation (mf; default: the model's)")
-    g.add_argument("--loss", default=None, choices=["bpr", "warp", "softmax", "ccl", "bce"],
-                   help="mf loss (default bpr; warp: LightFM's WARP in the numba kernel)")
+    g.add_argument("--loss", default=None, choices=list(MF_LOSSES) + ["sgns"],
+                   help="mf: bpr (default), warp (LightFM's WARP, numba), bce, nce (noise-contrastive: BCE with logits "
+                        "minus log(k q)), softmax or ccl; word2vec, item2vec: sgns (default) or nce")
     g.add_argument("--window", type=_positive_int, default=None, help="context window (word2vec, item2vec; default 5)")
     g.add_argument("--min-count", type=_positive_int, default=None, help="word2vec: drop words seen fewer times (default 5)")
     g.add_argument("--sample", type=float, default=None,
@@ -874,8 +891,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "replaced only once training succeeded); anything else is refused unless --force.\n\nExamples:\n"
                         "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
                         "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
+                        "  recneg train mf --lightgcn data/gowalla --loss nce --negatives 4 --ns-exponent 0.75 --out runs/nce\n"
                         "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
-                        "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v")
+                        "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v\n"
+                        "  recneg train word2vec --corpus text8.gz --loss nce --out runs/w2v-nce")
     t.add_argument("kind", choices=MODEL_KINDS, help="what to train: word2vec (text), item2vec or mf (interactions)")
     t.add_argument("--out", required=True, help="model folder to write (new, empty, or an earlier model folder)")
     t.add_argument("--force", action="store_true", help=force_help)
@@ -924,7 +943,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--out", required=True, help="lab folder to write (new, empty, or an earlier lab folder)")
     lab.add_argument("--force", action="store_true", help=force_help)
     lab.add_argument("--model", default="mf", choices=["mf", "item2vec"], help="model to sweep (default mf)")
-    lab.add_argument("--loss", default=None, choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
+    lab.add_argument("--loss", default=None, choices=["bpr", "bce", "nce", "softmax", "ccl", "sgns"],
+                     help="mf: bpr (default), bce, nce, softmax or ccl; item2vec: sgns (default) or nce")
     lab.add_argument("--alphas", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 0.75, 1.0],
                      help="popularity exponents to try (default -0.5 0 0.5 0.75 1)")
     lab.add_argument("--ks", type=_positive_int, nargs="+", default=[1, 5, 20, 100],

@@ -288,7 +288,7 @@ def test_lab_prints_progress_table_and_paths(events, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["lab", "--synthetic", "--budget", "0", "--out", "L"], "--budget: expected a number > 0"),
-    (["lab", "--synthetic", "--model", "item2vec", "--loss", "softmax", "--out", "L"], "--loss applies to --model mf"),
+    (["lab", "--synthetic", "--model", "item2vec", "--loss", "softmax", "--out", "L"], "--loss softmax applies to mf"),
     (["similar", "M", "1", "-n", "-3"], "argument -n: expected a positive integer, got '-3'"),
     (["similar", "M", "1", "-n", "0"], "argument -n: expected a positive integer, got '0'"),
 ])
@@ -437,7 +437,7 @@ BAD_INPUTS = [
     (["train", "mf", "--csv", "events.csv", "--factors", "0", "--out", "new"], "--factors"),
     (["train", "mf", "--csv", "events.csv", "--lr", "nan", "--out", "new"], "--lr"),
     (["train", "mf", "--csv", "events.csv", "--corpus", "full.gz", "--out", "new"], "--corpus is word2vec's input"),
-    (["train", "item2vec", "--csv", "events.csv", "--loss", "softmax", "--out", "new"], "--loss applies to mf"),
+    (["train", "item2vec", "--csv", "events.csv", "--loss", "softmax", "--out", "new"], "--loss softmax applies to mf"),
     (["train", "word2vec", "--corpus", "missing.txt", "--out", "new"], "no such file"),
     (["evaluate", "m_trunc"], "m_trunc"),
     (["evaluate", "m_crc"], "m_crc"),

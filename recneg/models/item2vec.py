@@ -26,6 +26,8 @@ score: the context's input vector (the mean of the context's for CBOW / shared n
 with ``syn1neg[j]``. Exclusion, DNS, weights and schedules work on both backends (numba and torch).
 Schedules are evaluated at the start of each epoch (numba) or before every batch (torch);
 ``history`` records the values at each epoch's start.
+``loss="nce"`` trains noise-contrastive estimation instead of SGNS: each logit minus
+``log(k q(item))``, ``q`` the sampler's proposal (untruncated, also with ``exclude_seen``; no DNS).
 
 ``recommend`` scores by ``scoring="in_out"`` by default: the mean history input
 vector dotted with each item's output vector, i.e. the SGNS model's own
@@ -72,6 +74,7 @@ class Item2Vec(SkipGramBase):
             (``m`` candidates per negative, ``k=1``, no ``score_fn``). It is bound to the training data at
             fit (a sampler already bound keeps its matrix). Not together with non-default
             ``negative``/``ns_exponent``.
+        loss: "sgns" (default) or "nce", as in :class:`~recneg.models.word2vec.Word2Vec`.
         alpha, min_alpha, epochs, workers, seed, device, shared_negatives, backend,
         batch_size, callbacks, progress: as in :class:`~recneg.models.word2vec.Word2Vec`.
         scoring: default scoring of :meth:`recommend`, "in_out" or "cosine" (see module docstring).
@@ -110,9 +113,10 @@ class Item2Vec(SkipGramBase):
         backend: str | None = None,
         scoring: str = "in_out",
         sampler: Any = None,
+        loss: str = "sgns",
     ) -> None:
         self._set_params(vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                         workers, seed, device, shared_negatives, batch_size, backend, sampler)
+                         workers, seed, device, shared_negatives, batch_size, backend, sampler, loss=loss)
         if scoring not in ("cosine", "in_out"):
             raise ValueError(f"scoring must be 'cosine' or 'in_out', got {scoring!r}")
         self.scoring = scoring
@@ -337,7 +341,7 @@ class Item2Vec(SkipGramBase):
     _FORMAT = "recneg-item2vec-1"
     _PARAMS = ("vector_size", "context", "window", "min_count", "sample", "sg", "negative", "ns_exponent", "alpha",
                "min_alpha", "epochs", "workers", "seed", "device", "shared_negatives", "session_gap", "batch_size",
-               "backend", "scoring")
+               "backend", "scoring", "loss")
 
     def save(self, path: str | os.PathLike) -> None:
         """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace)."""
@@ -376,4 +380,4 @@ class Item2Vec(SkipGramBase):
     def __repr__(self) -> str:
         neg = f"sampler={self.sampler!r}" if self.sampler_given else f"ns_exponent={self.ns_exponent}"
         return (f"Item2Vec(vector_size={self.vector_size}, context={self.context!r}, window={self.window}, "
-                f"{neg}, epochs={self.epochs})")
+                f"{neg}, loss={self.loss!r}, epochs={self.epochs})")

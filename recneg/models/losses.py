@@ -10,6 +10,8 @@ loss      per row                                                options
 BPR       ``sum_j w_j softplus(s_j - s_pos)``                    score
 WARP      LightFM's rank-weighted hinge (sample until violation)  margin (numba only)
 BCE       ``softplus(-s_pos) + w * sum_j softplus(s_j)``          negative_weight, score
+NCE       ``softplus(-(s_pos - log k q_pos))                     (dot only; q from the sampler)
+          + sum_j softplus(s_j - log k q_j)``
 Softmax   ``-log softmax(s / T - log q)[pos]``                    temperature (or schedule), score, logq
 CCL       ``(1 - s_pos) + w * mean_j relu(s_j - margin)``         margin, negative_weight (cosine)
 iALS      ``c (s_pos - 1)^2 + alpha0 * sum_j s_j^2`` (all items)   alpha0, alpha, nu (ALS only)
@@ -23,7 +25,7 @@ from typing import Any, ClassVar
 
 from ..sampling.schedules import Schedule, as_schedule, schedule_from_spec, schedule_spec
 
-__all__ = ["Loss", "BPR", "WARP", "BCE", "Softmax", "CCL", "WeightedSquared", "as_loss", "LOSS_NAMES"]
+__all__ = ["Loss", "BPR", "WARP", "BCE", "NCE", "Softmax", "CCL", "WeightedSquared", "as_loss", "LOSS_NAMES"]
 
 _SCORES = ("dot", "cosine")
 
@@ -91,6 +93,28 @@ class BCE(Loss):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_number("negative_weight", self.negative_weight, 0.0)
+
+
+@dataclass(frozen=True)
+class NCE(Loss):
+    """Noise-contrastive estimation (Gutmann & Hyvärinen 2010; Mnih & Teh 2012; TensorFlow's ``nce_loss``
+    with ``subtract_log_q``): BCE on logits corrected by the noise law,
+
+    ``-log sigmoid(s_pos - log(k q(pos))) - sum_j log sigmoid(-(s_j - log(k q(j))))``,
+
+    ``q`` the law the sampler draws the ``k`` negatives of a row from (a ``NegativeSampler``'s proposal,
+    untruncated also with ``exclude_seen``; an ``InBatchSampler(logq=True)``'s batch popularity), ``k``
+    the negatives drawn per row. With the correction the optimum score is the log of the data density
+    itself (self-normalised), where BCE's is its log-ratio to ``k q``. Torch trainer only; scores are dot
+    products (the correction, ``-log(k q)``, is far outside a cosine's range)."""
+
+    name: ClassVar[str] = "nce"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.score != "dot":
+            raise ValueError("loss='nce' corrects unbounded scores by log(k q): leave score='dot' (a cosine score "
+                             "in [-1, 1] cannot reach the corrected logits)")
 
 
 @dataclass(frozen=True)
@@ -191,7 +215,7 @@ class WeightedSquared(Loss):
 DEFAULT_UNOBSERVED_RATIO = 10.0
 
 
-_BY_NAME: dict[str, type[Loss]] = {c.name: c for c in (BPR, WARP, BCE, Softmax, CCL, WeightedSquared)}
+_BY_NAME: dict[str, type[Loss]] = {c.name: c for c in (BPR, WARP, BCE, NCE, Softmax, CCL, WeightedSquared)}
 LOSS_NAMES = tuple(_BY_NAME)
 
 

@@ -2,7 +2,7 @@
 
 One front door, :class:`MatrixFactorization`, and behind it one class per backend, as implicit
 splits CPU and GPU: :class:`NumbaMatrixFactorization` (per-pair Hogwild SGD in a numba kernel:
-BPR and WARP, CPU) and :class:`TorchMatrixFactorization` (mini-batch Adam on torch: BPR, BCE,
+BPR and WARP, CPU) and :class:`TorchMatrixFactorization` (mini-batch Adam on torch: BPR, BCE, NCE,
 sampled softmax and CCL, on any device, with shared, in-batch, mixed or all-item negatives).
 ``MatrixFactorization(...)`` returns the one that honours what it was asked for (``backend=``
 forces one); each class lists only the options it honours.
@@ -84,12 +84,13 @@ class UserBatches:
 
 def default_sampler(loss: Loss):
     """The sampler a loss trains with when none is given: uniform negatives with exact exclusion,
-    one per positive for BPR/WARP, 4 for BCE, 1024 shared by the batch for softmax/CCL."""
+    one per positive for BPR/WARP, 4 for BCE and NCE (the same draws, so the two differ only by NCE's
+    log(k q) correction), 1024 shared by the batch for softmax/CCL."""
     if loss.name == "warp":
         return WarpSampler(NegativeSampler(k=1, alpha=0.0), max_trials=100)
     if loss.name in ("softmax", "ccl"):
         return NegativeSampler(k=1024, alpha=0.0, shared=True)
-    return NegativeSampler(k=4 if loss.name == "bce" else 1, alpha=0.0)
+    return NegativeSampler(k=4 if loss.name in ("bce", "nce") else 1, alpha=0.0)
 
 
 def _as_sampler(sampler: Any, loss: Loss):
@@ -198,7 +199,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
 
     ``MatrixFactorization(...)`` returns a :class:`NumbaMatrixFactorization` (loss ``"bpr"``/``"warp"``
     with per-example proposal, DNS or WARP negatives, on the CPU) or a :class:`TorchMatrixFactorization`
-    (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE, ``batch_size``,
+    (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE/NCE, ``batch_size``,
     ``device``); ``backend="numba"``/``"torch"`` forces one. Their docstrings list their options.
     ``loss="ials"`` (every item a weighted negative) returns an :class:`~recneg.models.als.ALSMatrixFactorization`.
 
@@ -211,8 +212,10 @@ class MatrixFactorization(metaclass=_FrontDoor):
 
     Common args:
         factors: embedding size d (> 0).
-        loss: ``"bpr"``, ``"warp"``, ``"bce"``, ``"softmax"``, ``"ccl"`` or a
+        loss: ``"bpr"``, ``"warp"``, ``"bce"``, ``"nce"``, ``"softmax"``, ``"ccl"`` or a
             :mod:`recneg.models.losses` object with its options (e.g. ``Softmax(temperature=0.1)``).
+            ``"nce"`` (noise-contrastive estimation: BCE on logits minus ``log(k q)``, ``q`` the sampler's
+            law) trains on torch: the front door routes it there, the numba backend refuses it.
         sampler: a :mod:`recneg.sampling` sampler, bound to the training matrix at ``fit`` if it has
             none: ``NegativeSampler`` (k, alpha or weights, exact exclusion, shared), ``DynamicNegativeSampler``
             (hard negatives: best of m, optionally from a per-user pool), ``InBatchSampler``,
@@ -617,8 +620,11 @@ class NumbaMatrixFactorization(MatrixFactorization):
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
                           seed)
         if self.loss.name not in ("bpr", "warp") or self.loss.score != "dot":
-            raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got {self.loss!r}: "
-                             f"use backend='torch' (or leave backend='auto')")
+            why = (" (the numba kernel is pairwise; NCE, like BCE, is pointwise and trains on torch with the "
+                   "sampler's per-example log q)" if self.loss.name == "nce" else "")
+            raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got loss="
+                             f"{self.loss!r}{why}: use backend='torch' (or leave backend='auto'; "
+                             f"device= works on torch)")
         if not _numba_can_train(self.loss, self.sampler):
             need = ("a WarpSampler" if self.loss.name == "warp" else
                     "a NegativeSampler (not shared) or a DynamicNegativeSampler over one (topk, k=1, no score_fn)")
@@ -671,6 +677,9 @@ class TorchMatrixFactorization(MatrixFactorization):
     Trains every loss but WARP with any sampler but ``WarpSampler``: per-example or shared
     ``NegativeSampler`` negatives (softmax/CCL share theirs by default), DNS (bpr/bce), in-batch
     negatives with logQ, mixed (in-batch + proposal), or ``AllItems()`` (the exact full softmax).
+    NCE needs negatives with a known law q: a ``NegativeSampler`` (per-example or shared; q its
+    proposal, untruncated also with exclusion) or an ``InBatchSampler(logq=True)`` (q the batch
+    popularity); it refuses DNS, mixed and all-item negatives.
     Every negative is drawn by :mod:`recneg.sampling.torch_draws`.
 
     Args:
@@ -732,6 +741,8 @@ class TorchMatrixFactorization(MatrixFactorization):
         """Five rules: WARP is numba's; DNS here is per example; mixed negatives are shared; in-batch needs a
         logQ-corrected loss; user batches need shared proposal negatives."""
         s, name = self.sampler, self.loss.name
+        if name == "nce":
+            _check_nce_sampler(s)
         if name == "warp" or isinstance(s, WarpSampler):
             raise ValueError("WARP runs in the numba kernel: use loss='warp' with a WarpSampler and backend='numba' "
                              "(or 'auto')")
@@ -788,6 +799,8 @@ class TorchMatrixFactorization(MatrixFactorization):
         counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
         prop = self._tcfg.sampler
         weights = prop.p if prop is not None else np.full(X.shape[1], 1.0 / X.shape[1])
+        if self.loss.name == "nce" and prop is not None:
+            _check_nce_support(weights, counts)
         trainer = TorchTrainer(self._tcfg, X, weights, counts)
         if self._scheduled():  # schedules move per step on the torch path (per epoch in the numba kernels)
             trainer.before_step = lambda t: self._step_schedules(trainer, t)
@@ -831,12 +844,47 @@ class TorchMatrixFactorization(MatrixFactorization):
             cfg.temperature = vals["temperature"]
         if cfg.sampler is not None and cfg.sampler.alpha != cfg.alpha:
             cfg.alpha = cfg.sampler.alpha
+            if self.loss.name == "nce":
+                _check_nce_support(cfg.sampler.p, trainer.item_counts)
             trainer.set_proposal(cfg.sampler.p)
         return vals
 
     def _sync_from_trainer(self, trainer) -> None:
         trainer.sync()
         self._U, self._V, self._b = self._tcfg._U, self._tcfg._V, self._tcfg._b
+
+
+def _check_nce_sampler(s: Any) -> None:
+    """ValueError unless ``s`` draws negatives from a law q that NCE can correct by (naming the fix)."""
+    fix = ("use a NegativeSampler (per-example or shared=True: q is its proposal) or InBatchSampler(logq=True) "
+           "(q is the batch popularity)")
+    no_law = "loss='nce' corrects each logit by log(k q) of the law the negatives are drawn from; "
+    problem = (
+        f"{no_law}a WarpSampler's negatives (drawn until one violates the margin) follow no known law: {fix}"
+        if isinstance(s, WarpSampler) else
+        f"{no_law}a DynamicNegativeSampler's best-of-m negatives follow no known law: {fix}, or loss='bce' with DNS"
+        if isinstance(s, DynamicNegativeSampler) else
+        f"loss='nce' contrasts with sampled noise, but AllItems() scores the whole catalogue (no sample, no q): "
+        f"{fix}, or loss='softmax' for the exact full softmax"
+        if isinstance(s, AllItems) else
+        f"loss='nce' is not supported with MixedSampler (two noise laws in one row): {fix}"
+        if isinstance(s, MixedSampler) else
+        "loss='nce' needs the in-batch negatives' law: InBatchSampler(logq=False) turns it off; use "
+        "InBatchSampler(logq=True)"
+        if isinstance(s, InBatchSampler) and not s.logq else None)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _check_nce_support(weights: np.ndarray, counts: np.ndarray) -> None:
+    """ValueError when the proposal gives q = 0 to an item with training positives (its NCE logit would be
+    ``s - log(k * 0) = +inf``). ``weights`` float (n_items,), ``counts`` int (n_items,) positives per item."""
+    bad = np.flatnonzero((np.asarray(counts) > 0) & ~(np.asarray(weights) > 0))
+    if bad.size:
+        raise ValueError(f"loss='nce' needs q(i) > 0 for every item with training positives (its logit is "
+                         f"s - log(k q)), but the sampler's proposal gives q = 0 to {bad.size} of them (e.g. item "
+                         f"{bad[0]}); give them a positive weight in NegativeSampler(weights=...), or an alpha "
+                         f"closer to 0")
 
 
 def _legacy_params(cfg: dict) -> dict:
