@@ -385,7 +385,7 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-MF_LOSSES = ("bpr", "warp", "bce", "nce", "softmax", "ccl")
+MF_LOSSES = ("bpr", "warp", "bce", "nce", "softmax", "ccl", "ials")
 SKIPGRAM_LOSSES = ("sgns", "nce")
 
 
@@ -496,6 +496,13 @@ def build_model(kind: str, args: argparse.Namespace):
     from .models.factory import build_model as make
 
     check_options(kind, args)
+    if kind == "mf" and (getattr(args, "mf_default", False) or args.loss == "ials"):
+        given = getattr(args, "sampled_flags", [])
+        if given:
+            raise CLIError(f"--loss ials weighs every unseen item, without a sampler or SGD: leave out "
+                           f"{', '.join(given)}")
+        return make("mf", None, factors=args.factors, loss="ials", reg=args.reg, epochs=args.epochs,
+                    workers=args.workers, seed=args.seed)
     sampler = build_sampler_from_args(kind, args)
     if kind == "mf":
         loss = build_loss(args)
@@ -514,8 +521,30 @@ def build_model(kind: str, args: argparse.Namespace):
 
 
 # ---------------------------------------------------------------- commands
+# options that ask `recneg train mf` for a sampled-negative model (BPR unless --loss says otherwise)
+_SAMPLED_MF_FLAGS = ("negatives", "ns_exponent", "hard", "dns_pool", "exclude_seen", "in_batch", "mixed", "lr",
+                     "lr_decay", "batching", "batch_size", "average_epochs", "history_weight", "init_std", "score",
+                     "temperature", "margin", "negative_weight")
+
+
+def resolve_defaults(args: argparse.Namespace) -> None:
+    """Fill the options left unset. ``recneg train mf`` with no --loss, no sampler and no SGD option and a CPU
+    device trains the library's default, iALS (as ``MatrixFactorization()``; ``args.mf_default``); otherwise the
+    sampled defaults apply: 5 negatives, popularity^0.75, 20 epochs."""
+    args.sampled_flags = ["--" + f.replace("_", "-") for f in _SAMPLED_MF_FLAGS
+                          if getattr(args, f, None) not in (None, False)]
+    args.mf_default = args.kind == "mf" and args.loss is None and args.device == "cpu" and not args.sampled_flags
+    if args.negatives is None:
+        args.negatives = 5
+    if args.ns_exponent is None:
+        args.ns_exponent = 0.75
+    if args.epochs is None and not args.mf_default:
+        args.epochs = 20
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     kind = args.kind
+    resolve_defaults(args)
     out = check_out(args.out, args.force)
     args._out_existed = out.exists() or out.is_symlink()
     check_device(args.device)
@@ -806,13 +835,16 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     d.update(defaults or {})
     g = p.add_argument_group("model")
     g.add_argument("--factors", "--dim", type=_positive_int, default=d["factors"], help="embedding dimension (default %(default)s)")
-    g.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="training epochs (default %(default)s)")
+    g.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"training epochs (default {d['epochs']}; mf without loss, sampler or SGD options: iALS's 8)")
     g.add_argument("--lr", type=_positive_float, default=d["lr"],
                    help="learning rate (default: the model's; word2vec/item2vec: the starting alpha, 0.025)")
     g.add_argument("--reg", type=float, default=None, help="L2 regularisation (mf; default: the model's)")
     g.add_argument("--loss", default=None, choices=list(MF_LOSSES) + ["sgns"],
-                   help="mf: bpr (default), warp (LightFM's WARP, numba), bce, nce (noise-contrastive: BCE with logits "
-                        "minus log(k q)), softmax or ccl; word2vec, item2vec: sgns (default) or nce")
+                   help="mf: ials (the default when no sampler or SGD option is given: every unseen item a weighted "
+                        "negative, alternating least squares), bpr (the default otherwise), warp (LightFM's WARP, "
+                        "numba), bce, nce (noise-contrastive: BCE with logits minus log(k q)), softmax or ccl; "
+                        "word2vec, item2vec: sgns (default) or nce")
     g.add_argument("--window", type=_positive_int, default=None, help="context window (word2vec, item2vec; default 5)")
     g.add_argument("--min-count", type=_positive_int, default=None, help="word2vec: drop words seen fewer times (default 5)")
     g.add_argument("--sample", type=float, default=None,
@@ -836,11 +868,11 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
                    help="mf torch: user = (1-H) * own embedding + H * W @ mean of its history's items (SimpleX)")
     s = p.add_argument_group("negative sampling")
-    s.add_argument("--ns-exponent", type=_number_or_schedule, default=0.75,
+    s.add_argument("--ns-exponent", type=_number_or_schedule, default=None,
                    help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare; default 0.75), or a "
                         "schedule over the epochs, e.g. 1:0:linear")
-    s.add_argument("--negatives", type=_negatives_arg, default=d["negatives"],
-                   help="negatives per positive, or per batch when shared (default %(default)s); a schedule over the "
+    s.add_argument("--negatives", type=_negatives_arg, default=None,
+                   help=f"negatives per positive, or per batch when shared (default {d['negatives']}); a schedule over the "
                         "epochs, e.g. 1:20:linear; mf also takes 'all'")
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
                    help="mf, item2vec: never a negative the user has seen (the default; item2vec: from the user's own history)")

@@ -220,10 +220,10 @@ def test_sigint_to_a_real_process_exits_130_in_one_line(tmp_path):
     buf = b""
     try:
         deadline = time.monotonic() + 120
-        while b"mf-bpr" not in buf and p.poll() is None and time.monotonic() < deadline:
+        while b"mf-ials" not in buf and p.poll() is None and time.monotonic() < deadline:
             if select.select([p.stderr], [], [], 1.0)[0]:
                 buf += os.read(p.stderr.fileno(), 65536)
-        assert b"mf-bpr" in buf, buf.decode(errors="replace")
+        assert b"mf-ials" in buf, buf.decode(errors="replace")
         p.send_signal(signal.SIGINT)
         _, rest = p.communicate(timeout=120)
     finally:
