@@ -104,7 +104,7 @@ def query_rows(matrix: Any, ids: np.ndarray, scalar: bool, n_cols: int, *, name:
                          f"{'items' if what == 'user' else 'users'}")
     if m.shape[0] == ids.size:
         rows = m
-    elif not scalar and n_full is not None and (m.shape[0] == n_full or (n_full < 0 and m.shape[0] > ids.max())):
+    elif not scalar and n_full is not None and (m.shape[0] == n_full or (n_full < 0 and ids.size and m.shape[0] > ids.max())):
         rows = m[ids]
     else:
         need = f"1 row for every {what} in {what}id ({ids.size})"

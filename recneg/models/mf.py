@@ -977,8 +977,18 @@ def _legacy_params(cfg: dict) -> dict:
     return out
 
 
+_IMPLICIT_NAMES = ("learning_rate", "regularization", "iterations", "num_threads", "random_state", "use_gpu",
+                   "verify_negative_samples", "dtype")
+
+
 def BayesianPersonalizedRanking(factors: int = 64, **kwargs: Any) -> MatrixFactorization:
-    """``MatrixFactorization(loss="bpr", ...)`` under implicit's name."""
+    """``MatrixFactorization(loss="bpr", ...)`` under implicit's name, with recneg's parameter names (``lr``,
+    ``reg``, ``epochs``, ...); :func:`recneg.compat.implicit.BayesianPersonalizedRanking` takes implicit's."""
+    theirs = [k for k in _IMPLICIT_NAMES if k in kwargs]
+    if theirs:
+        raise TypeError(f"recneg.models.BayesianPersonalizedRanking takes recneg's parameter names (lr, reg, epochs, "
+                        f"workers, seed), not implicit's {theirs}: use recneg.compat.implicit."
+                        f"BayesianPersonalizedRanking for implicit's names and defaults")
     if kwargs.get("loss", "bpr") not in ("bpr",) and getattr(kwargs.get("loss"), "name", None) != "bpr":
         raise ValueError("BayesianPersonalizedRanking trains loss='bpr'; use MatrixFactorization for other losses")
     kwargs["loss"] = kwargs.get("loss", "bpr")

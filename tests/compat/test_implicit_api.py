@@ -297,3 +297,11 @@ def test_file_objects_bad_content_name_the_file():
         MatrixFactorization.load(io.BytesIO(b"not an npz file"))
     with pytest.raises(ValueError, match="<file object> is empty"):
         Item2Vec.load(io.BytesIO(b""))
+
+
+def test_recneg_models_bpr_alias_points_to_the_implicit_names():
+    from recneg.models import BayesianPersonalizedRanking as RecnegBPR
+
+    with pytest.raises(TypeError, match="recneg.compat.implicit"):
+        RecnegBPR(factors=8, learning_rate=0.01, iterations=5)
+    assert RecnegBPR(factors=8, lr=0.01, epochs=5).epochs == 5
