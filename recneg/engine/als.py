@@ -14,7 +14,8 @@ and symmetrically for the items. Two solvers, ``prange`` over rows:
 
 * ``"cholesky"``: build the matrix (float64) and factor it: exact; O(nnz d^2 + rows d^3) per epoch;
 * ``"cg"``: ``cg_steps`` conjugate-gradient steps warm-started from the current row (as implicit's ALS),
-  never forming the matrix: O(cg_steps (nnz d + rows d^2)) per epoch. CG from the previous factors lowers
+  never forming the matrix: O(cg_steps (nnz d + rows d^2)) per epoch; a row without pairs is set to its
+  exact solution, 0. CG from the previous factors lowers
   the same quadratic at every step, so the objective still never increases.
 
 Kernels use ``error_model="numpy"``: a singular system (reg = 0 and a row without data) gives NaN factors,
@@ -108,6 +109,10 @@ def solve_rows_cg(indptr: np.ndarray, indices: np.ndarray, conf: np.ndarray, X: 
     n, d = X.shape
     Gf = G.astype(np.float32)
     for u in prange(n):
+        if indptr[u] == indptr[u + 1]:  # no pairs: b = 0, so the exact solution is 0 (as implicit sets it);
+            for a in range(d):         # CG from the previous value would leave its residual noise instead
+                X[u, a] = 0.0
+            continue
         x = np.empty(d, dtype=np.float32)
         r = np.empty(d, dtype=np.float32)
         p = np.empty(d, dtype=np.float32)

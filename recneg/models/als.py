@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from ..data.interactions import as_csr
 from ..engine.divergence import TrainingDivergedError
 from ..sampling import AllItems
+from . import _implicit_api as _api
 from .losses import WeightedSquared, as_loss
 from .mf import MatrixFactorization, _as_sampler, _check_int, _check_pos
 
@@ -112,7 +113,7 @@ class ALSMatrixFactorization(MatrixFactorization):
 
     def confidences(self, user_items: Any) -> sp.csr_matrix:
         """The users x items CSR of ``c_ui`` (float32) that training weights each pair with: 1 (``alpha=None``)
-        or ``1 + alpha * r_ui`` from the stored values.
+        or ``confidence_offset + alpha * r_ui`` from the stored values (the offset is 1 unless the loss says).
 
         Raises:
             TypeError for a matrix of the wrong type; ValueError naming ``user_items`` for NaN, inf or negative
@@ -128,24 +129,75 @@ class ALSMatrixFactorization(MatrixFactorization):
                              f"as confidences: clean them, or use alpha=None (binary)")
         if data.size and (data < 0).any():
             raise ValueError(f"user_items has negative values (min {data.min():g}); loss=WeightedSquared("
-                             f"alpha={alpha:g}) needs counts/weights >= 0 (c = 1 + alpha * value)")
+                             f"alpha={alpha:g}) needs counts/weights >= 0 (c = {self.loss.confidence_offset:g} + "
+                             f"alpha * value)")
         X = X.astype(np.float32)
-        X.data = (1.0 + alpha * data).astype(np.float32)
+        X.data = (self.loss.confidence_offset + alpha * data).astype(np.float32)
         return X
 
     def fit(self, user_items: Any, show_progress: bool = True, callbacks: Iterable[Callable] | None = None,
             validation: Callable[[int, MatrixFactorization], Any] | None = None,
-            patience: int | None = None, monitor: str | None = None) -> "ALSMatrixFactorization":
+            patience: int | None = None, monitor: str | None = None,
+            callback: Callable[..., Any] | None = None) -> "ALSMatrixFactorization":
         """Train on ``user_items`` (Interactions or scipy sparse, users x items): every stored pair is a positive
         with confidence ``c_ui`` (see :meth:`confidences`), every other pair a negative with weight ``alpha0``.
         Arguments as :meth:`MatrixFactorization.fit` (callbacks, validation with patience keeping the best
         epoch's factors); ``history`` records the objective after each epoch as ``loss``."""
+        _api.warn_if_not_csr(user_items)
+        if sp.issparse(user_items) and user_items.format != "csr":
+            user_items = user_items.tocsr()  # converted once, warned once
         self._conf = self.confidences(user_items)
         try:
             return super().fit(user_items, show_progress=show_progress, callbacks=callbacks, validation=validation,
-                               patience=patience, monitor=monitor)
+                               patience=patience, monitor=monitor, callback=callback)
         finally:
             self._conf = None
+
+    def recalculate_user(self, userid: int | np.ndarray, user_items: Any) -> np.ndarray:
+        """Users' factors solved exactly from ``user_items`` (CSR, one row per user; values as at fit) against the
+        stored item factors, without storing them: implicit's ``recalculate_user``. A user need not be a trained
+        one (fold-in). Returns float32 (d,) for an int ``userid`` else (n, d)."""
+        scalar, ids = _api.check_query_ids(userid, None, "userid")
+        rows = _api.query_rows(user_items, ids, scalar, self.n_items)
+        X = self._solve_rows(rows, self._V)
+        return X[0] if scalar else X
+
+    def recalculate_item(self, itemid: int | np.ndarray, item_users: Any) -> np.ndarray:
+        """Items' factors solved exactly from ``item_users`` (items x users CSR, one row per item) against the
+        stored user factors, without storing them: implicit's ``recalculate_item``. Returns float32 (d,) for an
+        int ``itemid`` else (n, d)."""
+        scalar, ids = _api.check_query_ids(itemid, None, "itemid")
+        rows = _api.query_rows(item_users, ids, scalar, self.n_users, name="item_users", what="item")
+        X = self._solve_rows(rows, self._U)
+        return X[0] if scalar else X
+
+    def _solve_rows(self, rows: sp.csr_matrix, Y: np.ndarray) -> np.ndarray:
+        """Exact (Cholesky) block solves of the rows of ``rows`` (their confidences from the stored values, as at
+        fit) with the other side ``Y`` fixed: the solve an epoch's half-step approximates."""
+        from ..engine.als import row_regularization, solve_rows_cholesky
+
+        self._check_fitted()
+        if self.alpha0_ is None:
+            raise RuntimeError("this model's unobserved weight alpha0_ is unknown (a file saved before recneg kept "
+                               "it): fit the model again to recalculate users or items")
+        C = self.confidences(rows)
+        lam = row_regularization(C, self.reg, self.alpha0_, self.loss.nu, self.sampler.exclude_seen)
+        Y64 = Y.astype(np.float64)
+        G = self.alpha0_ * (Y64.T @ Y64)
+        X = np.zeros((C.shape[0], Y.shape[1]), dtype=np.float32)
+        solve_rows_cholesky(C.indptr.astype(np.int64), C.indices.astype(np.int32), C.data.astype(np.float32), X,
+                            np.ascontiguousarray(Y, dtype=np.float32), G, lam,
+                            self.alpha0_ if self.sampler.exclude_seen else 0.0)
+        return X
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {} if self.alpha0_ is None else {"alpha0_": np.float64(self.alpha0_)}
+
+    def _set_state_arrays(self, z: dict[str, np.ndarray]) -> None:
+        if "alpha0_" in z:
+            self.alpha0_ = float(z["alpha0_"])
+        elif self._U is not None and self.loss.alpha0 is not None:  # a fitted file from before alpha0_ was kept
+            self.alpha0_ = self.loss.alpha0
 
     def _make_trainer(self, X: sp.csr_matrix, rng: np.random.Generator):
         from ..engine.als import ALSTrainer

@@ -177,9 +177,13 @@ class WeightedSquared(Loss):
         alpha: confidence from the training matrix's values, or None. None (default): the values are ignored
             (binary, as every other MF loss) and ``c_ui = 1``. A number: ``c_ui = 1 + alpha * r_ui`` with
             ``r_ui`` the stored value (e.g. play counts; must be finite and >= 0), Hu et al.'s confidence.
-            implicit's ``AlternatingLeastSquares`` fitted on ``user_items * a`` uses ``c_ui = a * r_ui`` with
-            unobserved weight 1 and ``nu = 0``: on binary data that is ``alpha0=1, alpha=a - 1``.
+            implicit's ``AlternatingLeastSquares(alpha=a)`` uses ``c_ui = a * r_ui`` with unobserved weight 1
+            and ``nu = 0``: that is ``alpha0=1, alpha=a, confidence_offset=0, nu=0`` (on binary data also
+            ``alpha0=1, alpha=a - 1``); :func:`recneg.compat.implicit.AlternatingLeastSquares` builds it.
         nu: exponent of the frequency-scaled regularisation (0: plain ``reg``, as implicit; 1: Rendle et al.'s).
+        confidence_offset: the constant of the confidence, ``c_ui = confidence_offset + alpha * r_ui`` when
+            ``alpha`` is a number (>= 0; default 1, Hu et al.'s; 0 is implicit's ``c = alpha * r``). Left out
+            of :meth:`to_spec` at its default, so specs written before it existed read back the same.
     """
 
     name: ClassVar[str] = "ials"
@@ -187,6 +191,7 @@ class WeightedSquared(Loss):
     unobserved_ratio: float | None = None
     alpha: float | None = None
     nu: float = 1.0
+    confidence_offset: float = 1.0
 
     def __post_init__(self) -> None:
         if self.score != "dot":
@@ -204,6 +209,14 @@ class WeightedSquared(Loss):
             object.__setattr__(self, "unobserved_ratio", DEFAULT_UNOBSERVED_RATIO)
         _check_number("nu", self.nu, 0.0)
         object.__setattr__(self, "nu", float(self.nu))
+        _check_number("confidence_offset", self.confidence_offset, 0.0)
+        object.__setattr__(self, "confidence_offset", float(self.confidence_offset))
+
+    def to_spec(self) -> dict:
+        spec = super().to_spec()
+        if spec.get("confidence_offset") == 1.0:
+            del spec["confidence_offset"]
+        return spec
 
     def unobserved_weight(self, confidence_sum: float, n_users: int, n_items: int) -> float:
         """``alpha0``, or ``unobserved_ratio * confidence_sum / (n_users * n_items)`` when it is set from the data."""
