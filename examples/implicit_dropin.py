@@ -11,7 +11,7 @@ implicit's evaluation runs on either model; its "precision" is pooled over users
 recneg.evaluation.ranking's docstring for how it relates to recneg's precision@K and recall@K).
 Both libraries train with every core (num_threads=0, Hogwild), so the last digits vary between runs.
 
-Output (recneg; ML-100k; run 2026-11-30):
+Output (recneg; ML-100k; run 2026-12-01):
 
     random split: dropped 38 test pairs whose user or item is absent from train
     recommend(0): [982  23 772 499 404] ['Private Parts (1997)', 'Rumble in the Bronx (1995)', 'Swimming with Sharks (1995)', 'People vs. Larry Flynt, The (1996)', 'Close Shave, A (1995)']
