@@ -8,7 +8,7 @@ save_word2vec_format(fvocab=), get_vecattr) run on a small word2vec file this sc
 first: 15 words in three topics (fruit, animals, colours), 8-d vectors = topic centre + noise,
 with a C-tool vocabulary file of word counts.
 
-Output (recneg; run 2026-11-30):
+Output (recneg; run 2026-12-01):
 
     [('cherry', 0.9859344363212585), ('pear', 0.9856645464897156), ('grape', 0.9727195501327515)]
     1000 0
