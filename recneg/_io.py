@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import threading
@@ -89,8 +90,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         raise
 
 
-def atomic_savez(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """``np.savez`` to ``path`` atomically (the name is used as given: no ``.npz`` is appended)."""
+def atomic_savez(path: str | os.PathLike | IO[bytes], **arrays: np.ndarray) -> None:
+    """``np.savez`` to ``path`` atomically (the name is used as given: no ``.npz`` is appended).
+
+    A binary file object (anything with ``write``) is written in place, from its current position, as
+    ``np.savez`` does: atomicity is then the caller's."""
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -114,8 +121,10 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
-def load_npz(path: str | os.PathLike, what: str, required: Collection[str] = ()) -> dict[str, np.ndarray]:
+def load_npz(path: str | os.PathLike | IO[bytes], what: str, required: Collection[str] = ()) -> dict[str, np.ndarray]:
     """Read every array of the recneg ``.npz`` file ``path`` into memory, without ever unpickling.
+
+    ``path`` may also be a binary file object (read from its current position), as ``np.load`` takes.
 
     ``what`` names the expected kind of file (e.g. ``"Interactions"``; messages say
     ``recneg <what> file`` and ``<what>.save``); ``required`` lists arrays it must hold.
@@ -126,17 +135,29 @@ def load_npz(path: str | os.PathLike, what: str, required: Collection[str] = ())
             a bare ``.npy`` array, a pickle or other non-``.npz`` file, object (pickled) arrays,
             or missing required arrays.
     """
-    shown = _show(path)
     kind = f"recneg {what} .npz file written by {what}.save"
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{shown}: file not found (expected a {kind})")
-    if os.path.isdir(path):
-        raise ValueError(f"{shown} is a folder, not a {kind}; pass the path of the file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise ValueError(f"{shown}: cannot read the file ({_one_line(e)}); expected a {kind}") from None
+    source: Any = path
+    if hasattr(path, "read"):  # an open binary file: read from its current position to the end
+        name = getattr(path, "name", None)
+        shown = _show(name) if isinstance(name, (str, bytes)) else "<file object>"
+        try:
+            data = path.read()
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{shown}: cannot read the file ({_one_line(e)}); expected a {kind}") from None
+        if not isinstance(data, bytes):
+            raise TypeError(f"{shown} is opened in text mode; open it with 'rb' (a {kind})")
+        head, source = data[:8], io.BytesIO(data)
+    else:
+        shown = _show(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{shown}: file not found (expected a {kind})")
+        if os.path.isdir(path):
+            raise ValueError(f"{shown} is a folder, not a {kind}; pass the path of the file")
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+        except OSError as e:
+            raise ValueError(f"{shown}: cannot read the file ({_one_line(e)}); expected a {kind}") from None
     if not head:
         raise ValueError(f"{shown} is empty (0 bytes), not a {kind}; it was truncated: save it again")
     if head.startswith(_NPY_MAGIC):
@@ -148,7 +169,7 @@ def load_npz(path: str | os.PathLike, what: str, required: Collection[str] = ())
     arrays: dict[str, np.ndarray] = {}
     pickled = None
     try:  # np.load of an npz is lazy: read every member here so CRC and size errors surface inside the guard
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(source, allow_pickle=False) as z:
             for name in z.files:
                 try:
                     arrays[name] = z[name]

@@ -372,7 +372,7 @@ def parse_hard(spec: str | None) -> int | None:
 
 # option dest -> (flag, the model kinds that use it); given to another kind, it is refused, not ignored
 _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "loss": ("--loss", ("mf",)), "reg": ("--reg", ("mf",)), "lr_decay": ("--lr-decay", ("mf",)),
+    "loss": ("--loss", ("mf", "item2vec", "word2vec")), "reg": ("--reg", ("mf",)), "lr_decay": ("--lr-decay", ("mf",)),
     "batching": ("--batching", ("mf",)), "score": ("--score", ("mf",)), "temperature": ("--temperature", ("mf",)),
     "margin": ("--margin", ("mf",)), "negative_weight": ("--negative-weight", ("mf",)),
     "init_std": ("--init-std", ("mf",)), "average_epochs": ("--average-epochs", ("mf",)),
@@ -385,8 +385,24 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+MF_LOSSES = ("bpr", "warp", "bce", "nce", "softmax", "ccl", "ials")
+SKIPGRAM_LOSSES = ("sgns", "nce")
+
+
+def check_loss(kind: str, loss: str | None) -> None:
+    """Refuse a ``--loss`` that ``kind`` does not train (mf: MF_LOSSES; word2vec, item2vec: SKIPGRAM_LOSSES)."""
+    if loss is None:
+        return
+    if kind == "mf" and loss not in MF_LOSSES:
+        raise CLIError(f"--loss {loss} applies to word2vec and item2vec; mf takes --loss {', '.join(MF_LOSSES)}")
+    if kind != "mf" and loss not in SKIPGRAM_LOSSES:
+        raise CLIError(f"--loss {loss} applies to mf; {kind} takes --loss sgns (skip-gram negative sampling, the "
+                       f"default) or nce")
+
+
 def check_options(kind: str, args: argparse.Namespace) -> None:
     """Refuse options that ``kind`` would ignore (one line naming them and the models that use them)."""
+    check_loss(kind, getattr(args, "loss", None))
     if kind != "mf" and args.negatives == "all":
         raise CLIError(f"{kind} takes a number of negatives per pair; --hard, --in-batch and --negatives all apply to mf")
     wrong = [(flag, kinds) for dest, (flag, kinds) in _KIND_OPTIONS.items()
@@ -480,6 +496,13 @@ def build_model(kind: str, args: argparse.Namespace):
     from .models.factory import build_model as make
 
     check_options(kind, args)
+    if kind == "mf" and (getattr(args, "mf_default", False) or args.loss == "ials"):
+        given = getattr(args, "sampled_flags", [])
+        if given:
+            raise CLIError(f"--loss ials weighs every unseen item, without a sampler or SGD: leave out "
+                           f"{', '.join(given)}")
+        return make("mf", None, factors=args.factors, loss="ials", reg=args.reg, epochs=args.epochs,
+                    workers=args.workers, seed=args.seed)
     sampler = build_sampler_from_args(kind, args)
     if kind == "mf":
         loss = build_loss(args)
@@ -490,6 +513,7 @@ def build_model(kind: str, args: argparse.Namespace):
                     average_epochs=args.average_epochs, batch_size=args.batch_size)
     if kind == "item2vec":
         return make("item2vec", sampler, vector_size=args.factors, sg=0 if args.cbow else 1, epochs=args.epochs,
+                    loss=args.loss,
                     workers=args.workers, seed=args.seed, device=args.device, progress=not args.quiet,
                     callbacks=(lambda epoch, loss: None,) if getattr(args, "plot", False) else None,  # loss tracking
                     window=args.window, sample=args.sample, alpha=args.lr, batch_size=args.batch_size)
@@ -497,8 +521,30 @@ def build_model(kind: str, args: argparse.Namespace):
 
 
 # ---------------------------------------------------------------- commands
+# options that ask `recneg train mf` for a sampled-negative model (BPR unless --loss says otherwise)
+_SAMPLED_MF_FLAGS = ("negatives", "ns_exponent", "hard", "dns_pool", "exclude_seen", "in_batch", "mixed", "lr",
+                     "lr_decay", "batching", "batch_size", "average_epochs", "history_weight", "init_std", "score",
+                     "temperature", "margin", "negative_weight")
+
+
+def resolve_defaults(args: argparse.Namespace) -> None:
+    """Fill the options left unset. ``recneg train mf`` with no --loss, no sampler and no SGD option and a CPU
+    device trains the library's default, iALS (as ``MatrixFactorization()``; ``args.mf_default``); otherwise the
+    sampled defaults apply: 5 negatives, popularity^0.75, 20 epochs."""
+    args.sampled_flags = ["--" + f.replace("_", "-") for f in _SAMPLED_MF_FLAGS
+                          if getattr(args, f, None) not in (None, False)]
+    args.mf_default = args.kind == "mf" and args.loss is None and args.device == "cpu" and not args.sampled_flags
+    if args.negatives is None:
+        args.negatives = 5
+    if args.ns_exponent is None:
+        args.ns_exponent = 0.75
+    if args.epochs is None and not args.mf_default:
+        args.epochs = 20
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     kind = args.kind
+    resolve_defaults(args)
     out = check_out(args.out, args.force)
     args._out_existed = out.exists() or out.is_symlink()
     check_device(args.device)
@@ -515,7 +561,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise CLIError("word2vec takes gensim's fixed --negatives N and --ns-exponent A (no schedules); "
                            "schedules apply to mf and item2vec")
         kw = dict(window=args.window, sample=args.sample, min_count=args.min_count, alpha=args.lr,
-                  batch_size=args.batch_size)
+                  batch_size=args.batch_size, loss=args.loss)
         model = Word2Vec(
             corpus_file=args.corpus, vector_size=args.factors, negative=args.negatives, ns_exponent=args.ns_exponent,
             sg=0 if args.cbow else 1, epochs=args.epochs, workers=args.workers, seed=args.seed, device=args.device,
@@ -759,6 +805,7 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
                        f"add --search grid)")
     from .tuning import available_losses
 
+    check_loss(args.model, args.loss)
     if args.loss is not None and args.loss not in available_losses():
         raise CLIError(f"--loss {args.loss}: the tuner searches {', '.join(available_losses())}; use --search grid "
                        f"for {args.loss}")
@@ -804,8 +851,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         args.epochs = 20
     from .lab import run_lab
 
-    if args.model == "item2vec" and args.loss is not None:
-        raise CLIError("--loss applies to --model mf; item2vec trains with skip-gram negative sampling, leave --loss out")
+    check_loss(args.model, args.loss)
     out = check_out(args.out, args.force, "lab")
     train, test, desc = load_data(args)
     if test is None:
@@ -819,7 +865,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     args._lab_out = out
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = run_lab(
-        train, test, out=out, model=args.model, loss=args.loss or "bpr", alphas=args.alphas, ks=args.ks,
+        train, test, out=out, model=args.model, loss=args.loss, alphas=args.alphas, ks=args.ks,
         exclusion=args.exclusion, dns=args.dns, in_batch=not args.no_in_batch, epochs=args.epochs,
         factors=args.factors, lr=args.lr, reg=args.reg, K=args.k, budget=args.budget, seed=args.seed,
         workers=args.workers, description=desc, plot=not args.no_plot, echo=echo, schedules=not args.no_schedules,
@@ -867,12 +913,16 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     d.update(defaults or {})
     g = p.add_argument_group("model")
     g.add_argument("--factors", "--dim", type=_positive_int, default=d["factors"], help="embedding dimension (default %(default)s)")
-    g.add_argument("--epochs", type=_positive_int, default=d["epochs"], help="training epochs (default %(default)s)")
+    g.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"training epochs (default {d['epochs']}; mf without loss, sampler or SGD options: iALS's 8)")
     g.add_argument("--lr", type=_positive_float, default=d["lr"],
                    help="learning rate (default: the model's; word2vec/item2vec: the starting alpha, 0.025)")
     g.add_argument("--reg", type=float, default=None, help="L2 regularisation (mf; default: the model's)")
-    g.add_argument("--loss", default=None, choices=["bpr", "warp", "softmax", "ccl", "bce"],
-                   help="mf loss (default bpr; warp: LightFM's WARP in the numba kernel)")
+    g.add_argument("--loss", default=None, choices=list(MF_LOSSES) + ["sgns"],
+                   help="mf: ials (the default when no sampler or SGD option is given: every unseen item a weighted "
+                        "negative, alternating least squares), bpr (the default otherwise), warp (LightFM's WARP, "
+                        "numba), bce, nce (noise-contrastive: BCE with logits minus log(k q)), softmax or ccl; "
+                        "word2vec, item2vec: sgns (default) or nce")
     g.add_argument("--window", type=_positive_int, default=None, help="context window (word2vec, item2vec; default 5)")
     g.add_argument("--min-count", type=_positive_int, default=None, help="word2vec: drop words seen fewer times (default 5)")
     g.add_argument("--sample", type=float, default=None,
@@ -896,11 +946,11 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
                    help="mf torch: user = (1-H) * own embedding + H * W @ mean of its history's items (SimpleX)")
     s = p.add_argument_group("negative sampling")
-    s.add_argument("--ns-exponent", type=_number_or_schedule, default=0.75,
+    s.add_argument("--ns-exponent", type=_number_or_schedule, default=None,
                    help="popularity^alpha proposal (1 = frequency, 0 = uniform, <0 favours rare; default 0.75), or a "
                         "schedule over the epochs, e.g. 1:0:linear")
-    s.add_argument("--negatives", type=_negatives_arg, default=d["negatives"],
-                   help="negatives per positive, or per batch when shared (default %(default)s); a schedule over the "
+    s.add_argument("--negatives", type=_negatives_arg, default=None,
+                   help=f"negatives per positive, or per batch when shared (default {d['negatives']}); a schedule over the "
                         "epochs, e.g. 1:20:linear; mf also takes 'all'")
     s.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
                    help="mf, item2vec: never a negative the user has seen (the default; item2vec: from the user's own history)")
@@ -951,8 +1001,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "replaced only once training succeeded); anything else is refused unless --force.\n\nExamples:\n"
                         "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
                         "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
+                        "  recneg train mf --lightgcn data/gowalla --loss nce --negatives 4 --ns-exponent 0.75 --out runs/nce\n"
                         "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
-                        "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v")
+                        "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v\n"
+                        "  recneg train word2vec --corpus text8.gz --loss nce --out runs/w2v-nce")
     t.add_argument("kind", choices=MODEL_KINDS, help="what to train: word2vec (text), item2vec or mf (interactions)")
     t.add_argument("--out", required=True, help="model folder to write (new, empty, or an earlier model folder)")
     t.add_argument("--force", action="store_true", help=force_help)
@@ -1007,7 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--out", required=True, help="lab folder to write (new, empty, or an earlier lab folder)")
     lab.add_argument("--force", action="store_true", help=force_help)
     lab.add_argument("--model", default="mf", choices=["mf", "item2vec"], help="model to sweep (default mf)")
-    lab.add_argument("--loss", default=None, choices=["bpr", "softmax", "ccl", "bce"], help="mf loss (default bpr)")
+    lab.add_argument("--loss", default=None, choices=["bpr", "bce", "nce", "softmax", "ccl", "sgns"],
+                     help="mf: bpr (default), bce, nce, softmax or ccl; item2vec: sgns (default) or nce")
     lab.add_argument("--alphas", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 0.75, 1.0],
                      help="popularity exponents to try (default -0.5 0 0.5 0.75 1)")
     lab.add_argument("--ks", type=_positive_int, nargs="+", default=[1, 5, 20, 100],

@@ -7,12 +7,16 @@ The sweep is staged so that a time budget buys the most informative runs first:
 1. alpha on its grid, at k = 5 (or the grid's closest), exclusion on;
 2. k on its grid, at the best alpha;
 3. exclusion off, at the best (alpha, k) and a second alpha;
-4. DNS hard negatives and in-batch + logQ (mf only);
+4. DNS hard negatives and in-batch + logQ (mf only; each only with a loss that trains it: DNS with
+   bpr/bce, in-batch with bpr/softmax/ccl/nce);
 6. dynamic negative sampling: the best setting with alpha or k scheduled over the epochs;
 5. whatever grid points remain, while the budget lasts (run last).
 
 A run whose validation metric, a third of the way through, is below half the best
 final value so far is stopped early ("hopeless").
+
+Losses: mf trains ``bpr`` (default), ``bce``, ``nce``, ``softmax`` or ``ccl``; item2vec ``sgns``
+(default) or ``nce``.
 """
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ from typing import Any, Callable
 from .data import Interactions, split_random
 
 logger = logging.getLogger(__name__)
+
+MF_LOSSES = ("bpr", "bce", "nce", "softmax", "ccl")
+ITEM2VEC_LOSSES = ("sgns", "nce")
+_DNS_LOSSES = ("bpr", "bce")  # one hard negative per example; NCE has no law q for best-of-m draws
+_IN_BATCH_LOSSES = ("bpr", "softmax", "ccl", "nce")  # the losses that correct in-batch negatives by log q
 
 
 @dataclass
@@ -97,7 +106,7 @@ def _make_model(model: str, loss: str, s: Strategy, epochs: int, factors: int, l
         if s.in_batch:
             raise ValueError("item2vec trains with proposal negatives (no in-batch negatives)")
         return build_model("item2vec", s.sampler(epochs, seed), vector_size=factors, epochs=epochs, workers=workers,
-                           seed=seed, alpha=lr, progress=False)
+                           seed=seed, alpha=lr, progress=False, loss=loss)
     raise ValueError(f"model must be 'mf' or 'item2vec', got {model!r}")
 
 
@@ -144,7 +153,7 @@ def run_lab(
     test: Interactions,
     out: str | Path,
     model: str = "mf",
-    loss: str = "bpr",
+    loss: str | None = None,
     alphas: list[float] = (-0.5, 0.0, 0.5, 0.75, 1.0),
     ks: list[int] = (1, 5, 20, 100),
     exclusion: str = "both",
@@ -172,6 +181,8 @@ def run_lab(
 
     Args:
         train, test: a split in one index space; a validation split is carved from train.
+        loss: mf: "bpr" (default), "bce", "nce", "softmax" or "ccl"; item2vec: "sgns" (default) or "nce".
+            Stage 4 runs only what the loss trains (DNS with bpr/bce; in-batch + logQ with bpr, softmax, ccl, nce).
         budget: wall-time budget in seconds (> 0); runs not started in time are listed as skipped,
             but the first run always runs, so there is something to recommend.
         echo: called with one progress line per run (e.g. ``print``); None for silence.
@@ -207,8 +218,14 @@ def run_lab(
         raise ValueError(f"ks must be positive integers, got {ks!r}")
     if budget is not None and not budget > 0:
         raise ValueError(f"budget must be a number of seconds > 0 (or None for no limit), got {budget!r}")
-    if model == "item2vec" and loss != "bpr":
-        raise ValueError(f"loss={loss!r} applies to model='mf'; item2vec trains with skip-gram negative sampling")
+    if model not in ("mf", "item2vec"):
+        raise ValueError(f"model must be 'mf' or 'item2vec', got {model!r}")
+    losses = MF_LOSSES if model == "mf" else ITEM2VEC_LOSSES
+    if loss is None:
+        loss = losses[0]
+    if loss not in losses:
+        raise ValueError(f"loss={loss!r} does not train model={model!r}; {model} takes loss "
+                         f"{', '.join(repr(x) for x in losses)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -271,9 +288,14 @@ def run_lab(
         if other is not None:
             run(Strategy(float(other), k_best, False, stage="3: exclusion"))
     if model == "mf":
-        if dns:
+        for wanted, ok, what in ((dns, _DNS_LOSSES, "DNS"), (in_batch, _IN_BATCH_LOSSES, "in-batch + logQ")):
+            if wanted and loss not in ok:
+                logger.info("lab: no %s run: loss %s does not train it (only %s)", what, loss, ", ".join(ok))
+                if echo is not None:
+                    echo(f"lab: stage 4 skips {what}: loss {loss} does not train it (only {', '.join(ok)})")
+        if dns and loss in _DNS_LOSSES:
             run(Strategy(a_best, k_best, excl0, dns=int(dns), stage="4: hard"))
-        if in_batch:
+        if in_batch and loss in _IN_BATCH_LOSSES:
             run(Strategy(None, k_best, excl0, in_batch=True, stage="4: in-batch"))
     if schedules:
         # dynamic negative sampling: the same setting, with alpha or k moving over the epochs

@@ -220,10 +220,10 @@ def test_sigint_to_a_real_process_exits_130_in_one_line(tmp_path):
     buf = b""
     try:
         deadline = time.monotonic() + 120
-        while b"mf-bpr" not in buf and p.poll() is None and time.monotonic() < deadline:
+        while b"mf-ials" not in buf and p.poll() is None and time.monotonic() < deadline:
             if select.select([p.stderr], [], [], 1.0)[0]:
                 buf += os.read(p.stderr.fileno(), 65536)
-        assert b"mf-bpr" in buf, buf.decode(errors="replace")
+        assert b"mf-ials" in buf, buf.decode(errors="replace")
         p.send_signal(signal.SIGINT)
         _, rest = p.communicate(timeout=120)
     finally:
@@ -288,7 +288,7 @@ def test_lab_prints_progress_table_and_paths(events, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv,needle", [
     (["lab", "--synthetic", "--budget", "0", "--out", "L"], "--budget: expected a number > 0"),
-    (["lab", "--synthetic", "--model", "item2vec", "--loss", "softmax", "--out", "L"], "--loss applies to --model mf"),
+    (["lab", "--synthetic", "--model", "item2vec", "--loss", "softmax", "--out", "L"], "--loss softmax applies to mf"),
     (["similar", "M", "1", "-n", "-3"], "argument -n: expected a positive integer, got '-3'"),
     (["similar", "M", "1", "-n", "0"], "argument -n: expected a positive integer, got '0'"),
 ])
@@ -437,7 +437,7 @@ BAD_INPUTS = [
     (["train", "mf", "--csv", "events.csv", "--factors", "0", "--out", "new"], "--factors"),
     (["train", "mf", "--csv", "events.csv", "--lr", "nan", "--out", "new"], "--lr"),
     (["train", "mf", "--csv", "events.csv", "--corpus", "full.gz", "--out", "new"], "--corpus is word2vec's input"),
-    (["train", "item2vec", "--csv", "events.csv", "--loss", "softmax", "--out", "new"], "--loss applies to mf"),
+    (["train", "item2vec", "--csv", "events.csv", "--loss", "softmax", "--out", "new"], "--loss softmax applies to mf"),
     (["train", "word2vec", "--corpus", "missing.txt", "--out", "new"], "no such file"),
     (["evaluate", "m_trunc"], "m_trunc"),
     (["evaluate", "m_crc"], "m_crc"),

@@ -49,10 +49,13 @@ def test_similar_items_and_recommend_exact_on_tiny_model():
         m.recommend(0, ui, scoring="dot")
     ids_all, _ = m.recommend(0, ui, N=2, filter_already_liked_items=False)
     assert ids_all[0] == 1 and ids_all[1] in (0, 2)  # 0 and 2 tie
-    # full user matrix, picked by userid; batch of users gives 2-D output
+    # a batch of users may pass the full user matrix (rows picked by userid); a scalar userid needs its one
+    # row, as in implicit (the full matrix raises ValueError)
     full = sp.csr_matrix(np.array([[0, 0, 0, 1, 0, 0], [1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0]], np.float32))
-    ids2, _ = m.recommend(1, full, N=2)
-    assert ids2.tolist() == ids.tolist()
+    ids2, _ = m.recommend(np.array([1]), full, N=2)
+    assert ids2[0].tolist() == ids.tolist()
+    with pytest.raises(ValueError, match=r"1 row for every user"):
+        m.recommend(1, full, N=2)
     ids3, sc3 = m.recommend(np.array([0, 2]), full[[0, 2]], N=2)
     assert ids3.shape == (2, 2) and sc3.shape == (2, 2)
     assert 3 not in ids3[0] and 1 not in ids3[1]
@@ -118,8 +121,11 @@ def test_save_load_roundtrip(synth, tmp_path):
     a = m.recommend(np.arange(4), synth.interactions.csr[:4], N=5)
     b = m2.recommend(np.arange(4), synth.interactions.csr[:4], N=5)
     assert np.array_equal(a[0], b[0])
+    Item2Vec(window=3).save(tmp_path / "x.npz")  # an unfitted model saves its parameters (as implicit allows)
+    u = Item2Vec.load(tmp_path / "x.npz")
+    assert u.window == 3 and u.item_counts is None
     with pytest.raises(ValueError, match="not fitted"):
-        Item2Vec().save(tmp_path / "x.npz")
+        u.similar_items(0)
     np.savez(tmp_path / "other.npz", x=np.zeros(1))
     with pytest.raises(ValueError, match="not a recneg Item2Vec"):
         Item2Vec.load(tmp_path / "other.npz")

@@ -171,11 +171,11 @@ def test_bad_query_inputs(tiny: KeyedVectors) -> None:
         tiny.most_similar_cosmul(["k0"], ["missing"])
     with pytest.raises(KeyError, match="'nope'"):
         tiny.similarity("k0", "nope")
-    for bad in (0, -3):
-        with pytest.raises(ValueError, match="topn"):
-            tiny.most_similar("k0", topn=bad)
-        with pytest.raises(ValueError, match="topn"):
-            tiny.most_similar_cosmul("k0", topn=bad)
+    with pytest.raises(ValueError, match="topn"):
+        tiny.most_similar("k0", topn=-3)
+    with pytest.raises(ValueError, match="topn"):
+        tiny.most_similar_cosmul("k0", topn=-3)
+    assert tiny.most_similar("k0", topn=0) == [] == tiny.most_similar_cosmul("k0", topn=np.uint8(0))  # gensim
     with pytest.raises(ValueError, match="restrict_vocab"):
         tiny.most_similar("k0", restrict_vocab=0)
     with pytest.raises(ValueError, match="at least one"):
@@ -393,8 +393,9 @@ def test_extra_data_and_wrong_dim_header(tmp_path, caplog) -> None:
     bad = _write(tmp_path, "dim.bin", b"2 2\n" + _BIN_REC(b"a", [1, 2, 3]) + _BIN_REC(b"b", [np.nan, 5, 6]))
     with pytest.raises(ValueError, match="dim.bin: entry 2"):
         KeyedVectors.load_word2vec_format(bad, binary=True)
-    empty = KeyedVectors.load_word2vec_format(p, binary=True, limit=0)
+    empty = KeyedVectors.load_word2vec_format(_write(tmp_path, "empty.bin", b"0 3\n"), binary=True)
     assert len(empty) == 0 and empty.vectors.shape == (0, 3)
+    assert KeyedVectors.load_word2vec_format(p, binary=True, limit=0).index_to_key == ["a"]  # gensim: 0 = no limit
 
 
 def test_getitem_iterables(tiny: KeyedVectors) -> None:
@@ -534,3 +535,114 @@ def test_non_finite_binary_value_names_file_and_entry(tmp_path):
     p.write_bytes(b"2 2\na " + struct.pack("<2f", 1, 2) + b"\nb " + struct.pack("<2f", 3, float("nan")) + b"\n")
     with pytest.raises(ValueError, match=r"v\.bin: entry 2 \('b'\): non-finite value nan"):
         KeyedVectors.load_word2vec_format(p, binary=True)
+
+
+# ------------------------------------------------------ gensim API (issue 15)
+def test_gensim_constructor_and_growth() -> None:
+    kv = KeyedVectors(4, 3)  # gensim: KeyedVectors(vector_size, count): count only reserves room
+    assert len(kv) == 0 and kv.vectors.shape == (0, 4) and kv.vector_size == 4
+    assert KeyedVectors(vector_size=2, dtype=np.float64).vectors.dtype == np.float64
+    for i in range(50):
+        assert kv.add_vector(f"k{i}", np.full(4, i)) == i
+    assert kv.add_vector("k7", np.zeros(4)) == 7 and kv["k7"][0] == 7  # present: kept, its row returned
+    kv.counts = np.arange(50)
+    kv["k7"] = np.ones(4)  # replaces
+    kv[["k8", "new"]] = np.full((2, 4), 2.0)
+    kv.add_vectors("one", np.arange(4))  # one key, one (d,) vector
+    assert len(kv) == 52 and kv.index_to_key[-2:] == ["new", "one"]
+    np.testing.assert_array_equal(kv[["k7", "k8", "k49", "one"]], [[1] * 4, [2] * 4, [49] * 4, [0, 1, 2, 3]])
+    assert kv.counts.tolist()[-3:] == [49, 0, 0] and kv.get_vecattr("new", "count") == 0
+    kv.set_vecattr("k1", "flag", 2.5)
+    assert kv.get_vecattr("k1", "flag") == 2.5 and kv.get_vecattr("k2", "flag") == 0.0
+    with pytest.raises(KeyError, match="no vector attribute 'nope'"):
+        kv.get_vecattr("k1", "nope")
+    with pytest.raises(ValueError, match="vector_size"):
+        KeyedVectors(0)
+    with pytest.raises(TypeError, match="float type"):
+        KeyedVectors(3, dtype=np.int32)
+    with pytest.raises(TypeError, match="one string"):
+        KeyedVectors(np.zeros((1, 2)), "a")
+
+
+def test_replace_on_read_only_vectors_copies() -> None:
+    ro = np.ones((2, 3), np.float32)
+    ro.setflags(write=False)
+    kv = KeyedVectors(ro, ["a", "b"])
+    kv["a"] = np.zeros(3)
+    np.testing.assert_array_equal(kv["a"], 0)
+    assert ro.min() == 1  # the caller's array is untouched
+
+
+def test_unit_normalize_all_and_identity(tiny: KeyedVectors) -> None:
+    assert tiny.distance("k1", "k1") == 0.0 and tiny.similarity("k3", "k3") == 1.0
+    tiny.unit_normalize_all()
+    np.testing.assert_allclose(np.linalg.norm(tiny.vectors, axis=1), 1.0, rtol=1e-6)
+    z = KeyedVectors(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), ["z", "x"])
+    z.init_sims(replace=True)
+    np.testing.assert_allclose(z.vectors, [[0, 0], [0.6, 0.8]], rtol=1e-6)
+    assert z.similarity("z", "z") == 0.0  # a zero vector is similar to nothing, itself included
+
+
+def test_fvocab_roundtrip_and_errors(tmp_path) -> None:
+    kv = KeyedVectors(np.eye(3, dtype=np.float32), ["a", "b", "c"], counts=[5, 9, 1])
+    kv.save_word2vec_format(tmp_path / "v.txt", tmp_path / "v.vocab")
+    assert (tmp_path / "v.vocab").read_text() == "b 9\na 5\nc 1\n"  # descending count, as gensim
+    assert (tmp_path / "v.txt").read_text().splitlines()[1].startswith("b ")
+    back = KeyedVectors.load_word2vec_format(tmp_path / "v.txt", tmp_path / "v.vocab")
+    assert back.index_to_key == ["b", "a", "c"] and back.counts.tolist() == [9, 5, 1]
+    kv.save_word2vec_format(tmp_path / "o.txt", sort_attr=None)
+    assert KeyedVectors.load_word2vec_format(tmp_path / "o.txt").index_to_key == ["a", "b", "c"]
+    assert KeyedVectors.load_word2vec_format(tmp_path / "o.txt").counts.tolist() == [3, 2, 1]  # placeholders
+    bad = _write(tmp_path, "bad.vocab", b"a 5\nb nine\n")
+    with pytest.raises(ValueError, match=r"bad.vocab: line 2: count b?'nine' of b?'b' is not an integer"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", bad)
+    bad = _write(tmp_path, "bad2.vocab", b"a 5 7\n")
+    with pytest.raises(ValueError, match=r"bad2.vocab: line 1: expected 'word count'"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", bad)
+    with pytest.raises(ValueError, match="no 'count' attribute"):
+        KeyedVectors(np.eye(2, dtype=np.float32), ["a", "b"]).save_word2vec_format(tmp_path / "x", tmp_path / "y")
+    with pytest.raises(TypeError, match="pass binary= by keyword"):
+        kv.save_word2vec_format(tmp_path / "x.bin", True)
+    with pytest.raises(TypeError, match="pass binary= by keyword"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v.txt", False)
+
+
+def test_gensim_error_types_keep_recneg_messages(tmp_path) -> None:
+    short = _write(tmp_path, "short.txt", b"3 2\na 1 2\nb 3 4\n")
+    with pytest.raises(EOFError, match=r"short.txt: file ends after 2 lines"):
+        KeyedVectors.load_word2vec_format(short)
+    enc = _write(tmp_path, "enc.txt", b"1 2\n\xff 1 2\n")
+    with pytest.raises(UnicodeDecodeError, match=r"enc.txt: line 2: word is not valid utf-8"):
+        KeyedVectors.load_word2vec_format(enc)
+    assert KeyedVectors.load_word2vec_format(enc, unicode_errors="replace").index_to_key == ["\ufffd"]
+    tab = _write(tmp_path, "tab.txt", b"2 2\na\t1 2\nb 3 4\n")
+    with pytest.raises(ValueError, match=r"tab.txt: line 2: the word is followed by a tab, not a space"):
+        KeyedVectors.load_word2vec_format(tab)
+    big = _write(tmp_path, "big.txt", b"1 2\na 1 70000\n")
+    with pytest.raises(ValueError, match=r"big.txt: line 2 \('a'\): a value is too large for datatype float16"):
+        KeyedVectors.load_word2vec_format(big, datatype=np.float16)
+
+
+def test_append_total_vec_prefix(tmp_path) -> None:
+    a = KeyedVectors(np.eye(2, dtype=np.float32), ["x", "y"])
+    b = KeyedVectors(np.ones((1, 2), np.float32), [0])
+    for gz in ("", ".gz"):
+        p = tmp_path / f"v.bin{gz}"
+        a.save_word2vec_format(p, binary=True, total_vec=3)
+        b.save_word2vec_format(p, binary=True, write_header=False, append=True, prefix="*dt_")
+        both = KeyedVectors.load_word2vec_format(p, binary=True)
+        assert both.index_to_key == ["x", "y", "*dt_0"]
+        np.testing.assert_array_equal(both.vectors, [[1, 0], [0, 1], [1, 1]])
+    with pytest.raises(ValueError, match="key '\\*dt 0' is empty or contains whitespace"):
+        b.save_word2vec_format(tmp_path / "w.txt", prefix="*dt ")
+
+
+def test_most_similar_gensim_query_forms(tiny: KeyedVectors) -> None:
+    raw = np.array([0.0, 10.0], np.float32)  # 90 degrees, length 10: gensim averages it as given
+    res = tiny.most_similar(positive=["k0", raw], topn=1)
+    expected = np.array([1.0, 10.0]) / 2  # unit(k0) + raw, not unit(k0) + unit(raw)
+    angle = math.degrees(math.atan2(expected[1], expected[0]))
+    assert res[0][0] == "k3" and abs(res[0][1] - math.cos(_deg(90 - angle))) < 1e-6
+    two_d = tiny.most_similar(positive=tiny.vectors[[1, 2]], topn=2)
+    assert two_d == tiny.most_similar(positive=[tiny.vectors[1], tiny.vectors[2]], topn=2)
+    assert [k for k, _ in tiny.most_similar("k0", topn=10, clip_start=2, clip_end=4)] == ["k2", "k3"]

@@ -18,6 +18,7 @@ from recneg.engine.bpr import NumbaBPRTrainer
 from recneg.engine.mf_torch import TorchTrainer
 from recneg.evaluation.ranking import most_popular_scores, ranking_metrics
 from recneg.models.losses import BCE, BPR, CCL, WARP, Softmax
+from recneg.models.als import ALSMatrixFactorization
 from recneg.models.mf import (BayesianPersonalizedRanking, MatrixFactorization, NumbaMatrixFactorization,
                               TorchMatrixFactorization, UserBatches, default_sampler)
 from recneg.sampling import (AllItems, DynamicNegativeSampler, ExponentialSchedule, InBatchSampler, LinearSchedule,
@@ -363,7 +364,12 @@ def test_constructors_stay_small():
 
 
 @pytest.mark.parametrize("kw,cls", [
-    (dict(), NumbaMatrixFactorization),
+    (dict(), ALSMatrixFactorization),  # the default: iALS, chosen leave-one-dataset-out (RESULTS.md)
+    (dict(factors=32, epochs=4, seed=1, workers=1), ALSMatrixFactorization),
+    (dict(lr=0.05), NumbaMatrixFactorization),  # an SGD option asks for the sampled default, BPR
+    (dict(epochs=5, lr_decay="linear"), NumbaMatrixFactorization),
+    (dict(device="cuda"), TorchMatrixFactorization),
+    (dict(sampler=NegativeSampler(k=2)), NumbaMatrixFactorization),
     (dict(loss="bpr"), NumbaMatrixFactorization),
     (dict(loss="bpr", device="cpu"), NumbaMatrixFactorization),
     (dict(loss=BPR()), NumbaMatrixFactorization),

@@ -98,3 +98,27 @@ def test_item2vec_torch_k_schedule_moves_within_an_epoch(monkeypatch):
     ks = [r["items"].shape[1] for r in rec]
     assert len(set(ks)) >= 4 and ks == sorted(ks)  # k grows batch by batch, not only at the epoch boundary
     assert ks[-1] == 9 and [h["k"] for h in m.history] == [1, 9]
+
+
+def test_item2vec_torch_nce_keeps_its_noise_correction_when_k_moves_per_step(monkeypatch):
+    calls: list = []
+    real = TorchSkipGram.set_draws
+
+    def spy(self, k, ks, m=0, noise=None):
+        calls.append((k, noise))
+        return real(self, k, ks, m, noise=noise)
+
+    monkeypatch.setattr(TorchSkipGram, "set_draws", spy)
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 30, size=12) for _ in range(200)]
+    m = Item2Vec(vector_size=8, window=2, min_count=1, epochs=2, loss="nce", backend="torch", batch_size=128, seed=0,
+                 shared_negatives=False, sampler=NegativeSampler(k=LinearSchedule(1, 9, steps=1), alpha=0.75,
+                                                                 exclude_seen=False))
+    m.fit_sequences(seqs, 30)
+    assert len({k for k, _ in calls}) >= 4  # k moved within the first epoch
+    p = m._base_sampler  # the noise is log(k q) for the k of that batch: never dropped, never stale
+    for k, noise in calls:
+        assert noise is not None
+        counts = np.bincount(np.concatenate(seqs), minlength=30).astype(float) ** 0.75
+        np.testing.assert_allclose(noise, np.log(k * counts / counts.sum()), rtol=1e-5)
+    assert p is m.sampler

@@ -1,9 +1,10 @@
-"""Dataset loaders (MovieLens, LightGCN splits, text corpora) and a synthetic generator."""
+"""Dataset loaders (MovieLens, LightGCN splits, Last.fm, text corpora) and a synthetic generator."""
 from __future__ import annotations
 
 import os
 
 from ..data import Interactions
+from .lastfm import load_lastfm
 from .movielens import DownloadError, cache_dir, load_movielens, manifest
 from .synthetic import SyntheticData, make_synthetic
 from .text import TextCorpus, load_text_corpus
@@ -15,6 +16,6 @@ def load_lightgcn(path: str | os.PathLike) -> tuple[Interactions, Interactions]:
 
 
 __all__ = [
-    "DownloadError", "load_movielens", "load_lightgcn", "load_text_corpus", "TextCorpus", "make_synthetic", "SyntheticData",
+    "DownloadError", "load_movielens", "load_lightgcn", "load_lastfm", "load_text_corpus", "TextCorpus", "make_synthetic", "SyntheticData",
     "manifest", "cache_dir",
 ]

@@ -42,6 +42,7 @@ from ..sampling.torch_draws import (
 __all__ = [
     "bpr_loss",
     "bce_loss",
+    "nce_loss",
     "sampled_softmax_loss",
     "ccl_loss",
     "TorchTrainer",
@@ -91,6 +92,41 @@ def bce_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = 
     if valid is not None:
         term = torch.where(valid, term, torch.zeros_like(term))
     return _mean_rows(F.softplus(-pos) + negative_weight * _by_row(term.sum(dim=1, keepdim=True), rows)[:, 0])
+
+
+def nce_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
+             pos_log_q: torch.Tensor | None = None, neg_log_q: torch.Tensor | None = None,
+             rows: torch.Tensor | None = None, num_sampled: int | None = None) -> torch.Tensor:
+    """Noise-contrastive estimation (Gutmann & Hyvärinen 2010; Mnih & Teh 2012), as TensorFlow's
+    ``nce_loss`` with ``subtract_log_q``: binary cross-entropy on logits corrected by the noise,
+
+    ``-log sigmoid(pos - log(k q_pos)) - sum_j valid_bj log sigmoid(-(neg_bj - log(k q_bj)))`` per row,
+
+    mean over rows. ``k`` (``num_sampled``, default ``neg.shape[1]``) is the number of negatives drawn
+    per row, so ``k q`` is each item's expected count in the sample; invalid negatives (accidental
+    hits, seen items) are left out of the sum, not out of ``k`` (as TensorFlow's
+    ``remove_accidental_hits``). :func:`bce_loss` is this loss without the correction.
+
+    Args:
+        pos: (B,) scores of the positives; neg: (B, N) scores of the negatives ((R, N) with ``rows``).
+        valid: bool, ``neg``'s shape, or None (all valid).
+        pos_log_q: (B,) log q of each positive under the noise law; neg_log_q: (N,) or ``neg``'s shape,
+            log q of each negative. Both required: NCE is defined by its noise law.
+        rows: see the module docstring.
+    """
+    if pos_log_q is None or neg_log_q is None:
+        raise ValueError("nce_loss needs pos_log_q and neg_log_q, the log-probabilities of the positives and "
+                         "negatives under the law the negatives are drawn from")
+    k = neg.shape[1] if num_sampled is None else int(num_sampled)
+    if k < 1:
+        raise ValueError(f"nce_loss needs at least one sampled negative per row, got num_sampled={k}")
+    log_k = math.log(k)
+    lp = pos - (pos_log_q.to(pos.dtype) + log_k)
+    ln = neg - (neg_log_q.expand_as(neg).to(neg.dtype) + log_k)
+    term = F.softplus(ln)
+    if valid is not None:
+        term = torch.where(valid, term, torch.zeros_like(term))
+    return _mean_rows(F.softplus(-lp) + _by_row(term.sum(dim=1, keepdim=True), rows)[:, 0])
 
 
 def sampled_softmax_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = None,
@@ -225,6 +261,7 @@ class TorchTrainer:
         self.all_items = torch.arange(n_items, device=dev) if self.full else None
         self.steps_per_epoch = (n_units + cfg.batch_size - 1) // cfg.batch_size
         self.step = 0
+        self.item_counts = np.asarray(counts)  # positives per item (n_items,)
         c = np.asarray(counts, dtype=np.float64)
         with np.errstate(divide="ignore"):
             self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
@@ -357,6 +394,8 @@ class TorchTrainer:
             loss = bpr_loss(pos, neg, valid, bpr_log_q, rows=rows)
         elif cfg.loss == "bce":
             loss = bce_loss(pos, neg, valid, cfg.negative_weight, rows=rows)
+        elif cfg.loss == "nce":
+            loss = nce_loss(pos, neg, valid, pos_log_q, neg_log_q, rows=rows)
         elif cfg.loss == "softmax":
             loss = sampled_softmax_loss(pos, neg, valid, pos_log_q, neg_log_q, cfg.temperature, rows=rows)
         else:

@@ -28,6 +28,14 @@ word2vec semantics (Mikolov et al. 2013, the C tool and gensim agree):
   (:func:`~recneg.sampling.kernels.sg_dns_draws`), each negative the best of ``m`` such draws by
   the current score (input-side vector . output vector of the candidate).
 * The learning rate decays linearly with the fraction of raw words processed.
+* NCE (``loss="nce"``; Gutmann & Hyvärinen 2010, Mnih & Teh 2012, TensorFlow's ``nce_loss``):
+  the same updates with every logit corrected by the noise, ``f - log(k q(t))`` for the target
+  and for each negative (``k`` the negatives per positive, ``q`` the proposal the negatives are
+  drawn from, normalised), i.e. ``g = (label - sigmoid(f - log(k q(t)))) * lr``. SGNS is NCE
+  without the correction. ``q`` is the untruncated proposal, also with exclusion and with
+  word2vec's redraw of a negative equal to the centre word (as TensorFlow's ``nce_loss`` without
+  ``remove_accidental_hits``): under exclusion the positive is one of the user's own items,
+  where the truncated law is 0. DNS negatives (best of ``m``) follow no known law: refused.
 
 Parallelism is Hogwild: ``prange`` over work chunks (whole sentences), one RNG
 state per chunk, so a run with one thread is exactly reproducible.
@@ -46,7 +54,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..sampling._rng import rng_next, rng_uniform, seed_states
-from ..sampling.kernels import MODE_ALIAS, KernelSampler, draw_avoiding, sg_dns_draws, sg_draws
+from ..sampling.kernels import MODE_ALIAS, KernelSampler, draw_avoiding, log_expected_count, sg_dns_draws, sg_draws
 from .divergence import check_finite
 
 logger = logging.getLogger(__name__)
@@ -69,7 +77,7 @@ def _softplus(x: float) -> float:
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, compute_loss):
+def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, compute_loss, noise=None):
     """Classic skip-gram update for one (centre, context) pair; returns its loss (0 if not computed).
 
     Args:
@@ -79,6 +87,8 @@ def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, 
         centre: the positive target (output vector ``syn1neg[centre]``).
         negatives: int array, the first ``n_neg`` entries are used.
         lr: float32 learning rate.
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE: every logit is ``f - noise[target]``).
+            None is a compile-time branch: the SGNS specialisation has no NCE code at all.
     """
     d = syn0.shape[1]
     lr = np.float32(lr)
@@ -95,6 +105,8 @@ def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, 
         f = np.float32(0.0)
         for j in range(d):
             f += syn0[context, j] * syn1neg[target, j]
+        if noise is not None:
+            f -= noise[target]
         if compute_loss:
             loss += _softplus(-f) if t == 0 else _softplus(f)
         g = np.float32((label - np.float32(_sigmoid(f))) * lr)
@@ -108,7 +120,7 @@ def sg_pair_update(syn0, syn1neg, neu1e, context, centre, negatives, n_neg, lr, 
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, compute_loss):
+def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, compute_loss, noise=None):
     """Skip-gram update of one centre word with shared negatives; returns the loss.
 
     Args:
@@ -116,6 +128,7 @@ def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, co
         contexts: int array, first ``n_ctx`` entries are the context words.
         targets: int array, ``targets[0]`` is the centre word (label 1), the next
             ``n_tg - 1`` are negatives (label 0).
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE), as in :func:`sg_pair_update`.
     """
     d = syn0.shape[1]
     lr = np.float32(lr)
@@ -127,6 +140,8 @@ def sg_shared_update(syn0, syn1neg, G, E, contexts, n_ctx, targets, n_tg, lr, co
             f = np.float32(0.0)
             for j in range(d):
                 f += syn0[c, j] * syn1neg[tg, j]
+            if noise is not None:
+                f -= noise[tg]
             if compute_loss:
                 loss += _softplus(-f) if t == 0 else _softplus(f)
             label = np.float32(1.0) if t == 0 else np.float32(0.0)
@@ -169,7 +184,8 @@ def _ctx_mean(h, syn0, ctx, nc):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss):
+def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, n_neg, lr, compute_loss,
+                noise=None):
     """CBOW update (mean of context) for one centre word; returns the loss.
 
     Each context word receives the full ``neu1e`` (word2vec / gensim convention).
@@ -178,6 +194,7 @@ def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, 
         neu1, neu1e: float32 (d,) scratch buffers.
         contexts: first ``n_ctx`` entries are the context words (n_ctx >= 1).
         negatives: first ``n_neg`` entries are the negatives.
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE), as in :func:`sg_pair_update`.
     """
     d = syn0.shape[1]
     lr = np.float32(lr)
@@ -195,6 +212,8 @@ def cbow_update(syn0, syn1neg, neu1, neu1e, contexts, n_ctx, centre, negatives, 
         f = np.float32(0.0)
         for j in range(d):
             f += neu1[j] * syn1neg[target, j]
+        if noise is not None:
+            f -= noise[target]
         if compute_loss:
             loss += _softplus(-f) if t == 0 else _softplus(f)
         g = np.float32((label - np.float32(_sigmoid(f))) * lr)
@@ -244,7 +263,7 @@ def train_chunks(
     syn0, syn1neg, tokens, offsets, chunk_bounds, c0, c1, keep_prob, seq_user, states,
     window, negative, dns_m, sg, shared, dynamic, alpha, min_alpha, frac0, frac_span, compute_loss,
     out_loss, out_pairs, out_words, trace,
-    exclude, mode, prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab, tries,
+    exclude, mode, prob, alias, neg_p, cum, indptr, indices, seen_cum, hoff, htab, tries, noise=None,
 ):
     """Train over chunks ``c0 .. c1-1`` in parallel (one chunk per prange iteration).
 
@@ -265,6 +284,8 @@ def train_chunks(
         out_loss, out_pairs, out_words: float64 / int64 / int64 (n_chunks,) per-chunk
             loss sum, number of positive pairs (sg) or centre words (cbow), raw words.
         trace: int64 (R, 2) or (R, 3): (centre, negative[, user]) rows of the negatives drawn (debug).
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE): a compile-time branch, the SGNS
+            specialisation has no NCE code.
     """
     plain = (not exclude) and dns_m == 0 and mode == MODE_ALIAS
     has_users = seq_user.shape[0] > 0
@@ -340,7 +361,7 @@ def train_chunks(
                                              indices, seen_cum, hoff, htab, tries, s)
                         if seg > 0:
                             n_rec = _record(trace, ch * seg, seg, n_rec, w, neg, nn, u)
-                        loss += sg_pair_update(syn0, syn1neg, neu1e, sen[j], w, neg, nn, lr32, compute_loss)
+                        loss += sg_pair_update(syn0, syn1neg, neu1e, sen[j], w, neg, nn, lr32, compute_loss, noise)
                         pairs += 1
                 else:
                     nc = 0
@@ -365,15 +386,39 @@ def train_chunks(
                         targets[0] = w
                         for t in range(nn):
                             targets[t + 1] = neg[t]
-                        loss += sg_shared_update(syn0, syn1neg, G, E, ctx, nc, targets, nn + 1, lr32, compute_loss)
+                        loss += sg_shared_update(syn0, syn1neg, G, E, ctx, nc, targets, nn + 1, lr32, compute_loss,
+                                                 noise)
                         pairs += nc
                     else:
-                        loss += cbow_update(syn0, syn1neg, neu1, neu1e, ctx, nc, w, neg, nn, lr32, compute_loss)
+                        loss += cbow_update(syn0, syn1neg, neu1, neu1e, ctx, nc, w, neg, nn, lr32, compute_loss, noise)
                         pairs += 1
         states[ch] = s
         out_loss[ch] = loss
         out_pairs[ch] = pairs
         out_words[ch] = chunk_words
+
+
+def _noise_arrays(tokens: np.ndarray, n_words: int):
+    """NCE's ``(k, p) -> float32 (V,) log(k p / sum p)``, the last array cached, refusing a proposal that
+    gives ``q = 0`` to a word of the corpus (its corrected logit would be infinite)."""
+    present = np.bincount(tokens, minlength=n_words) > 0
+    cache: dict = {}
+
+    def noise_of(k: int, p: np.ndarray) -> np.ndarray:
+        if cache.get("k") != int(k) or cache.get("p") is not p:
+            arr = log_expected_count(p, int(k))
+            if arr.shape[0] != n_words:
+                raise ValueError(f"the proposal has {arr.shape[0]} entries but the model has {n_words} words/items")
+            bad = np.flatnonzero(present & ~np.isfinite(arr))
+            if bad.size:
+                raise ValueError(
+                    f"loss='nce' needs q(w) > 0 for every word/item that occurs in the training data (its logit "
+                    f"is s - log(k q)), but the proposal gives q = 0 to {bad.size} of them (e.g. index {bad[0]}); "
+                    f"give them a positive weight in the sampler's weights, or use loss='sgns'")
+            cache.update(k=int(k), p=p, arr=arr)
+        return cache["arr"]
+
+    return noise_of
 
 
 def chunk_bounds(offsets: np.ndarray, n_chunks: int) -> np.ndarray:
@@ -419,6 +464,7 @@ def train_embeddings(
     draws=None,
     seq_users: np.ndarray | None = None,
     on_epoch=None,
+    loss: str = "sgns",
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Run SGNS / CBOW training for ``epochs`` passes over an encoded corpus.
 
@@ -439,6 +485,9 @@ def train_embeddings(
             negative (0 = plain draws). ``table`` is then unused.
         seq_users: int (S,) the user of each sentence: needed by an excluding sampler.
         on_epoch: callable ``fn(epoch, loss)`` run after each epoch before ``callbacks`` (history).
+        loss: "sgns" (negative sampling, the default) or "nce" (every logit minus ``log(k q(w))``, ``q`` the
+            proposal the negatives are drawn from; see the module docstring). The reported loss is the
+            mean per pair of the loss trained.
 
     Returns:
         (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
@@ -450,6 +499,9 @@ def train_embeddings(
     from tqdm.auto import tqdm
 
     compute_loss = bool(compute_loss or callbacks)
+    if loss not in ("sgns", "nce"):
+        raise ValueError(f"loss must be 'sgns' (negative sampling) or 'nce' (noise-contrastive estimation), "
+                         f"got {loss!r}")
     n_tok = int(tokens.shape[0])
     n_sent = int(offsets.shape[0]) - 1
     if seq_users is not None:
@@ -485,6 +537,20 @@ def train_embeddings(
                     raise ValueError(f"seq_users must be user indices in [0, {n_u}) of the sampler's matrix")
                 ks.check_drawable()
             return int(k), ks, int(m)
+    noise_of = _noise_arrays(tokens, syn0.shape[0]) if loss == "nce" else None
+
+    def noise_for(k: int, ks, m: int) -> np.ndarray | None:
+        """NCE's float32 (V,) log(k q) for this epoch's draws (None for SGNS)."""
+        if noise_of is None:
+            return None
+        if m > 0:
+            raise ValueError(f"loss='nce' corrects each logit by log(k q) of the law the negatives are drawn from; "
+                             f"DNS negatives (best of m={m}) follow no known law: use a NegativeSampler, or "
+                             f"loss='sgns' with DNS")
+        if k < 1:
+            raise ValueError(f"loss='nce' needs at least one negative per positive, got negative={k}")
+        return noise_of(k, table.p if ks is None else ks.p)
+
     losses: list[float] = []
     bar = tqdm(total=n_tok * epochs, unit="word", unit_scale=True, disable=not progress,
                desc="sgns" if sg else "cbow", leave=False)
@@ -494,12 +560,20 @@ def train_embeddings(
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
                            dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
                            shared=shared_negatives, seq_users=seq_users)
+        applied: list = [None]
+
+        def apply(k: int, ks, m: int) -> None:
+            """Switch the trainer's draws (and NCE's log(k q)) when (k, sampler state, m) changed."""
+            prev = applied[0]
+            if prev is None or prev[0] != k or prev[1] is not ks or prev[2] != m:
+                applied[0] = (k, ks, m)
+                tr.set_draws(k, ks, m, noise=noise_for(k, ks, m))
+
         if per_step:  # schedules move per batch on the torch path (per epoch in the numba kernel)
-            tr.before_batch = lambda t: tr.set_draws(*draws(t, False))
+            tr.before_batch = lambda t: apply(*draws(t, False))
         try:
             for ep in range(epochs):
-                k, ks, m = draws(ep)
-                tr.set_draws(k, ks, m)
+                apply(*draws(ep))
                 loss = tr.train_epoch(ep, epochs, alpha, min_alpha, progress=bar.update)
                 losses.append(loss if compute_loss else float("nan"))
                 check_finite(ep, epochs, loss if compute_loss else None,
@@ -540,6 +614,7 @@ def train_embeddings(
             out_pairs[:] = 0
             trace[:] = -1
             k, ks, m = draws(ep)
+            noise = noise_for(k, ks, m)
             args = plain_args if ks is None else ks.args
             for wv in range(n_waves):
                 c0, c1 = wv * nthreads, (wv + 1) * nthreads
@@ -548,7 +623,7 @@ def train_embeddings(
                              int(k), int(m), int(bool(sg)), int(bool(shared_negatives)),
                              int(bool(dynamic_window)), float(alpha), float(min_alpha), float(frac0),
                              float(1.0 / (n_waves * epochs)), compute_loss, out_loss, out_pairs, out_words, trace,
-                             *args)
+                             *args, noise)
                 bar.update(int(out_words[c0:c1].sum()))
             loss = float(out_loss.sum() / max(int(out_pairs.sum()), 1)) if compute_loss else float("nan")
             losses.append(loss)

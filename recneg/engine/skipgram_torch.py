@@ -18,6 +18,9 @@ draws from the proposal truncated to the sequence's user's unseen items
 best of ``m`` candidates by ``h . syn1neg[j]`` (``h`` the context's input vector, or the mean of the
 context's input vectors for CBOW / shared negatives; shared negatives are scored with the vectors at
 the start of their corpus segment).
+
+NCE (``noise`` of :meth:`TorchSkipGram.set_draws`, float (V,) ``log(k q(w))``): every logit is
+``f - noise[target]``, as the numba kernel (see :mod:`recneg.engine.skipgram`).
 """
 from __future__ import annotations
 
@@ -33,15 +36,19 @@ logger = logging.getLogger(__name__)
 
 
 def _output_layer(syn1neg: torch.Tensor, h: torch.Tensor, centres: torch.Tensor, negatives: torch.Tensor,
-                  lr: float | torch.Tensor, neg_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                  lr: float | torch.Tensor, neg_mask: torch.Tensor | None,
+                  noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The shared negative-sampling output layer for a batch of hidden vectors ``h`` (B, d).
 
     Scores ``h`` against the centre (label 1) and the negatives (label 0), updates ``syn1neg``
     in place, and returns (neu1e (B, d), the gradient step for the input side; loss (B,)).
+    ``noise``: None (SGNS) or float32 (V,) ``log(k q(w))``, subtracted from each target's logit (NCE).
     """
     tg = torch.cat([centres[:, None], negatives], dim=1)         # (B, k+1)
     w = syn1neg[tg]                                              # (B, k+1, d)
     f = torch.einsum("bd,bkd->bk", h, w)
+    if noise is not None:
+        f = f - noise[tg]
     labels = torch.zeros_like(f)
     labels[:, 0] = 1.0
     loss_terms = torch.nn.functional.softplus((1.0 - 2.0 * labels) * f)  # sign -1 positive, +1 negatives
@@ -59,7 +66,8 @@ def _output_layer(syn1neg: torch.Tensor, h: torch.Tensor, centres: torch.Tensor,
 
 
 def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor,
-            negatives: torch.Tensor, lr: float | torch.Tensor, neg_mask: torch.Tensor | None = None) -> torch.Tensor:
+            negatives: torch.Tensor, lr: float | torch.Tensor, neg_mask: torch.Tensor | None = None,
+            noise: torch.Tensor | None = None) -> torch.Tensor:
     """One batched skip-gram step.
 
     Args:
@@ -68,23 +76,25 @@ def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, c
         negatives: int64 (B, k).
         lr: scalar or float32 (B,) learning rates.
         neg_mask: optional bool (B, k), False = skip that negative.
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE).
 
     Returns:
         float32 (B,) loss of each pair (before the update).
     """
-    neu1e, loss = _output_layer(syn1neg, syn0[contexts], centres, negatives, lr, neg_mask)
+    neu1e, loss = _output_layer(syn1neg, syn0[contexts], centres, negatives, lr, neg_mask, noise)
     syn0.index_add_(0, contexts, neu1e)
     return loss
 
 
 def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, ctx_mask: torch.Tensor,
               centres: torch.Tensor, negatives: torch.Tensor, lr: float | torch.Tensor,
-              neg_mask: torch.Tensor | None = None) -> torch.Tensor:
+              neg_mask: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """One batched CBOW step (mean of context; each context word gets the full ``neu1e``, as word2vec).
 
     Args:
         contexts: int64 (B, m) padded context indices; ctx_mask: bool (B, m), True = real.
         centres: int64 (B,); negatives: int64 (B, k); lr: scalar or (B,).
+        noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE).
 
     Returns:
         float32 (B,) loss per centre word.
@@ -93,7 +103,7 @@ def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor,
     cnt = m.sum(1).clamp_min(1.0)
     safe_ctx = torch.where(ctx_mask, contexts, torch.zeros_like(contexts))
     h = (syn0[safe_ctx] * m[:, :, None]).sum(1) / cnt[:, None]  # (B, d)
-    neu1e, loss = _output_layer(syn1neg, h, centres, negatives, lr, neg_mask)
+    neu1e, loss = _output_layer(syn1neg, h, centres, negatives, lr, neg_mask, noise)
     upd = (neu1e[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
     syn0.index_add_(0, safe_ctx.reshape(-1), upd)
     return loss
@@ -144,12 +154,15 @@ class TorchSkipGram:
         self.excl: TorchExclusion | None = None
         self.dns_m = 0
         self._ks = None
+        self.noise: torch.Tensor | None = None
 
-    def set_draws(self, k: int, ks, m: int = 0) -> None:
+    def set_draws(self, k: int, ks, m: int = 0, noise: np.ndarray | None = None) -> None:
         """Draw ``k`` negatives per positive from the sampler state ``ks`` (a
         :class:`~recneg.sampling.kernels.KernelSampler`; None keeps the current proposal, no exclusion)
-        with DNS over ``m`` candidates (0 = plain draws)."""
+        with DNS over ``m`` candidates (0 = plain draws). ``noise``: None (SGNS) or float32 (V,)
+        ``log(k q(w))`` of these draws (NCE)."""
         self.negative, self.dns_m = int(k), int(m)
+        self.noise = None if noise is None else torch.as_tensor(noise, dtype=torch.float32, device=self.device)
         if ks is None or ks is self._ks:
             return
         self._ks = ks
@@ -291,9 +304,10 @@ class TorchSkipGram:
                         return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
                     negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
                 if self.sg:
-                    loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask)
+                    loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask, self.noise)
                 else:
-                    loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask)
+                    loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask,
+                                     self.noise)
                 total_loss += loss.sum(dtype=torch.float64)
             n_items += m
             if progress is not None:

@@ -32,6 +32,22 @@ candidate items simply gets a shorter list.
 Models that only offer an implicit-style ``recommend`` (e.g. Item2Vec, which has no user
 factors) are evaluated from their top-``max(K)`` lists, with the model's own tie order.
 
+Versus implicit (0.7): ``implicit.evaluation.ranking_metrics_at_k(model, train, test, K)`` works on every
+recneg model (it calls ``model.recommend(users, train[users], N=K)``). With ``hits_u`` the number of
+user u's test items ``T_u`` in its top K, over the users with at least one test item:
+
+* implicit's ``"precision"`` is pooled over users: ``sum_u hits_u / sum_u min(K, |T_u|)``. recneg's
+  ``precision@K`` is the mean of ``hits_u / K`` and its ``recall@K`` the mean of ``hits_u / |T_u|``.
+  implicit's number is ``sum(K * per_user["precision@K"]) / sum(min(K, |T_u|))`` from recneg's
+  per-user values (``per_user=True``, ``skip_cold_users=False``; tests/compat/test_implicit_evaluation.py).
+  It equals recneg's ``precision@K`` when every user has at least K test items, and is a pooled
+  (micro-averaged) recall when every user has at most K.
+* implicit's ``"map"`` and ``"ndcg"`` are recneg's ``map@K`` and ``ndcg@K`` (same formulas, same users).
+* implicit evaluates users with test items but no training items; recneg skips them unless
+  ``skip_cold_users=False``. implicit's ``"auc"`` (AUC limited to the top K) has no recneg counterpart.
+* implicit ranks with the model's own ``recommend``; recneg scores factor models itself with the tie
+  rule above, which is ``recommend``'s too (only float rounding can order near-ties differently).
+
 Skipped users (counted, not evaluated): users without test items, and users with
 test items but no training items ("cold" users; the model knows nothing about
 them); pass ``skip_cold_users=False`` to evaluate the latter too.

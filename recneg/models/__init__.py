@@ -15,6 +15,7 @@ _LAZY = {
     "Item2Vec": ".item2vec",
     "KeyedVectors": ".keyedvectors",
     "MatrixFactorization": ".mf",
+    "ALSMatrixFactorization": ".als",
     "BayesianPersonalizedRanking": ".mf",
     "StopTraining": ".mf",
     "TrainingDivergedError": "..engine.divergence",

@@ -14,6 +14,11 @@ law; items/words below ``min_count`` get weight 0), or the sampler's custom weig
 start of each epoch, the torch path before every batch (shared negatives: every segment) at the
 fractional epoch, rebuilding the proposal once a scheduled alpha has moved 0.01. ``history`` records
 the values at each epoch's start.
+
+``loss`` is ``"sgns"`` (negative sampling, word2vec's and gensim's) or ``"nce"`` (noise-contrastive
+estimation: every logit minus ``log(k q(w))``, ``q`` the proposal above, normalised, ``k`` the
+negatives per positive of the epoch). gensim's ``hs=0, negative=k`` is SGNS; NCE needs a law to
+correct by, so it does not take DNS negatives.
 """
 from __future__ import annotations
 
@@ -53,6 +58,22 @@ def _check_float(name: str, value, low: float | None = None, strict: bool = Fals
 
 _DEFAULT_NEGATIVE = 5
 _DEFAULT_NS_EXPONENT = 0.75
+LOSSES = ("sgns", "nce")
+
+
+def check_loss(loss: Any, sampler: Any, negative: int) -> str:
+    """The skip-gram ``loss`` ("sgns" or "nce"), or a ValueError naming what does not fit it."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be 'sgns' (negative sampling, word2vec's loss) or 'nce' (noise-contrastive "
+                         f"estimation: logits corrected by log(k q)), got {loss!r}")
+    if loss == "nce":
+        if isinstance(sampler, DynamicNegativeSampler):
+            raise ValueError("loss='nce' corrects each logit by log(k q) of the law the negatives are drawn from; "
+                             "a DynamicNegativeSampler's best-of-m negatives follow no known law: use a "
+                             "NegativeSampler, or loss='sgns' with DNS")
+        if negative < 1:
+            raise ValueError(f"loss='nce' needs negatives to contrast with: negative must be >= 1, got {negative}")
+    return loss
 
 
 def check_sampler(sampler: Any) -> None:
@@ -97,7 +118,8 @@ class SkipGramBase:
     trace: np.ndarray | None = None  # debug: passed to the numba engine (see train_embeddings)
 
     def _set_params(self, vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                    workers, seed, device, shared_negatives, batch_size, backend=None, sampler=None) -> None:
+                    workers, seed, device, shared_negatives, batch_size, backend=None, sampler=None,
+                    loss: str = "sgns") -> None:
         self.vector_size = _check_int("vector_size", vector_size, 1)
         self.window = _check_int("window", window, 1)
         self.sample = _check_float("sample", sample, 0.0)
@@ -137,6 +159,7 @@ class SkipGramBase:
             check_sampler(sampler)
             self.sampler_given = True
             self.sampler = sampler
+        self.loss = check_loss(loss, self.sampler, self.negative)
         self.history: list[dict] = []
 
     @property
@@ -224,6 +247,7 @@ class SkipGramBase:
                 min_alpha=self.min_alpha, epochs=epochs, workers=self.workers, seed=self.seed, backend=self.backend,
                 device=self.device, batch_size=self.batch_size, callbacks=tuple(callbacks), compute_loss=compute_loss,
                 progress=progress, trace=self.trace, draws=draws, seq_users=seq_users, on_epoch=on_epoch,
+                loss=self.loss,
             )
         except TrainingDivergedError:
             self._init_weights(self.syn0.shape[0])  # the NaN weights are worthless: back to untrained

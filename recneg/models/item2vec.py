@@ -26,6 +26,8 @@ score: the context's input vector (the mean of the context's for CBOW / shared n
 with ``syn1neg[j]``. Exclusion, DNS, weights and schedules work on both backends (numba and torch).
 Schedules are evaluated at the start of each epoch (numba) or before every batch (torch);
 ``history`` records the values at each epoch's start.
+``loss="nce"`` trains noise-contrastive estimation instead of SGNS: each logit minus
+``log(k q(item))``, ``q`` the sampler's proposal (untruncated, also with ``exclude_seen``; no DNS).
 
 ``recommend`` scores by ``scoring="in_out"`` by default: the mean history input
 vector dotted with each item's output vector, i.e. the SGNS model's own
@@ -43,12 +45,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable, Sequence
+import time
+from typing import IO, Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._topn import top_n
+from . import _implicit_api as _api
 from .._io import atomic_savez, load_npz
 from ..engine.vocab import EncodedCorpus, encode_sequences, keep_probs
 from ._skipgram import SkipGramBase, _check_int
@@ -72,6 +75,7 @@ class Item2Vec(SkipGramBase):
             (``m`` candidates per negative, ``k=1``, no ``score_fn``). It is bound to the training data at
             fit (a sampler already bound keeps its matrix). Not together with non-default
             ``negative``/``ns_exponent``.
+        loss: "sgns" (default) or "nce", as in :class:`~recneg.models.word2vec.Word2Vec`.
         alpha, min_alpha, epochs, workers, seed, device, shared_negatives, backend,
         batch_size, callbacks, progress: as in :class:`~recneg.models.word2vec.Word2Vec`.
         scoring: default scoring of :meth:`recommend`, "in_out" or "cosine" (see module docstring).
@@ -110,9 +114,10 @@ class Item2Vec(SkipGramBase):
         backend: str | None = None,
         scoring: str = "in_out",
         sampler: Any = None,
+        loss: str = "sgns",
     ) -> None:
         self._set_params(vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                         workers, seed, device, shared_negatives, batch_size, backend, sampler)
+                         workers, seed, device, shared_negatives, batch_size, backend, sampler, loss=loss)
         if scoring not in ("cosine", "in_out"):
             raise ValueError(f"scoring must be 'cosine' or 'in_out', got {scoring!r}")
         self.scoring = scoring
@@ -128,18 +133,26 @@ class Item2Vec(SkipGramBase):
         self._normed: np.ndarray | None = None
 
     # ------------------------------------------------------------------ training
-    def fit(self, user_items: Any) -> "Item2Vec":
+    def fit(self, user_items: Any, show_progress: bool | None = None,
+            callback: Callable[..., Any] | None = None) -> "Item2Vec":
         """Train on an :class:`~recneg.data.Interactions` (or a users x items scipy.sparse matrix,
-        whose rows are then unordered baskets).
+        whose rows are then unordered baskets; a matrix in another format than CSR is converted with a
+        :class:`~recneg.models._implicit_api.ParameterWarning`, as implicit warns).
+
+        Args:
+            show_progress: a progress bar for this fit (implicit's name); None: the model's ``progress``.
+            callback: implicit's hook, ``callback(epoch, elapsed, loss)`` after every epoch (the epoch's
+                seconds and its mean loss per pair), run after the model's ``callbacks``.
 
         Returns:
             self.
         """
         from ..data import as_interactions
 
+        _api.warn_if_not_csr(user_items)
         inter = as_interactions(user_items, "user_items")
         seqs, users = inter.sequences(session_gap=self.session_gap, return_users=True)
-        return self._fit(seqs, inter.n_items, users, inter)
+        return self._fit(seqs, inter.n_items, users, inter, show_progress=show_progress, callback=callback)
 
     def fit_sequences(self, sequences: Sequence[np.ndarray], n_items: int,
                       users: np.ndarray | None = None) -> "Item2Vec":
@@ -173,7 +186,7 @@ class Item2Vec(SkipGramBase):
         return self._fit(sequences, n_items, users, train)
 
     def _fit(self, sequences: Sequence[np.ndarray], n_items: int, users: np.ndarray | None,
-             train: Any) -> "Item2Vec":
+             train: Any, show_progress: bool | None = None, callback: Callable[..., Any] | None = None) -> "Item2Vec":
         corpus = encode_sequences(sequences, n_items)
         if corpus.n_tokens == 0:
             raise ValueError("no interactions to train on: the sequences are empty")
@@ -205,7 +218,9 @@ class Item2Vec(SkipGramBase):
             dynamic = False
         else:
             window, dynamic = self.window, True
-        losses = self._train_corpus(corpus, counts, self.epochs, self.callbacks, bool(self.callbacks), self.progress,
+        callbacks = self.callbacks if callback is None else (*self.callbacks, _ImplicitCallback(callback))
+        progress = self.progress if show_progress is None else bool(show_progress)
+        losses = self._train_corpus(corpus, counts, self.epochs, callbacks, bool(callbacks), progress,
                                     dynamic_window=dynamic, window=window, keep_prob=keep_prob, in_vocab=in_vocab,
                                     csr=csr, seq_users=users)
         self.losses.extend(losses)
@@ -247,115 +262,127 @@ class Item2Vec(SkipGramBase):
             raise ValueError(f"{name} out of range: item indices must be in [0, {self.n_items})")
         return ids.astype(np.int64)
 
-    def similar_items(self, itemid: int | np.ndarray, N: int = 10,
-                      filter_items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Most cosine-similar items (the query item itself included, as ``implicit`` does).
+    def similar_items(self, itemid: int | np.ndarray, N: int = 10, recalculate_item: bool = False,
+                      item_users: Any = None, filter_items: np.ndarray | None = None,
+                      items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Most cosine-similar items by input vectors (implicit's ``similar_items``, same arguments).
+
+        The query item itself comes first with score 1.0 (as ``implicit`` lists it), unless it is filtered out,
+        not among ``items``, or left out of training (``min_count``); left-out items are never returned.
 
         Args:
             itemid: an item index, or an int array of them.
             N: number of results.
+            recalculate_item: not supported (NotImplementedError): an item's vector comes from its
+                co-occurrences in the training sequences, not from a row of ``item_users``.
+            item_users: ignored (as implicit does without ``recalculate_item``).
             filter_items: item indices never to return.
+            items: only these item indices (not together with ``filter_items``; out of range: IndexError).
 
         Returns:
-            (ids int64, scores float32), shape (N,) for a scalar ``itemid`` else (len, N).
+            (ids int32, scores float32), shape (N,) for a scalar ``itemid`` else (len, N).
         """
         self._check_fitted()
+        if recalculate_item:
+            raise NotImplementedError("Item2Vec cannot recalculate an item from item_users: its vector is learned "
+                                      "from co-occurrences in the training sequences")
         N = _check_int("N", N, 1)
         scalar = np.ndim(itemid) == 0
         ids = self._check_items(np.atleast_1d(itemid), "itemid")
+        cand = _api.candidate_ids(items, filter_items, self.n_items)
+        excl = None if filter_items is None or not np.size(filter_items) else self._check_items(
+            np.ravel(filter_items), "filter_items")
         U = self._unit()
-        scores = U[ids] @ U.T
-        scores[:, ~self.in_vocab] = -np.inf
-        if filter_items is not None:
-            scores[:, self._check_items(filter_items, "filter_items")] = -np.inf
-        top, sc = top_n(scores, N)
+        top, sc = _api.cosine_top_n(U[ids], U, N, cand=cand, exclude=excl, invalid=~self.in_vocab, self_ids=ids)
         return (top[0], sc[0]) if scalar else (top, sc)
+
+    def similar_users(self, userid: int | np.ndarray, N: int = 10, filter_users: np.ndarray | None = None,
+                      users: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Not supported (NotImplementedError): Item2Vec learns item vectors only, and keeps no users."""
+        raise NotImplementedError("Item2Vec has no user vectors (it learns items from user histories): compare "
+                                  "users by their recommend() profiles, or use MatrixFactorization")
 
     def recommend(self, userid: int | np.ndarray, user_items: Any, N: int = 10,
                   filter_already_liked_items: bool = True,
-                  filter_items: np.ndarray | None = None, scoring: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Recommend from the mean of the user's history vectors.
+                  filter_items: np.ndarray | None = None, scoring: str | None = None,
+                  recalculate_user: bool = False, items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Recommend from the mean of the user's history vectors (implicit's ``recommend`` arguments).
+
+        Item2Vec keeps no user vectors: every call computes each user from its row of ``user_items``, so
+        ``userid`` only shapes the output and ``recalculate_user`` changes nothing (it is accepted: that is what
+        every call does).
 
         Args:
             userid: a user index or an int array of them.
-            user_items: users' histories as a scipy.sparse matrix or Interactions; either one row
-                per entry of ``userid`` (the ``implicit`` convention) or all users (rows are then
-                picked by ``userid``).
+            user_items: users' histories as a scipy.sparse CSR matrix or Interactions: one row per entry of
+                ``userid`` (implicit's rule; required for a scalar ``userid``), or, for an array, all users
+                (rows are then picked by ``userid``). A CSC/COO matrix raises ValueError, as in implicit.
             N: number of results.
-            filter_already_liked_items: never return items in the user's row.
+            filter_already_liked_items: never return items in the user's row (with ``items``, they rank last).
             filter_items: item indices never to return.
             scoring: "cosine" = cosine between the mean history vector and each item vector;
                 "in_out" = mean history input vector dotted with each item's output vector
                 (``syn1neg``), i.e. the SGNS model's own co-occurrence score. None: the model's ``scoring``.
+            recalculate_user: accepted, no effect (see above).
+            items: rank only these item indices (not together with ``filter_items``; out of range: IndexError).
 
         Returns:
-            (ids int64, scores float32), shape (N,) for a scalar ``userid`` else (len, N).
+            (ids int32, scores float32), shape (N,) for a scalar ``userid`` else (len, N).
         """
         self._check_fitted()
         N = _check_int("N", N, 1)
         scoring = self.scoring if scoring is None else scoring
         if scoring not in ("cosine", "in_out"):
             raise ValueError(f"scoring must be 'cosine' or 'in_out', got {scoring!r}")
-        scalar = np.ndim(userid) == 0
-        users = np.atleast_1d(np.asarray(userid))
-        if users.dtype.kind not in "iu":
-            raise TypeError(f"userid must be integer user indices, got dtype {users.dtype}")
-        if hasattr(user_items, "csr") and not sp.issparse(user_items):
-            user_items = user_items.csr
-        if not sp.issparse(user_items):
-            raise TypeError("user_items must be a scipy.sparse matrix (users x items) or an Interactions, "
-                            f"got {type(user_items).__name__}")
-        M = sp.csr_matrix(user_items)
-        if M.shape[1] != self.n_items:
-            raise ValueError(f"user_items has {M.shape[1]} columns but the model knows {self.n_items} items")
-        if M.shape[0] == users.size:
-            rows = M
-        else:
-            if users.min() < 0 or users.max() >= M.shape[0]:
-                raise ValueError(f"userid out of range for user_items with {M.shape[0]} rows")
-            rows = M[users]
+        scalar, users = _api.check_query_ids(userid, None, "userid")
+        if users.size and users.min() < 0:
+            raise ValueError("userid must be non-negative user indices")
+        rows = _api.query_rows(user_items, users, scalar, self.n_items, n_full=-1)
+        cand = _api.candidate_ids(items, filter_items, self.n_items)
         B = rows.copy()
         B.data = np.ones_like(B.data, dtype=np.float32)
         # the sum of the history vectors has the direction of their mean
         prof = np.asarray(B @ self.syn0, dtype=np.float32)
         if scoring == "cosine":
             prof /= np.maximum(np.linalg.norm(prof, axis=1, keepdims=True), 1e-12)
-            scores = prof @ self._unit().T
+            T = self._unit()
         else:
             prof /= np.maximum(np.asarray(B.sum(1), dtype=np.float32), 1.0)
-            scores = prof @ self.syn1neg.T
-        scores[:, ~self.in_vocab] = -np.inf
+            T = self.syn1neg
+        scores = prof @ (T.T if cand is None else T[cand].T)
+        scores[:, ~(self.in_vocab if cand is None else self.in_vocab[cand])] = -np.inf
         if filter_already_liked_items:
-            r, c = B.nonzero()
-            scores[r, c] = -np.inf
-        if filter_items is not None:
-            scores[:, self._check_items(filter_items, "filter_items")] = -np.inf
-        top, sc = top_n(scores, N)
+            _api.mask_rows(scores, B, cand)
+        if filter_items is not None and np.size(filter_items):
+            scores[:, self._check_items(np.ravel(filter_items), "filter_items")] = -np.inf
+        top, sc = _api.rank_top_n(scores, N, cand)
         return (top[0], sc[0]) if scalar else (top, sc)
 
     # ------------------------------------------------------------------ persistence
     _FORMAT = "recneg-item2vec-1"
     _PARAMS = ("vector_size", "context", "window", "min_count", "sample", "sg", "negative", "ns_exponent", "alpha",
                "min_alpha", "epochs", "workers", "seed", "device", "shared_negatives", "session_gap", "batch_size",
-               "backend", "scoring")
+               "backend", "scoring", "loss")
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace)."""
-        self._check_fitted()
+    def save(self, path: str | os.PathLike | IO[bytes]) -> None:
+        """Save parameters and weights to one ``.npz`` file, atomically (temp file + os.replace), or to an open
+        binary file object. An unfitted model saves its parameters only (``load`` gives an unfitted model)."""
         params = {k: getattr(self, k) for k in self._PARAMS}
         params["sampler"] = self.sampler.to_spec() if self.sampler_given else None
-        atomic_savez(path, format=np.array(self._FORMAT),
-                     params=np.array(json.dumps(params)), history=np.array(json.dumps(self.history)),
-                     syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts, in_vocab=self.in_vocab,
-                     losses=np.asarray(self.losses, dtype=np.float64))
+        arrays = dict(format=np.array(self._FORMAT), params=np.array(json.dumps(params)),
+                      history=np.array(json.dumps(self.history)), losses=np.asarray(self.losses, dtype=np.float64))
+        if self.item_counts is not None:
+            arrays.update(syn0=self.syn0, syn1neg=self.syn1neg, item_counts=self.item_counts,
+                          in_vocab=self.in_vocab)
+        atomic_savez(path, **arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Item2Vec":
-        """Load a model written by :meth:`save`."""
-        z = load_npz(path, "Item2Vec", required=("format", "params", "syn0", "syn1neg", "item_counts", "in_vocab",
-                                                 "losses"))
+    def load(cls, path: str | os.PathLike | IO[bytes]) -> "Item2Vec":
+        """Load a model written by :meth:`save` (from a path or an open binary file object)."""
+        z = load_npz(path, "Item2Vec", required=("format", "params", "losses"))
+        shown = _api.file_name(path)
         if str(z["format"]) != cls._FORMAT:
-            raise ValueError(f"{os.fspath(path)} is not a recneg Item2Vec file: format {str(z['format'])[:80]!r}, "
+            raise ValueError(f"{shown} is not a recneg Item2Vec file: format {str(z['format'])[:80]!r}, "
                              f"expected {cls._FORMAT!r} (saved by Item2Vec.save)")
         params = json.loads(str(z["params"]))
         spec = params.pop("sampler", None)
@@ -366,14 +393,34 @@ class Item2Vec(SkipGramBase):
         model = cls(progress=False, **params)
         if "history" in z:
             model.history = json.loads(str(z["history"]))
+        model.losses = [float(x) for x in z["losses"]]
+        if "syn0" not in z:
+            return model  # saved unfitted
+        missing = [k for k in ("syn1neg", "item_counts", "in_vocab") if k not in z]
+        if missing:
+            raise ValueError(f"{shown} is not a recneg Item2Vec .npz file written by Item2Vec.save: it is missing "
+                             f"the array(s) {', '.join(missing)}")
         model.syn0 = np.ascontiguousarray(z["syn0"], dtype=np.float32)
         model.syn1neg = np.ascontiguousarray(z["syn1neg"], dtype=np.float32)
         model.item_counts = np.asarray(z["item_counts"], dtype=np.int64)
         model.in_vocab = np.asarray(z["in_vocab"], dtype=bool)
-        model.losses = list(z["losses"])
         return model
 
     def __repr__(self) -> str:
         neg = f"sampler={self.sampler!r}" if self.sampler_given else f"ns_exponent={self.ns_exponent}"
         return (f"Item2Vec(vector_size={self.vector_size}, context={self.context!r}, window={self.window}, "
-                f"{neg}, epochs={self.epochs})")
+                f"{neg}, loss={self.loss!r}, epochs={self.epochs})")
+
+
+class _ImplicitCallback:
+    """An engine callback ``(epoch, loss)`` calling implicit's ``callback(epoch, elapsed, loss)``, with the seconds
+    since the previous epoch ended (or since training started)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.t = time.perf_counter()
+
+    def __call__(self, epoch: int, loss: float) -> None:
+        now = time.perf_counter()
+        elapsed, self.t = now - self.t, now
+        self.fn(epoch, elapsed, loss)

@@ -2,7 +2,7 @@
 
 One front door, :class:`MatrixFactorization`, and behind it one class per backend, as implicit
 splits CPU and GPU: :class:`NumbaMatrixFactorization` (per-pair Hogwild SGD in a numba kernel:
-BPR and WARP, CPU) and :class:`TorchMatrixFactorization` (mini-batch Adam on torch: BPR, BCE,
+BPR and WARP, CPU) and :class:`TorchMatrixFactorization` (mini-batch Adam on torch: BPR, BCE, NCE,
 sampled softmax and CCL, on any device, with shared, in-batch, mixed or all-item negatives).
 ``MatrixFactorization(...)`` returns the one that honours what it was asked for (``backend=``
 forces one); each class lists only the options it honours.
@@ -30,7 +30,7 @@ import math
 import os
 import time
 from types import SimpleNamespace
-from typing import Any, Callable, ClassVar, Iterable
+from typing import IO, Any, Callable, ClassVar, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,7 +42,7 @@ from ..engine.divergence import TrainingDivergedError, check_finite
 from ..sampling import (AllItems, DynamicNegativeSampler, InBatchSampler, MixedSampler, NegativeSampler, WarpSampler,
                         sampler_from_spec)
 from ..sampling.schedules import ALPHA_REBUILD_STEP, ConstantSchedule, Schedule, is_constant
-from ._topn import top_n
+from . import _implicit_api as _api
 from .losses import LOSS_NAMES, Loss, Softmax, as_loss
 
 logger = logging.getLogger(__name__)
@@ -84,12 +84,13 @@ class UserBatches:
 
 def default_sampler(loss: Loss):
     """The sampler a loss trains with when none is given: uniform negatives with exact exclusion,
-    one per positive for BPR/WARP, 4 for BCE, 1024 shared by the batch for softmax/CCL."""
+    one per positive for BPR/WARP, 4 for BCE and NCE (the same draws, so the two differ only by NCE's
+    log(k q) correction), 1024 shared by the batch for softmax/CCL."""
     if loss.name == "warp":
         return WarpSampler(NegativeSampler(k=1, alpha=0.0), max_trials=100)
     if loss.name in ("softmax", "ccl"):
         return NegativeSampler(k=1024, alpha=0.0, shared=True)
-    return NegativeSampler(k=4 if loss.name == "bce" else 1, alpha=0.0)
+    return NegativeSampler(k=4 if loss.name in ("bce", "nce") else 1, alpha=0.0)
 
 
 def _as_sampler(sampler: Any, loss: Loss):
@@ -121,20 +122,47 @@ def _numba_can_train(loss: Loss, sampler: Any) -> bool:
 _TORCH_ONLY = ("batch_size", "batching", "history_weight", "device")
 
 
+def _als_class() -> type:
+    from .als import ALSMatrixFactorization  # imported late: als.py builds on this module
+
+    return ALSMatrixFactorization
+
+
 def _pick_backend(args: tuple, kwargs: dict) -> type:
     backend = kwargs.get("backend", "auto")
-    if backend not in ("auto", "numba", "torch"):
-        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+    if backend not in ("auto", "numba", "torch", "als"):
+        raise ValueError(f"backend must be 'auto', 'numba', 'torch' or 'als', got {backend!r}")
+    if backend == "als":
+        return _als_class()
     if backend == "numba":
         return NumbaMatrixFactorization
     if backend == "torch":
         return TorchMatrixFactorization
+    if _wants_default(args, kwargs):  # no loss, no sampler, no SGD option: the default chosen leave-one-dataset-out
+        return _als_class()
     loss = as_loss(kwargs.get("loss", args[1] if len(args) > 1 else "bpr"))
+    if loss.name == "ials":  # all items as weighted negatives, solved in closed form
+        return _als_class()
     sampler = _as_sampler(kwargs.get("sampler", args[2] if len(args) > 2 else None), loss)
     torch_asked = [k for k in _TORCH_ONLY if k in kwargs and not (k == "device" and str(kwargs[k]) == "cpu")]
     if loss.name == "warp" or (_numba_can_train(loss, sampler) and not torch_asked):
         return NumbaMatrixFactorization
     return TorchMatrixFactorization
+
+
+# options only the SGD trainers take: giving one (without a loss) asks for the sampled-negative default, BPR
+_SGD_ONLY = ("lr", "lr_decay", "average_epochs", "use_bias", "pair_order", "batch_size", "batching", "history_weight")
+
+
+def _wants_default(args: tuple, kwargs: dict) -> bool:
+    """``MatrixFactorization()`` with neither a loss nor a sampler nor an SGD-only option nor a non-CPU device:
+    the library's default configuration, iALS (every unseen item a weighted negative; chosen leave-one-dataset-out
+    on Gowalla, Last.fm and ML-100k, see benchmarks/RESULTS.md). Anything else keeps the sampled default, BPR."""
+    if len(args) > 1 or kwargs.get("loss") is not None or kwargs.get("sampler") is not None:
+        return False
+    if str(kwargs.get("device", "cpu")) != "cpu":
+        return False
+    return not any(k in kwargs for k in _SGD_ONLY)
 
 
 def _check_int(name: str, v: Any, lo: int) -> int:
@@ -171,13 +199,23 @@ class MatrixFactorization(metaclass=_FrontDoor):
 
     ``MatrixFactorization(...)`` returns a :class:`NumbaMatrixFactorization` (loss ``"bpr"``/``"warp"``
     with per-example proposal, DNS or WARP negatives, on the CPU) or a :class:`TorchMatrixFactorization`
-    (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE, ``batch_size``,
+    (everything else: shared, in-batch, mixed or all-item negatives, softmax/CCL/BCE/NCE, ``batch_size``,
     ``device``); ``backend="numba"``/``"torch"`` forces one. Their docstrings list their options.
+    ``loss="ials"`` (every item a weighted negative) returns an :class:`~recneg.models.als.ALSMatrixFactorization`.
+
+    **Defaults.** ``MatrixFactorization()`` with no loss, no sampler, no SGD-only option (``lr``,
+    ``lr_decay``, ``average_epochs``, ``use_bias``, ``pair_order``, ``batch_size``, ``batching``,
+    ``history_weight``) and a CPU device is iALS (unobserved ratio 10, reg 0.01, 8 epochs): the one
+    configuration that beat implicit's ALS on Gowalla, Last.fm and ML-100k at under half its fit time,
+    chosen on validation splits (leave-one-dataset-out table in benchmarks/RESULTS.md). Give a loss or a
+    sampler for the sampled-negative models; their default loss is ``"bpr"``.
 
     Common args:
         factors: embedding size d (> 0).
-        loss: ``"bpr"``, ``"warp"``, ``"bce"``, ``"softmax"``, ``"ccl"`` or a
+        loss: ``"bpr"``, ``"warp"``, ``"bce"``, ``"nce"``, ``"softmax"``, ``"ccl"`` or a
             :mod:`recneg.models.losses` object with its options (e.g. ``Softmax(temperature=0.1)``).
+            ``"nce"`` (noise-contrastive estimation: BCE on logits minus ``log(k q)``, ``q`` the sampler's
+            law) trains on torch: the front door routes it there, the numba backend refuses it.
         sampler: a :mod:`recneg.sampling` sampler, bound to the training matrix at ``fit`` if it has
             none: ``NegativeSampler`` (k, alpha or weights, exact exclusion, shared), ``DynamicNegativeSampler``
             (hard negatives: best of m, optionally from a per-user pool), ``InBatchSampler``,
@@ -198,6 +236,9 @@ class MatrixFactorization(metaclass=_FrontDoor):
                      lr_decay: str | None, init_std: float, average_epochs: int, workers: int, seed: int | None) -> None:
         self.factors = _check_int("factors", factors, 1)
         self.loss = as_loss(loss)
+        if self.loss.name == "ials":
+            raise ValueError(f"loss='ials' is solved by alternating least squares: use backend='als' (or 'auto'), "
+                             f"not the {self.backend} backend")
         self.sampler = _as_sampler(sampler, self.loss)
         self.lr = _check_pos("lr", lr)
         self.reg = _check_pos("reg", reg, strict=False)
@@ -288,13 +329,22 @@ class MatrixFactorization(metaclass=_FrontDoor):
     # ------------------------------------------------------------------- fit
     def fit(self, user_items: Any, show_progress: bool = True, callbacks: Iterable[Callable] | None = None,
             validation: Callable[[int, "MatrixFactorization"], Any] | None = None,
-            patience: int | None = None, monitor: str | None = None) -> "MatrixFactorization":
+            patience: int | None = None, monitor: str | None = None,
+            callback: Callable[..., Any] | None = None) -> "MatrixFactorization":
         """Train on ``user_items`` (Interactions or scipy sparse, users x items; non-zeros are positives).
+
+        A scipy matrix in another format than CSR is converted, with a warning
+        (:class:`~recneg.models._implicit_api.ParameterWarning`, implicit's ``ParameterWarning`` when implicit
+        is imported), as implicit does.
 
         Args:
             show_progress: a tqdm bar over the epochs (implicit's name).
             callbacks: callables ``cb(epoch, model)`` run after every epoch; a truthy
                 return value or raising :class:`StopTraining` stops training.
+            callback: implicit's hook: ``callback(epoch, elapsed, loss)`` after every epoch, with the epoch's
+                seconds and its loss (as implicit's ALS calls it; implicit's BPR passes
+                ``(epoch, elapsed, correct, skipped)`` instead, counts recneg's kernels do not keep). Its
+                return value is ignored, as in implicit; raising :class:`StopTraining` stops training.
             validation: ``fn(epoch, model)`` returning a number or a dict of numbers
                 (e.g. ``{"recall@20": ...}``); recorded in ``history``.
             patience: with ``validation``, stop after this many epochs without
@@ -308,6 +358,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
             TrainingDivergedError: (a ValueError) the loss or factors became NaN/inf, checked after
                 every epoch (lr too high); the model is then left unfitted.
         """
+        _api.warn_if_not_csr(user_items)
         X = as_csr(user_items, binary=True)
         n_users, n_items = X.shape
         if X.nnz == 0:
@@ -339,7 +390,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
                 rec.update(loss=loss, seconds=time.perf_counter() - t0)
                 self._check_diverged(trainer, epoch, loss)  # before averaging, validation and callbacks see factors
                 averaging = self.average_epochs and epoch >= self.epochs - self.average_epochs
-                if averaging or validation is not None or callbacks:
+                if averaging or validation is not None or callbacks or callback is not None:
                     self._sync_from_trainer(trainer)  # once: the consumers below only read the factors
                 if averaging:
                     self._accumulate(avg)
@@ -369,6 +420,11 @@ class MatrixFactorization(metaclass=_FrontDoor):
                     try:
                         if cb(epoch, self):
                             stop = True
+                    except StopTraining:
+                        stop = True
+                if callback is not None:
+                    try:
+                        callback(epoch, rec["seconds"], loss)
                     except StopTraining:
                         stop = True
                 if stop:
@@ -441,101 +497,207 @@ class MatrixFactorization(metaclass=_FrontDoor):
 
     # ------------------------------------------------------------- inference
     def _scores(self, users: np.ndarray) -> np.ndarray:
-        U = self._U[users]
-        s = U @ self._item_vecs().T
+        return self._score_vectors(self._U[users])
+
+    def _score_vectors(self, U: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """Scores (len(U), n_items or len(items)) of user vectors ``U`` (rows of ``_U``'s kind) against the items."""
+        V = self._item_vecs()
+        if items is not None:
+            V = V[items]
+        s = U @ V.T
         if self.use_bias:
-            s = s + self._b[None, :]
+            s = s + (self._b if items is None else self._b[items])[None, :]
         return s
 
     def recommend(self, userid: int | np.ndarray, user_items: Any = None, N: int = 10,
-                  filter_already_liked_items: bool = True, filter_items: np.ndarray | None = None
+                  filter_already_liked_items: bool = True, filter_items: np.ndarray | None = None,
+                  recalculate_user: bool = False, items: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-N items for one user or an array of users (implicit-style).
+        """Top-N items for one user or an array of users (implicit's ``recommend``, same arguments and rules).
 
         Args:
             userid: int or int array of user indices.
-            user_items: CSR of the users' known items, one row per requested user (or
-                the full (n_users, n_items) matrix); needed when filtering liked items.
-            N: list length.
-            filter_already_liked_items: drop the items in ``user_items``.
+            user_items: CSR of the users' known items, one row per requested user (implicit's rule; for an
+                array of users the full (n_users, n_items) matrix is accepted too, its rows picked by
+                ``userid``); needed to filter liked items or to recalculate users. A CSC/COO matrix raises
+                ValueError, as in implicit.
+            N: list length (at most the number of candidate items).
+            filter_already_liked_items: drop the items in ``user_items`` (with ``items``, they rank last).
             filter_items: item indices never to recommend.
+            recalculate_user: compute the users' factors from ``user_items`` instead of the stored ones
+                (then ``userid`` need not be a trained user). Only iALS
+                (:class:`~recneg.models.als.ALSMatrixFactorization`) can; other models raise NotImplementedError.
+            items: rank only these item indices (not together with ``filter_items``); an index outside the
+                model raises IndexError.
 
         Returns:
             (ids int32, scores float32), shape (N,) for an int ``userid`` else (n, N).
         """
         self._check_fitted()
-        scalar = np.isscalar(userid)
-        users = np.atleast_1d(np.asarray(userid))
-        if users.dtype.kind not in "iu":
-            raise TypeError(f"userid must be an int or an int array, got dtype {users.dtype}")
-        if users.size and (users.min() < 0 or users.max() >= self.n_users):
-            raise ValueError(f"userid out of range [0, {self.n_users}); got values in [{users.min()}, {users.max()}]")
+        scalar, users = _api.check_query_ids(userid, None if recalculate_user else self.n_users, "userid")
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
             raise ValueError(f"N must be a positive integer, got {N!r}")
-        scores = self._scores(users).astype(np.float32)
-        if filter_already_liked_items:
+        rows = None
+        if filter_already_liked_items or recalculate_user:
             if user_items is None:
-                raise ValueError("filter_already_liked_items=True needs user_items (CSR of the users' known items); "
-                                 "pass it or set filter_already_liked_items=False")
-            M = as_csr(user_items, binary=True)
-            if M.shape[1] != self.n_items:
-                raise ValueError(f"user_items has {M.shape[1]} columns but the model has {self.n_items} items")
-            if M.shape[0] == users.size:
-                rows = M
-            elif M.shape[0] == self.n_users:
-                rows = M[users]
-            else:
-                raise ValueError(
-                    f"user_items has {M.shape[0]} rows; give one row per requested user ({users.size}) or the full "
-                    f"matrix ({self.n_users} rows)")
-            r, c = rows.nonzero()
-            scores[r, c] = -np.inf
-        if filter_items is not None:
-            scores[:, np.asarray(filter_items, dtype=np.int64)] = -np.inf
-        ids, sc = top_n(scores, N)
-        if scalar:
-            return ids[0], sc[0]
-        return ids, sc
+                raise ValueError(f"{'recalculate_user' if recalculate_user else 'filter_already_liked_items'}=True "
+                                 f"needs user_items (CSR of the users' known items, one row per user); pass it"
+                                 + ("" if recalculate_user else " or set filter_already_liked_items=False"))
+            rows = _api.query_rows(user_items, users, scalar, self.n_items,
+                                   n_full=None if recalculate_user else self.n_users)
+        cand = _api.candidate_ids(items, filter_items, self.n_items)
+        excl = _api.check_filter(filter_items, self.n_items)
+        U = self.recalculate_user(users, rows) if recalculate_user else self._U[users]
+        scores = np.asarray(self._score_vectors(U, cand), dtype=np.float32)
+        if filter_already_liked_items:
+            _api.mask_rows(scores, rows, cand)
+        if excl is not None:
+            scores[:, excl] = -np.inf
+        ids, sc = _api.rank_top_n(scores, N, cand)
+        return (ids[0], sc[0]) if scalar else (ids, sc)
 
-    def similar_items(self, itemid: int | np.ndarray, N: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Most cosine-similar items (the item itself included, first).
+    def recalculate_user(self, userid: int | np.ndarray, user_items: Any) -> np.ndarray:
+        """Users' factors computed from ``user_items`` (one row per user) without storing them (implicit's name).
+
+        Raises:
+            NotImplementedError: only iALS solves a user in closed form; sampled-loss models have no such solve.
+        """
+        raise NotImplementedError(f"recalculate_user needs a closed-form user solve, which only loss='ials' "
+                                  f"(ALSMatrixFactorization) has; {type(self).__name__} (loss={self.loss.name!r}) "
+                                  f"scores stored users only")
+
+    def recalculate_item(self, itemid: int | np.ndarray, item_users: Any) -> np.ndarray:
+        """Items' factors computed from ``item_users`` (items x users, one row per item), not stored.
+
+        Raises:
+            NotImplementedError: only iALS solves an item in closed form.
+        """
+        raise NotImplementedError(f"recalculate_item needs a closed-form item solve, which only loss='ials' "
+                                  f"(ALSMatrixFactorization) has; {type(self).__name__} (loss={self.loss.name!r}) "
+                                  f"compares stored items only")
+
+    def similar_items(self, itemid: int | np.ndarray, N: int = 10, recalculate_item: bool = False,
+                      item_users: Any = None, filter_items: np.ndarray | None = None,
+                      items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Most cosine-similar items (implicit's ``similar_items``, same arguments).
+
+        The query item itself comes first with score 1.0, its similarity to itself (unless it is filtered out,
+        not among ``items``, or its vector is zero). It is placed first by construction: cos(x, x) = 1 is the
+        maximum, but items with identical interactions get parallel vectors whose float32 cosine can round
+        above the item's own (1.0000001 vs 0.99999994); with ``recalculate_item`` the query is the recalculated
+        vector, which stands for the item itself.
+
+        Args:
+            itemid: int or int array of item indices.
+            N: list length.
+            recalculate_item: use factors computed from ``item_users`` (items x users CSR, one row per item)
+                instead of the stored ones; only iALS can (others raise NotImplementedError). ``item_users`` is
+                ignored otherwise, as in implicit.
+            filter_items: item indices never to return. items: only these item indices (not with ``filter_items``).
 
         Returns:
-            (ids int32, scores float32), shape (N,) for an int ``itemid`` else (n, N).
+            (ids int32, scores float32 cosines), shape (N,) for an int ``itemid`` else (n, N).
         """
         self._check_fitted()
-        scalar = np.isscalar(itemid)
-        items = np.atleast_1d(np.asarray(itemid))
-        if items.dtype.kind not in "iu":
-            raise TypeError(f"itemid must be an int or an int array, got dtype {items.dtype}")
-        if items.size and (items.min() < 0 or items.max() >= self.n_items):
-            raise ValueError(f"itemid out of range [0, {self.n_items})")
+        scalar, q = _api.check_query_ids(itemid, None if recalculate_item else self.n_items, "itemid")
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
             raise ValueError(f"N must be a positive integer, got {N!r}")
-        V = _unit_rows(self._V)
-        ids, sc = top_n(V[items] @ V.T, N)
+        cand = _api.candidate_ids(items, filter_items, self.n_items)
+        excl = _api.check_filter(filter_items, self.n_items)
+        if recalculate_item:
+            rows = _api.query_rows(item_users, q, scalar, self.n_users, name="item_users", what="item")
+            Q = self.recalculate_item(q, rows).reshape(q.size, -1)
+        else:
+            Q = self._V[q]
+        ids, sc = _api.cosine_top_n(Q, _unit_rows(self._V), N, cand=cand, exclude=excl,
+                                    self_ids=q if q.size == 0 or q.max() < self.n_items else None)
+        return (ids[0], sc[0]) if scalar else (ids, sc)
+
+    def similar_users(self, userid: int | np.ndarray, N: int = 10, filter_users: np.ndarray | None = None,
+                      users: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Most cosine-similar users by their factors (implicit's ``similar_users``); the user itself first.
+
+        Args:
+            userid: int or int array of user indices. N: list length.
+            filter_users: user indices never to return. users: only these (not with ``filter_users``).
+
+        Returns:
+            (ids int32, scores float32 cosines), shape (N,) for an int ``userid`` else (n, N).
+        """
+        self._check_fitted()
+        scalar, q = _api.check_query_ids(userid, self.n_users, "userid")
+        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
+            raise ValueError(f"N must be a positive integer, got {N!r}")
+        cand = _api.candidate_ids(users, filter_users, self.n_users, name="users", exclude_name="filter_users")
+        excl = _api.check_filter(filter_users, self.n_users, "filter_users")
+        ids, sc = _api.cosine_top_n(self._U[q], _unit_rows(self._U), N, cand=cand, exclude=excl, self_ids=q)
         return (ids[0], sc[0]) if scalar else (ids, sc)
 
     # ------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike) -> None:
-        """Write factors and configuration (loss and sampler as specs) to an ``.npz`` file atomically."""
-        self._check_fitted()
-        atomic_savez(path, U=self._U, V=self._V, b=self._b, config=np.array(json.dumps(self.get_params())))
+    def save(self, file: str | os.PathLike | IO[bytes]) -> None:
+        """Write the configuration (loss and sampler as specs) and the factors to an ``.npz`` file, atomically,
+        or to an open binary file object (implicit's ``save``).
+
+        The file also follows implicit's layout: ``user_factors`` and ``item_factors`` hold the scoring factors
+        (``user_factors @ item_factors.T`` are the scores; with ``use_bias`` the user side ends with a column of
+        ones and the item side with the biases, as implicit's BPR), so ``implicit``'s ``load`` reads a recneg
+        file and recommends the same items. An unfitted model saves its configuration only.
+        """
+        arrays: dict[str, np.ndarray] = {"config": np.array(json.dumps(self.get_params()))}
+        if self._U is not None:
+            arrays.update(user_factors=self.user_factors, item_factors=self.item_factors)
+            if self.score == "cosine":  # the unit rows above do not give back the raw factors
+                arrays.update(U=self._U, V=self._V)
+            arrays.update(self._state_arrays())
+        atomic_savez(file, **arrays)
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Fitted state beyond the factors that :meth:`save` writes (subclasses add theirs)."""
+        return {}
+
+    def _set_state_arrays(self, z: dict[str, np.ndarray]) -> None:
+        """Read back what :meth:`_state_arrays` wrote."""
 
     @staticmethod
-    def load(path: str | os.PathLike) -> "MatrixFactorization":
-        """Read a model written by :meth:`save` (files of the API before samplers too)."""
-        z = load_npz(path, "MatrixFactorization", required=("U", "V", "b", "config"))
+    def load(file: str | os.PathLike | IO[bytes]) -> "MatrixFactorization":
+        """Read a model written by :meth:`save` (files of the API before samplers too), from a path or an open
+        binary file object; also reads files saved by implicit's ``BayesianPersonalizedRanking`` and
+        ``AlternatingLeastSquares`` (see :func:`recneg.compat.implicit.from_implicit_arrays`)."""
+        z = load_npz(file, "MatrixFactorization")
+        shown = _api.file_name(file)
+        if "config" not in z:
+            if "user_factors" in z or "item_factors" in z or "factors" in z:
+                from ..compat.implicit import from_implicit_arrays
+
+                return from_implicit_arrays(z, shown)
+            raise ValueError(f"{shown} is not a recneg MatrixFactorization .npz file written by "
+                             f"MatrixFactorization.save: it is missing the array(s) config")
         try:
             cfg = json.loads(str(z["config"]))
             if "sampler" not in cfg:
                 cfg = _legacy_params(cfg)
             model = MatrixFactorization(**cfg)
         except (ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{os.fspath(path)}: its model configuration is not valid ({e}); save the model again") from e
-        model._U = z["U"].astype(np.float32)
-        model._V = z["V"].astype(np.float32)
-        model._b = z["b"].astype(np.float32)
+            raise ValueError(f"{shown}: its model configuration is not valid ({e}); save the model again") from e
+        if "U" in z and "V" in z:  # raw factors: files before the implicit layout, and cosine-score models
+            model._U = z["U"].astype(np.float32)
+            model._V = z["V"].astype(np.float32)
+            if "b" in z:
+                model._b = z["b"].astype(np.float32)
+            elif model.use_bias:
+                model._b = np.ascontiguousarray(z["item_factors"][:, -1], dtype=np.float32)
+            else:
+                model._b = np.zeros(model._V.shape[0], dtype=np.float32)
+        elif "user_factors" in z and "item_factors" in z:
+            uf, itf = z["user_factors"], z["item_factors"]
+            if model.use_bias:
+                uf, b, itf = uf[:, :-1], itf[:, -1], itf[:, :-1]
+            else:
+                b = np.zeros(itf.shape[0], dtype=np.float32)
+            model._U = np.ascontiguousarray(uf, dtype=np.float32)
+            model._V = np.ascontiguousarray(itf, dtype=np.float32)
+            model._b = np.ascontiguousarray(b, dtype=np.float32)
+        model._set_state_arrays(z)
         return model
 
 
@@ -579,8 +741,11 @@ class NumbaMatrixFactorization(MatrixFactorization):
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
                           seed)
         if self.loss.name not in ("bpr", "warp") or self.loss.score != "dot":
-            raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got {self.loss!r}: "
-                             f"use backend='torch' (or leave backend='auto')")
+            why = (" (the numba kernel is pairwise; NCE, like BCE, is pointwise and trains on torch with the "
+                   "sampler's per-example log q)" if self.loss.name == "nce" else "")
+            raise ValueError(f"the numba backend trains loss='bpr' or 'warp' on dot products; got loss="
+                             f"{self.loss!r}{why}: use backend='torch' (or leave backend='auto'; "
+                             f"device= works on torch)")
         if not _numba_can_train(self.loss, self.sampler):
             need = ("a WarpSampler" if self.loss.name == "warp" else
                     "a NegativeSampler (not shared) or a DynamicNegativeSampler over one (topk, k=1, no score_fn)")
@@ -633,6 +798,9 @@ class TorchMatrixFactorization(MatrixFactorization):
     Trains every loss but WARP with any sampler but ``WarpSampler``: per-example or shared
     ``NegativeSampler`` negatives (softmax/CCL share theirs by default), DNS (bpr/bce), in-batch
     negatives with logQ, mixed (in-batch + proposal), or ``AllItems()`` (the exact full softmax).
+    NCE needs negatives with a known law q: a ``NegativeSampler`` (per-example or shared; q its
+    proposal, untruncated also with exclusion) or an ``InBatchSampler(logq=True)`` (q the batch
+    popularity); it refuses DNS, mixed and all-item negatives.
     Every negative is drawn by :mod:`recneg.sampling.torch_draws`.
 
     Args:
@@ -694,6 +862,8 @@ class TorchMatrixFactorization(MatrixFactorization):
         """Five rules: WARP is numba's; DNS here is per example; mixed negatives are shared; in-batch needs a
         logQ-corrected loss; user batches need shared proposal negatives."""
         s, name = self.sampler, self.loss.name
+        if name == "nce":
+            _check_nce_sampler(s)
         if name == "warp" or isinstance(s, WarpSampler):
             raise ValueError("WARP runs in the numba kernel: use loss='warp' with a WarpSampler and backend='numba' "
                              "(or 'auto')")
@@ -750,6 +920,8 @@ class TorchMatrixFactorization(MatrixFactorization):
         counts = np.asarray(X.getnnz(axis=0), dtype=np.int64)
         prop = self._tcfg.sampler
         weights = prop.p if prop is not None else np.full(X.shape[1], 1.0 / X.shape[1])
+        if self.loss.name == "nce" and prop is not None:
+            _check_nce_support(weights, counts)
         trainer = TorchTrainer(self._tcfg, X, weights, counts)
         if self._scheduled():  # schedules move per step on the torch path (per epoch in the numba kernels)
             trainer.before_step = lambda t: self._step_schedules(trainer, t)
@@ -793,12 +965,47 @@ class TorchMatrixFactorization(MatrixFactorization):
             cfg.temperature = vals["temperature"]
         if cfg.sampler is not None and cfg.sampler.alpha != cfg.alpha:
             cfg.alpha = cfg.sampler.alpha
+            if self.loss.name == "nce":
+                _check_nce_support(cfg.sampler.p, trainer.item_counts)
             trainer.set_proposal(cfg.sampler.p)
         return vals
 
     def _sync_from_trainer(self, trainer) -> None:
         trainer.sync()
         self._U, self._V, self._b = self._tcfg._U, self._tcfg._V, self._tcfg._b
+
+
+def _check_nce_sampler(s: Any) -> None:
+    """ValueError unless ``s`` draws negatives from a law q that NCE can correct by (naming the fix)."""
+    fix = ("use a NegativeSampler (per-example or shared=True: q is its proposal) or InBatchSampler(logq=True) "
+           "(q is the batch popularity)")
+    no_law = "loss='nce' corrects each logit by log(k q) of the law the negatives are drawn from; "
+    problem = (
+        f"{no_law}a WarpSampler's negatives (drawn until one violates the margin) follow no known law: {fix}"
+        if isinstance(s, WarpSampler) else
+        f"{no_law}a DynamicNegativeSampler's best-of-m negatives follow no known law: {fix}, or loss='bce' with DNS"
+        if isinstance(s, DynamicNegativeSampler) else
+        f"loss='nce' contrasts with sampled noise, but AllItems() scores the whole catalogue (no sample, no q): "
+        f"{fix}, or loss='softmax' for the exact full softmax"
+        if isinstance(s, AllItems) else
+        f"loss='nce' is not supported with MixedSampler (two noise laws in one row): {fix}"
+        if isinstance(s, MixedSampler) else
+        "loss='nce' needs the in-batch negatives' law: InBatchSampler(logq=False) turns it off; use "
+        "InBatchSampler(logq=True)"
+        if isinstance(s, InBatchSampler) and not s.logq else None)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _check_nce_support(weights: np.ndarray, counts: np.ndarray) -> None:
+    """ValueError when the proposal gives q = 0 to an item with training positives (its NCE logit would be
+    ``s - log(k * 0) = +inf``). ``weights`` float (n_items,), ``counts`` int (n_items,) positives per item."""
+    bad = np.flatnonzero((np.asarray(counts) > 0) & ~(np.asarray(weights) > 0))
+    if bad.size:
+        raise ValueError(f"loss='nce' needs q(i) > 0 for every item with training positives (its logit is "
+                         f"s - log(k q)), but the sampler's proposal gives q = 0 to {bad.size} of them (e.g. item "
+                         f"{bad[0]}); give them a positive weight in NegativeSampler(weights=...), or an alpha "
+                         f"closer to 0")
 
 
 def _legacy_params(cfg: dict) -> dict:
@@ -842,8 +1049,18 @@ def _legacy_params(cfg: dict) -> dict:
     return out
 
 
+_IMPLICIT_NAMES = ("learning_rate", "regularization", "iterations", "num_threads", "random_state", "use_gpu",
+                   "verify_negative_samples", "dtype")
+
+
 def BayesianPersonalizedRanking(factors: int = 64, **kwargs: Any) -> MatrixFactorization:
-    """``MatrixFactorization(loss="bpr", ...)`` under implicit's name."""
+    """``MatrixFactorization(loss="bpr", ...)`` under implicit's name, with recneg's parameter names (``lr``,
+    ``reg``, ``epochs``, ...); :func:`recneg.compat.implicit.BayesianPersonalizedRanking` takes implicit's."""
+    theirs = [k for k in _IMPLICIT_NAMES if k in kwargs]
+    if theirs:
+        raise TypeError(f"recneg.models.BayesianPersonalizedRanking takes recneg's parameter names (lr, reg, epochs, "
+                        f"workers, seed), not implicit's {theirs}: use recneg.compat.implicit."
+                        f"BayesianPersonalizedRanking for implicit's names and defaults")
     if kwargs.get("loss", "bpr") not in ("bpr",) and getattr(kwargs.get("loss"), "name", None) != "bpr":
         raise ValueError("BayesianPersonalizedRanking trains loss='bpr'; use MatrixFactorization for other losses")
     kwargs["loss"] = kwargs.get("loss", "bpr")

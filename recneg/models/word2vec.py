@@ -7,7 +7,8 @@ Training runs the numba Hogwild kernel of :mod:`recneg.engine.skipgram` on CPU,
 or the batched torch kernel on ``device`` (e.g. "cuda"). Negatives come from a
 popularity**ns_exponent alias table (:mod:`recneg.sampling`): ``negative`` / ``ns_exponent``
 (gensim's names) are mapped onto ``NegativeSampler(k=negative, alpha=ns_exponent,
-exclude_seen=False)`` (``model.sampler``; words have no users, so nothing is excluded).
+exclude_seen=False)`` (``model.sampler``; words have no users, so nothing is excluded). ``loss="nce"`` trains
+noise-contrastive estimation instead of SGNS (each logit minus ``log(negative * q(w))``).
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ class Word2Vec(SkipGramBase):
         sample: subsampling threshold t (0 = off).
         sg: 1 skip-gram, 0 CBOW (mean of context).
         negative: negatives per positive; ns_exponent: exponent of the unigram negative distribution.
+        loss: "sgns" (negative sampling, as gensim's ``hs=0, negative=k``; the default) or "nce"
+            (noise-contrastive estimation, as TensorFlow's ``nce_loss``: the logit of the centre word and of
+            each negative w is corrected by ``-log(negative * q(w))``, q the unigram^ns_exponent law).
         alpha, min_alpha: linear learning-rate schedule over all epochs.
         epochs: passes; workers: CPU threads (Hogwild); seed: RNG seed (workers=1 is reproducible).
         device: "cpu" (numba kernel) or a torch device such as "cuda" (torch kernel).
@@ -46,7 +50,7 @@ class Word2Vec(SkipGramBase):
         batch_size: torch backend only: pairs (sg) or centre words (cbow) per batched step.
         shared_negatives: skip-gram only: one set of negatives per centre word shared by its
             context words (pWord2Vec); "auto" = on for sg=1.
-        callbacks: callables ``fn(epoch, loss)`` after each epoch (loss = mean SGNS loss per pair).
+        callbacks: callables ``fn(epoch, loss)`` after each epoch (loss = mean loss per pair, of ``loss``).
         progress: show a tqdm progress bar.
 
     Attributes:
@@ -78,9 +82,10 @@ class Word2Vec(SkipGramBase):
         compute_loss: bool = False,
         batch_size: int = 4096,
         backend: str | None = None,
+        loss: str = "sgns",
     ) -> None:
         self._set_params(vector_size, window, sample, sg, negative, ns_exponent, alpha, min_alpha, epochs,
-                         workers, seed, device, shared_negatives, batch_size, backend)
+                         workers, seed, device, shared_negatives, batch_size, backend, loss=loss)
         self.min_count = _check_int("min_count", min_count, 1)
         if max_vocab is not None:
             _check_int("max_vocab", max_vocab, 1)
@@ -148,13 +153,14 @@ class Word2Vec(SkipGramBase):
 
     def __repr__(self) -> str:
         n = 0 if self.vocab is None else len(self.vocab)
-        return f"Word2Vec(vocab={n}, vector_size={self.vector_size}, sg={self.sg}, window={self.window})"
+        return (f"Word2Vec(vocab={n}, vector_size={self.vector_size}, sg={self.sg}, window={self.window}, "
+                f"loss={self.loss!r})")
 
     # ------------------------------------------------------------------ persistence
     def _params(self) -> dict:
         keys = ["vector_size", "window", "min_count", "max_vocab", "sample", "sg", "negative", "ns_exponent",
                 "alpha", "min_alpha", "epochs", "workers", "seed", "device", "shared_negatives", "batch_size",
-                "backend"]
+                "backend", "loss"]
         return {k: getattr(self, k) for k in keys}
 
     def save(self, path: str | os.PathLike) -> None:

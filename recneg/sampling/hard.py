@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
+from ._equality import sampler_eq
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import alias_draw
 from .kernels import MAX_REJECT, MODE_ALIAS, draw_unseen
@@ -97,6 +98,8 @@ class DynamicNegativeSampler:
         return {"sampler": "DynamicNegativeSampler", "base": self.base.to_spec(), "m": _spec(self.m_schedule, integer=True),
                 "k": _spec(self.k_schedule, integer=True), "mode": self.mode, "temperature": _spec(self.t_schedule),
                 "seed": self.seed, "pool": self.pool}
+
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
 
     def __repr__(self) -> str:
         pool = f", pool={self.pool}" if self.pool else ""
@@ -257,6 +260,8 @@ class WarpSampler:
         """Constructor arguments as a JSON-serialisable dict."""
         return {"sampler": "WarpSampler", "base": self.base.to_spec(), "max_trials": self.max_trials,
                 "margin": self.margin}
+
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
 
     def __repr__(self) -> str:
         return f"WarpSampler({self.base!r}, max_trials={self.max_trials}, margin={self.margin:g})"

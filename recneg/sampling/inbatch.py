@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit, prange
 
+from ._equality import sampler_eq
 from .exclusion import is_seen
 from .negative import NegativeBatch, NegativeSampler, as_csr, check_ids
 
@@ -181,6 +182,8 @@ class InBatchSampler:
         """Constructor arguments as a JSON-serialisable dict (counts and streaming state are not kept)."""
         return {"sampler": "InBatchSampler", "mask_seen": self.mask_seen, "logq": self.logq}
 
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
+
     def __repr__(self) -> str:
         return f"InBatchSampler(mask_seen={self.mask_seen}, logq={self.logq})"
 
@@ -285,6 +288,8 @@ class MixedSampler:
         """Constructor arguments as a JSON-serialisable dict."""
         return {"sampler": "MixedSampler", "inbatch": self.inbatch.to_spec(), "proposal": self.proposal.to_spec(),
                 "shared": self.shared}
+
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
 
     def __repr__(self) -> str:
         return f"MixedSampler({self.inbatch!r}, {self.proposal!r}, shared={self.shared})"

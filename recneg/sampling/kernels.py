@@ -48,7 +48,7 @@ __all__ = [
     "MODE_UNIFORM", "MODE_ALIAS", "MAX_REJECT", "MAX_REDRAW", "KernelSampler",
     "proposal_draw", "draw_unseen", "draw_unseen_at", "user_context", "draw_negative", "draw_negative_at",
     "complement_draw", "score", "dns_draw", "pool_fill", "pool_pick", "warp_draw", "draw_avoiding", "sg_draw_one",
-    "sg_draws", "sg_dns_draws", "draw_rows",
+    "sg_draws", "sg_dns_draws", "draw_rows", "log_expected_count",
 ]
 
 MODE_UNIFORM = 0
@@ -476,6 +476,28 @@ def draw_rows(users, k, base, exclude, mode, prob, alias, p, cum, indptr, indice
 # --------------------------------------------------------------------------- Python-side state
 
 
+def log_expected_count(p: np.ndarray, k: int) -> np.ndarray:
+    """``log(k * q(j))`` per item: the log of the expected number of times item j appears among
+    ``k`` i.i.d. draws from the proposal ``q = p / sum(p)`` (TensorFlow's "expected count" of a
+    non-unique candidate sampler). NCE subtracts it from every logit.
+
+    Args:
+        p: float (n_items,) proposal weights, >= 0 (normalised here).
+        k: draws per positive (>= 1).
+
+    Returns:
+        float32 (n_items,); ``-inf`` where ``p`` is 0 (an item the proposal never draws).
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer (draws per positive), got {k!r}")
+    q = np.asarray(p, dtype=np.float64)
+    total = q.sum()
+    if q.ndim != 1 or not np.isfinite(total) or total <= 0 or (q < 0).any():
+        raise ValueError("p must be a 1-D array of finite weights >= 0 with a positive sum")
+    with np.errstate(divide="ignore"):
+        return (np.log(q) + (np.log(float(k)) - np.log(total))).astype(np.float32)
+
+
 def _csr_arrays(csr: Any, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     """(indptr int64, indices int32) of a users x items scipy matrix with sorted, merged rows."""
     if not sp.issparse(csr):
@@ -586,6 +608,10 @@ class KernelSampler:
     def n_items(self) -> int:
         """Number of items the proposal ranges over."""
         return int(self.p.shape[0])
+
+    def log_expected_count(self, k: int) -> np.ndarray:
+        """float32 (n_items,) ``log(k * p)`` under the (untruncated) proposal: see :func:`log_expected_count`."""
+        return log_expected_count(self.p, k)
 
     @property
     def args(self) -> tuple:

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
+from ._equality import sampler_eq
 from ._rng import rng_next, rng_uniform, row_state
 from .alias import AliasTable, alias_draw
 from .distributions import custom, popularity
@@ -538,6 +539,8 @@ class NegativeSampler:
         elif self.on_exhausted == "mask":
             valid = torch.ones((B, k), dtype=torch.bool, device=device)
         return NegativeBatch(items, log_q, valid)
+
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
 
     def __repr__(self) -> str:
         data = f"n_users={self.n_users}, n_items={self.n_items}, " if self.csr is not None else ""

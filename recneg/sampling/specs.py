@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._equality import sampler_eq
 from .hard import DynamicNegativeSampler, WarpSampler
 from .inbatch import InBatchSampler, MixedSampler
 from .negative import NegativeSampler, as_csr
@@ -38,6 +39,8 @@ class AllItems:
 
     def to_spec(self) -> dict:
         return {"sampler": "AllItems", "exclude_seen": self.exclude_seen}
+
+    __eq__ = sampler_eq  # same configuration, same data (recneg.sampling._equality)
 
     def __repr__(self) -> str:
         return f"AllItems(exclude_seen={self.exclude_seen})"
