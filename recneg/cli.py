@@ -794,7 +794,7 @@ def _lab_search(args: argparse.Namespace) -> str:
 
 def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
     """``recneg lab`` with a tuner search (see :mod:`recneg.tuning`)."""
-    from .tuning import tune
+    from .tuning import available_losses, tune
 
     if args.model != "mf":
         raise CLIError(f"--search {search} tunes --model mf; use --search grid for {args.model}")
@@ -803,8 +803,6 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
         raise CLIError(f"{', '.join(grid)} {'applies' if len(grid) == 1 else 'apply'} to --search grid; the tuner "
                        f"searches negatives, lr and reg itself (leave {'it' if len(grid) == 1 else 'them'} out, or "
                        f"add --search grid)")
-    from .tuning import available_losses
-
     check_loss(args.model, args.loss)
     if args.loss is not None and args.loss not in available_losses():
         raise CLIError(f"--loss {args.loss}: the tuner searches {', '.join(available_losses())}; use --search grid "

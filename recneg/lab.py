@@ -188,7 +188,6 @@ def run_lab(
         echo: called with one progress line per run (e.g. ``print``); None for silence.
         schedules: add stage 6, the best static setting against the same with alpha moving linearly to
             the best alpha (from 1, or 0 when the best is 1) and with k growing from 1 to twice the best k.
-
         search: "grid" (this staged sweep of one model and loss), or a tuner over losses, negatives and
             optimiser settings within ``budget``/``trials``: "auto", "tpe" or "halving" (see
             :func:`recneg.tuning.tune`, which then takes ``losses``, ``factors``, ``epochs`` as the cap on a
