@@ -533,12 +533,14 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     sampled defaults apply: 5 negatives, popularity^0.75, 20 epochs."""
     args.sampled_flags = ["--" + f.replace("_", "-") for f in _SAMPLED_MF_FLAGS
                           if getattr(args, f, None) not in (None, False)]
+    if getattr(args, "exclude_seen", None) is False:  # --no-exclude-seen asks for a sampler too
+        args.sampled_flags.append("--no-exclude-seen")
     args.mf_default = args.kind == "mf" and args.loss is None and args.device == "cpu" and not args.sampled_flags
     if args.negatives is None:
         args.negatives = 5
     if args.ns_exponent is None:
         args.ns_exponent = 0.75
-    if args.epochs is None and not args.mf_default:
+    if args.epochs is None and not (args.mf_default or (args.kind == "mf" and args.loss == "ials")):
         args.epochs = 20
 
 

@@ -615,6 +615,7 @@ def reference_rows(train: Interactions, test: Interactions, factors: int = 64, K
     fitted on ``train`` and evaluated on ``test`` with recneg's ``ranking_metrics``; [] when implicit does not
     import (it is never a dependency). Rows: ``model``, ``recall@K``, ``ndcg@K``, ``fit_seconds``."""
     try:
+        import implicit  # noqa: F401  (first: a blocked top-level package fails even if submodules were imported)
         from implicit.als import AlternatingLeastSquares
         from implicit.bpr import BayesianPersonalizedRanking
     except ImportError:

@@ -156,8 +156,9 @@ _SGD_ONLY = ("lr", "lr_decay", "average_epochs", "use_bias", "pair_order", "batc
 
 def _wants_default(args: tuple, kwargs: dict) -> bool:
     """``MatrixFactorization()`` with neither a loss nor a sampler nor an SGD-only option nor a non-CPU device:
-    the library's default configuration, iALS (every unseen item a weighted negative; chosen leave-one-dataset-out
-    on Gowalla, Last.fm and ML-100k, see benchmarks/RESULTS.md). Anything else keeps the sampled default, BPR."""
+    the library's default configuration, iALS (every unseen item a weighted negative; chosen on validation splits
+    of Gowalla, Last.fm and ML-100k, checked leave-one-dataset-out in benchmarks/RESULTS.md). Anything else keeps
+    the sampled default, BPR."""
     if len(args) > 1 or kwargs.get("loss") is not None or kwargs.get("sampler") is not None:
         return False
     if str(kwargs.get("device", "cpu")) != "cpu":
