@@ -794,6 +794,23 @@ def _lab_search(args: argparse.Namespace) -> str:
     return "grid" if args.model != "mf" or _lab_grid_given(args) else "auto"
 
 
+def _prepare_lab(args: argparse.Namespace):
+    """The lab's checked output folder (an earlier lab's files removed, or a replaced path with --force) and its
+    data: (out, train, test, description); CLIError when the data has no test split."""
+    out = check_out(args.out, args.force, "lab")
+    train, test, desc = load_data(args)
+    if test is None:
+        raise CLIError("the lab needs a test split; use --split random or leave-last-out")
+    if out.exists() or out.is_symlink():  # an empty folder, an earlier lab's, or --force
+        if _recneg_folder(out) == "lab":
+            for name in LAB_FILES:
+                _remove(out / name)
+        elif out.is_symlink() or not out.is_dir() or any(out.iterdir()):
+            _remove(out)
+    args._lab_out = out
+    return out, train, test, desc
+
+
 def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
     """``recneg lab`` with a tuner search (see :mod:`recneg.tuning`)."""
     from .tuning import available_losses, tune
@@ -815,17 +832,7 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
         except ImportError:
             raise CLIError("--search tpe needs optuna: pip install 'recneg[tune]' (or --search halving, which needs "
                            "nothing more)") from None
-    out = check_out(args.out, args.force, "lab")
-    train, test, desc = load_data(args)
-    if test is None:
-        raise CLIError("the lab needs a test split; use --split random or leave-last-out")
-    if out.exists() or out.is_symlink():  # an empty folder, an earlier lab's, or --force
-        if _recneg_folder(out) == "lab":
-            for name in LAB_FILES:
-                _remove(out / name)
-        elif out.is_symlink() or not out.is_dir() or any(out.iterdir()):
-            _remove(out)
-    args._lab_out = out
+    out, train, test, desc = _prepare_lab(args)
     budget = args.budget if args.budget is not None or args.trials is not None else 300.0
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = tune(train, test, out, budget=budget, trials=args.trials, search=search,
@@ -852,17 +859,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
     check_loss(args.model, args.loss)
-    out = check_out(args.out, args.force, "lab")
-    train, test, desc = load_data(args)
-    if test is None:
-        raise CLIError("the lab needs a test split; use --split random or leave-last-out")
-    if out.exists() or out.is_symlink():  # an empty folder, an earlier lab's, or --force
-        if _recneg_folder(out) == "lab":
-            for name in LAB_FILES:
-                _remove(out / name)
-        elif out.is_symlink() or not out.is_dir() or any(out.iterdir()):
-            _remove(out)
-    args._lab_out = out
+    out, train, test, desc = _prepare_lab(args)
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = run_lab(
         train, test, out=out, model=args.model, loss=args.loss, alphas=args.alphas, ks=args.ks,
