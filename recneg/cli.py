@@ -859,6 +859,9 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
     check_loss(args.model, args.loss)
+    if args.loss == "ials":
+        raise CLIError("--loss ials has no sampler to sweep: the grid varies negatives; tune iALS with the tuner "
+                       "(leave out --search grid and the grid options)")
     out, train, test, desc = _prepare_lab(args)
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = run_lab(
@@ -1056,8 +1059,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--out", required=True, help="lab folder to write (new, empty, or an earlier lab folder)")
     lab.add_argument("--force", action="store_true", help=force_help)
     lab.add_argument("--model", default="mf", choices=["mf", "item2vec"], help="model to sweep (default mf)")
-    lab.add_argument("--loss", default=None, choices=["bpr", "bce", "nce", "softmax", "ccl", "sgns"],
-                     help="mf: bpr (default), bce, nce, softmax or ccl; item2vec: sgns (default) or nce")
+    lab.add_argument("--loss", default=None, choices=["bpr", "ials", "bce", "nce", "softmax", "ccl", "sgns"],
+                     help="tuner: search this loss only (default: bpr, ials, softmax, ccl, nce); grid, mf: bpr "
+                          "(default), bce, nce, softmax or ccl; item2vec: sgns (default) or nce")
     lab.add_argument("--alphas", type=float, nargs="+", default=[-0.5, 0.0, 0.5, 0.75, 1.0],
                      help="popularity exponents to try (default -0.5 0 0.5 0.75 1)")
     lab.add_argument("--ks", type=_positive_int, nargs="+", default=[1, 5, 20, 100],

@@ -148,16 +148,18 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
     loss = trial.suggest_categorical("loss", list(losses))
     flat: dict[str, Any] = {}
     if loss == "ials":
-        alpha0 = trial.suggest_float("ials_alpha0", 1e-3, 1.0, log=True)
+        # the unobserved weight as a multiple of the observed weight (WeightedSquared.unobserved_ratio): unlike
+        # alpha0 it does not scale with the data's density, and the library default (10) is a point of the space
+        ratio = trial.suggest_float("ials_unobserved_ratio", 0.3, 300.0, log=True)
         nu = trial.suggest_categorical("ials_nu", [0.0, 1.0])
         reg = trial.suggest_float("reg_als", 1e-4, 1.0, log=True)
         excl = trial.suggest_categorical("exclude_seen", [True, False])
         epochs = _epochs(trial, "epochs_als", 3, caps["als"])
-        params = dict(factors=factors, loss={"name": "ials", "alpha0": alpha0, "nu": nu},
+        params = dict(factors=factors, loss={"name": "ials", "unobserved_ratio": ratio, "nu": nu},
                       sampler=build_sampler(k="all", exclude_seen=excl).to_spec(), reg=reg, epochs=epochs,
                       workers=workers, seed=seed)
-        flat.update(negatives="all items", alpha0=alpha0, nu=nu, exclude_seen=excl, reg=reg, epochs=epochs)
-        label = f"ials α0={alpha0:.3g} ν={nu:g}{'' if excl else ' (seen too)'} reg {reg:.2g}"
+        flat.update(negatives="all items", unobserved_ratio=ratio, nu=nu, exclude_seen=excl, reg=reg, epochs=epochs)
+        label = f"ials unobserved×{ratio:.3g} ν={nu:g}{'' if excl else ' (seen too)'} reg {reg:.2g}"
         return Config(loss, "als", params, label, flat)
 
     if loss == "bpr":
@@ -241,10 +243,13 @@ def default_trials(losses: Sequence[str], max_epochs: int | None = None) -> list
     """The library's defaults of each loss as fixed trial parameters (the searches start from them)."""
     caps = _caps(max_epochs)
     out = []
-    for loss in losses:
+    # the library default (iALS) first: the search's first trial is what MatrixFactorization() trains, and as the
+    # first value at every rung it is never pruned, so a lab's winner is never below the defaults on validation
+    for loss in sorted(losses, key=lambda name: name != "ials"):
         if loss == "ials":
-            out.append(dict(loss="ials", ials_alpha0=0.05, ials_nu=1.0, reg_als=0.01, exclude_seen=True,
-                            epochs_als=min(15, caps["als"])))
+            # exactly MatrixFactorization()'s default (recneg.models.als): unobserved_ratio 10, nu 1, reg 0.01, 8 epochs
+            out.append(dict(loss="ials", ials_unobserved_ratio=10.0, ials_nu=1.0, reg_als=0.01, exclude_seen=True,
+                            epochs_als=min(8, caps["als"])))
         elif loss == "bpr":
             out.append(dict(loss="bpr", bpr_negatives="proposal", k_per_example=1, alpha=0.0, schedule="none",
                             exclude_seen=True, lr_sgd=0.05, reg_sgd=0.01, lr_decay="none",

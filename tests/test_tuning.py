@@ -403,3 +403,34 @@ def test_cli_lab_loss_the_tuner_cannot_search(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tuning, "available_losses", lambda: ("bpr", "softmax", "ccl"))
     rc, _, err = _run(["lab", "--synthetic", "--loss", "bce", "--out", tmp_path / "L"], capsys)
     assert rc == 2 and "--loss bce: the tuner searches bpr, softmax, ccl" in err and len(err.strip().splitlines()) == 1
+
+
+def test_first_trial_is_the_library_default(monkeypatch):
+    """The search starts from exactly what MatrixFactorization() trains (iALS), whatever the order of losses."""
+    import recneg.models.losses as L
+
+    monkeypatch.setattr(L, "LOSS_NAMES", ("bpr", "warp", "bce", "softmax", "ccl", "nce", "ials"))
+    first = tuning.default_trials(["bpr", "softmax", "ials"])[0]
+    assert first["loss"] == "ials"
+    cfg = suggest(_RandomTrial(0, np.random.default_rng(0), first), ["bpr", "softmax", "ials"], factors=8)
+    tuned = build_model("mf", **cfg.params)
+    default = MatrixFactorization(factors=8)
+    assert type(tuned) is type(default)
+    for name in ("reg", "epochs", "factors"):
+        assert getattr(tuned, name) == getattr(default, name), name
+    for name in ("alpha0", "unobserved_ratio", "nu", "alpha", "confidence_offset"):
+        assert getattr(tuned.loss, name) == getattr(default.loss, name), name
+    assert tuned.sampler.exclude_seen == default.sampler.exclude_seen
+    assert [d["loss"] for d in tuning.default_trials(["bpr", "softmax"])] == ["bpr", "softmax"]
+
+
+def test_cli_lab_tunes_ials_alone_and_the_grid_refuses_it(tmp_path, capsys):
+    out = tmp_path / "lab"
+    rc, so, se = _run(["lab", "--synthetic", "--trials", "2", "--loss", "ials", "--epochs", "3", "--factors", "8",
+                       "--search", "halving", "--no-reference", "--no-plot", "--out", out], capsys)
+    assert rc == 0, se
+    rows = pd.read_csv(out / "lab.csv")
+    assert list(rows["loss"]) == ["ials", "ials"] and rows["unobserved_ratio"].iloc[0] == 10.0  # the default first
+    rc, _, err = _run(["lab", "--synthetic", "--search", "grid", "--loss", "ials", "--out", tmp_path / "G"], capsys)
+    assert rc == 2 and "--loss ials has no sampler to sweep" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "G").exists()
