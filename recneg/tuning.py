@@ -21,8 +21,13 @@ split, and evaluates only the winner (and the reference rows) on test.
 
 **Searchers**: ``"tpe"`` (optuna's seeded TPE sampler, multivariate over the conditional space:
 ``pip install "recneg[tune]"``) or ``"halving"`` (random sampling, no extra dependency); ``"auto"``
-is tpe when optuna imports, else halving. Both start from each loss's library defaults (enqueued
-as the first trials) and prune with :class:`TimeHalving`: asynchronous successive halving whose
+is tpe when optuna imports, else halving. The first trial is the library default
+(``MatrixFactorization()``: iALS); after it, every other trial is a local step from the incumbent
+(:func:`local_step`: one or two parameters moved one notch, a pattern search) and the others are
+the other losses' defaults, then the searcher's own draws; so a short budget refines the default
+before it explores. The best :data:`FINALISTS` configurations are then fitted again on
+:data:`EXTRA_SPLITS` more validation splits and the winner is the best mean over all splits (the
+time for this is kept out of the search). Trials are pruned with :class:`TimeHalving`: asynchronous successive halving whose
 resource is **the trial's seconds** (the budget's currency), not its epochs, so a slow
 configuration is compared with what cheaper ones reached in the same time; a trial that finished
 before a rung counts at that rung with its final value (optuna's SuccessiveHalvingPruner would
@@ -384,6 +389,72 @@ class _RandomTrial:
         return self._take(name, lambda: choices[int(self._rng.integers(len(choices)))])
 
 
+class _SpaceTrial(_RandomTrial):
+    """A fully fixed trial that records each parameter's distribution as :func:`suggest` asks for it:
+    ``space[name] = ("float" | "int", low, high, log)`` or ``("cat", choices)``."""
+
+    def __init__(self, fixed: dict) -> None:
+        super().__init__(0, np.random.default_rng(0), fixed)
+        self.space: dict[str, tuple] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.space[name] = ("float", low, high, log)
+        return super().suggest_float(name, low, high, log=log)
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        self.space[name] = ("int", low, high, log)
+        return super().suggest_int(name, low, high, log=log)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        self.space[name] = ("cat", list(choices))
+        return super().suggest_categorical(name, choices)
+
+
+#: before the winner is chosen, the best FINALISTS configurations are fitted again on EXTRA_SPLITS more validation
+#: splits (other seeds) and ranked by their mean validation Recall@K over all splits: one split's winner owes part
+#: of its lead to that split's noise (the winner's curse), which a refit on the full train does not keep
+FINALISTS = 3
+EXTRA_SPLITS = 2
+
+#: a local step multiplies or divides a log-scale parameter by this factor (a linear one moves by LOCAL_LINEAR of
+#: its range); it changes one parameter, or two with probability LOCAL_TWO
+LOCAL_FACTOR = 1.6
+LOCAL_LINEAR = 0.1
+LOCAL_TWO = 0.3
+
+
+def local_step(params: dict, losses: Sequence[str], rng: np.random.Generator, max_epochs: int | None = None) -> dict:
+    """A neighbour of the configuration ``params`` (a trial's parameters) in the search space of ``losses``: the
+    same configuration with one parameter (two with probability :data:`LOCAL_TWO`) moved one notch, as a pattern
+    search would: a log-scale number multiplied or divided by :data:`LOCAL_FACTOR` (an integer by at least 1), a
+    linear one moved by :data:`LOCAL_LINEAR` of its range, clipped to the range; a categorical other than the
+    loss set to another choice. Parameters a new branch needs are drawn at random by the trial."""
+    t = _SpaceTrial(params)
+    suggest(t, losses, factors=8, max_epochs=max_epochs)
+    out = dict(t.params)
+    movable = [n for n, spec in t.space.items() if n != "loss" and not (spec[0] == "cat" and len(spec[1]) < 2)
+               and not (spec[0] != "cat" and spec[1] == spec[2])]
+    if not movable:
+        return out
+    for name in rng.choice(movable, size=min(len(movable), 2 if rng.random() < LOCAL_TWO else 1), replace=False):
+        spec, v = t.space[name], t.params[name]
+        if spec[0] == "cat":
+            out[name] = [c for c in spec[1] if c != v][int(rng.integers(len(spec[1]) - 1))]
+            continue
+        _, low, high, log = spec
+        up = bool(rng.random() < 0.5)
+        if log:
+            x = v * LOCAL_FACTOR if up else v / LOCAL_FACTOR
+        else:
+            x = v + (1 if up else -1) * LOCAL_LINEAR * (high - low)
+        if spec[0] == "int":
+            x = max(int(round(x)), v + 1) if up else min(int(round(x)), v - 1)
+            out[name] = int(min(max(x, low), high))
+        else:
+            out[name] = float(min(max(x, low), high))
+    return out
+
+
 class _HalvingSearch:
     """Random configurations (after the enqueued defaults), pruned by :class:`TimeHalving`."""
 
@@ -394,6 +465,10 @@ class _HalvingSearch:
         self._queue = list(enqueue)
         self.pruner = pruner
         self._n = 0
+
+    def enqueue(self, params: dict) -> None:
+        """Run ``params`` (fixed trial parameters) as the next trial."""
+        self._queue.append(params)
 
     def ask(self) -> _RandomTrial:
         t = _RandomTrial(self._n, self._rng, self._queue.pop(0) if self._queue else None)
@@ -429,6 +504,11 @@ class _OptunaSearch(_HalvingSearch):
         self.study = optuna.create_study(direction="maximize", sampler=sampler, pruner=optuna.pruners.NopPruner())
         for params in enqueue:
             self.study.enqueue_trial(params)
+
+    def enqueue(self, params: dict) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.study.enqueue_trial(params, skip_if_exists=True)
 
     def ask(self) -> Any:
         with warnings.catch_warnings():
@@ -533,6 +613,21 @@ def _between_batches(model: Any, check: Callable[[], None]) -> None:
 
 def _recall(m: Any, train: Interactions, valid: Interactions, K: int, users: np.ndarray | None = None) -> float:
     return float(ranking_metrics(m, train, valid, K=K, users=users, metrics=["recall"]).metrics[f"recall@{K}"])
+
+
+def _top(rows: list[dict], rk: str, n: int) -> list[dict]:
+    """The ``n`` best rows with a full validation value (ties: NDCG), one per configuration."""
+    ok = [r for r in rows if (r["status"] in _CANDIDATE or r["status"].startswith("early stop"))
+          and math.isfinite(r[rk])]
+    ok.sort(key=lambda r: (r[rk], next((r[k] for k in r if k.startswith("ndcg@") and math.isfinite(r[k])),
+                                       -math.inf)), reverse=True)
+    out, seen = [], set()
+    for r in ok:
+        key = (r["strategy"], r["best_epochs"])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out[:n]
 
 
 def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Interactions, valid: Interactions,
@@ -724,6 +819,8 @@ def tune(
     valid_fraction: float = 0.1,
     patience: int = 3,
     monitor_users: int = 5000,
+    finalists: int = FINALISTS,
+    extra_splits: int = EXTRA_SPLITS,
     reference: bool = True,
     description: str = "",
     plot: bool = True,
@@ -747,6 +844,8 @@ def tune(
         patience: stop a trial after this many validation checks without improvement (best epoch restored).
         monitor_users: validation users scored at each check (a fixed random subset when there are more;
             the trial's final value uses them all).
+        finalists, extra_splits: the best ``finalists`` configurations are fitted again on ``extra_splits`` more
+            validation splits and the winner is the best mean over all splits (0: the best on the first split).
         reference: add implicit's ALS and BPR rows when implicit imports.
         echo: called with one progress line per trial (e.g. ``print``); None for silence.
         clock: seconds as a float (``time.perf_counter``; injectable for tests).
@@ -770,7 +869,9 @@ def tune(
     if users.size > monitor_users:
         users = np.sort(np.random.default_rng(seed).choice(users, monitor_users, replace=False))
     pruner = TimeHalving(None if budget is None else max(1, int(budget * 10 / 30)), 3)  # first rung: budget / 30
-    searcher = _make_search(search, seed, pruner, default_trials(losses, max_epochs))
+    defaults = default_trials(losses, max_epochs)  # run in this order, the library default (iALS) first
+    searcher = _make_search(search, seed, pruner, [])
+    local_rng = np.random.default_rng([seed, 1])
     result = TuneResult(search=searcher.name)
     rk, nk = f"recall@{K}", f"ndcg@{K}"
     header = dict(search=searcher.name, budget=budget, trials=trials, losses=list(losses), K=K, factors=factors,
@@ -788,21 +889,34 @@ def tune(
     cfgs: dict[int, Config] = {}
     trained: set[str] = set()  # losses with a trial that finished an epoch
     slow: dict[str, int] = {}  # loss -> its trials pruned before finishing an epoch (while none ever did)
-    skipped = 0
+    skipped = skipped_total = 0
     while True:
         if trials is not None and len(result.rows) >= trials:
             break
         if deadline is not None and result.rows:
             remaining = deadline - clock()
-            if remaining <= 0 or remaining < statistics.median(durations):
+            reserve = extra_splits * sum(r["train_seconds"] for r in _top(result.rows, rk, finalists))
+            if remaining <= 0 or remaining < statistics.median(durations) + reserve:
                 logger.info("lab: %.1f s left, a typical trial takes %.1f s: no more trials", remaining,
                             statistics.median(durations))
                 break
+        # the schedule of trials: the first is the library default; then every other trial is a local step from
+        # the incumbent (exploitation) and the others are the remaining losses' defaults, then the searcher's own
+        # draws (exploration); so a short budget refines the default before it explores the slow families
+        started = len(result.rows) + skipped_total
+        done = [r for r in result.rows if (r["status"] in _CANDIDATE or r["status"].startswith("early stop"))
+                and math.isfinite(r[rk])]
+        if started % 2 == 1 and done:
+            incumbent = max(done, key=lambda r: r[rk])
+            searcher.enqueue(local_step(json.loads(incumbent["params"]), losses, local_rng, max_epochs))
+        elif defaults:
+            searcher.enqueue(defaults.pop(0))
         trial = searcher.ask()
         cfg = suggest(trial, losses, factors=factors, max_epochs=max_epochs, seed=seed, workers=workers)
         if cfg.loss in result.dropped:  # told as pruned without running: the sampler learns, no time spent
             searcher.tell(trial, math.nan, "pruned", 0)
             skipped += 1
+            skipped_total += 1
             if skipped > _MAX_SKIPS:
                 break
             continue
@@ -846,22 +960,26 @@ def tune(
         save(False)
         if set(losses) <= set(result.dropped):
             break
+    top = _top(result.rows, rk, finalists)
+    if len(top) > 1 and extra_splits > 0:
+        _revalidate(top, cfgs, train, K, seed, valid_fraction, extra_splits, clock,
+                    None if deadline is None else deadline + 0.1 * float(budget), echo)
+        full = [r for r in top if len(r.get("revalidation", ())) == extra_splits]
+        for r in full:
+            r[f"{rk} (mean of {extra_splits + 1} splits)"] = float(np.mean([r[rk], *r["revalidation"]]))
+        save(False)
     result.search_seconds = clock() - t_start
-    ok = [r for r in result.rows if (r["status"] in _CANDIDATE or r["status"].startswith("early stop"))
-          and math.isfinite(r[rk])]
-    if ok:
-        best = max(ok, key=lambda r: (r[rk], r[nk] if math.isfinite(r[nk]) else -math.inf))  # ties: NDCG
+    if top:
+        mean_key = f"{rk} (mean of {extra_splits + 1} splits)"
+        full = [r for r in top if math.isfinite(r.get(mean_key, math.nan))]
+        best = (max(full, key=lambda r: r[mean_key]) if len(full) > 1
+                else max(top, key=lambda r: (r[rk], r[nk] if math.isfinite(r[nk]) else -math.inf)))  # ties: NDCG
         result.best = best
         cfg = cfgs[best["trial"]]
-        params = dict(cfg.params)
         n = int(best["best_epochs"])
         # stopping after n epochs equals training n epochs when nothing depends on the horizon
-        horizon = (params.get("lr_decay") is not None or params.get("average_epochs")
-                   or best.get("k_schedule") or best.get("alpha_schedule"))
-        if n < params["epochs"] and not horizon:
-            params["epochs"] = n
+        params, result.stop_after_epochs = _at_best_epochs(cfg, best)
         result.params = params
-        result.stop_after_epochs = n if n < params["epochs"] else None
         if echo is not None:
             echo(f"lab: refitting the best, trial {best['trial'] + 1} ({cfg.label}), on the full train split for "
                  f"{n} epochs")
@@ -873,6 +991,42 @@ def tune(
         result.test_metrics = {rk: float(met[rk]), nk: float(met[nk])}
     save(True)
     return result
+
+
+def _at_best_epochs(cfg: Config, row: dict) -> tuple[dict, int | None]:
+    """The model arguments that train ``row``'s configuration for its best epoch count, and the epoch to stop
+    after when the epoch count cannot simply be lowered (lr decay, averaging and schedules span all epochs)."""
+    params = dict(cfg.params)
+    n = int(row["best_epochs"])
+    horizon = (params.get("lr_decay") is not None or params.get("average_epochs")
+               or row.get("k_schedule") or row.get("alpha_schedule"))
+    if n < params["epochs"] and not horizon:
+        params["epochs"] = n
+    return params, (n if n < params["epochs"] else None)
+
+
+def _revalidate(finalists: list[dict], cfgs: dict[int, Config], train: Interactions, K: int, seed: int,
+                valid_fraction: float, extra_splits: int, clock: Callable[[], float], deadline: float | None,
+                echo: Callable[[str], None] | None) -> None:
+    """Fit each finalist (a trial's row) at its best epoch count on ``extra_splits`` more validation splits of
+    ``train`` (seeds ``seed + 1, ...``); append each split's Recall@K to ``row["revalidation"]``. Stops (leaving
+    the lists short) once ``deadline`` has passed."""
+    for j in range(1, extra_splits + 1):
+        fit_train, valid = split_random(train, valid_fraction, seed=seed + j)
+        for row in finalists:
+            if deadline is not None and clock() > deadline:
+                return
+            params, stop = _at_best_epochs(cfgs[row["trial"]], row)
+            model, fit_kw = build_best({"params": params, "stop_after_epochs": stop})
+            try:
+                model.fit(fit_train, show_progress=False, **fit_kw)
+                value = _recall(model, fit_train, valid, K)
+            except (ValueError, TypeError, RuntimeError) as e:
+                logger.warning("finalist trial %d failed on validation split %d: %s", row["trial"], j + 1, e)
+                value = math.nan
+            row.setdefault("revalidation", []).append(value)
+            if echo is not None:
+                echo(f"lab finalist trial {row['trial'] + 1}: recall@{K} {value:.4f} on validation split {j + 1}")
 
 
 def build_best(best: "dict | str | Path") -> tuple[Any, dict]:
@@ -986,6 +1140,7 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
                 f"{', '.join(result.dropped)}."] if result.dropped else []),
              f"Validation: {header['valid_fraction']:g} of each user's train items; pruned trials show the best "
              f"value they reached on the monitored users (partial). Only the last table touches the test split.", "",
+             *_finalist_lines(result.rows, rk),
              f"| # | configuration | {rk} (valid) | {nk} (valid) | epochs (best) | s | status |",
              "|---|---|---|---|---|---|---|"]
     for r in sorted(result.rows, key=lambda r: -r[rk] if math.isfinite(r[rk]) else math.inf):
@@ -1020,6 +1175,20 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
         except ImportError as e:
             logger.warning("no plot: %s", e)
     logger.info("lab written to %s", out)
+
+
+def _finalist_lines(rows: list[dict], rk: str) -> list[str]:
+    """The lab.md lines on the finalists' re-validation (none when there was none)."""
+    fin = [r for r in rows if r.get("revalidation")]
+    if not fin:
+        return []
+    mean_key = next((k for r in fin for k in r if k.startswith(f"{rk} (mean of")), None)
+    parts = [f"trial {r['trial'] + 1}: {_fmt(r[rk])}, then "
+             + ", ".join(_fmt(v) for v in r["revalidation"])
+             + (f" (mean {_fmt(r[mean_key])})" if mean_key and mean_key in r else " (cut by the budget)")
+             for r in fin]
+    return ["", f"Finalists, fitted again on more validation splits (other seeds) and ranked by their mean "
+                f"{rk}: " + "; ".join(parts) + "."]
 
 
 def _round(x: float) -> float | None:

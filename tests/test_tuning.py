@@ -76,8 +76,17 @@ def test_tuner_beats_a_deliberately_bad_configuration(split, tmp_path):
     bad_recall = ranking_metrics(bad, fit_train, valid, K=5).metrics["recall@5"]
     assert res.best is not None and res.search == "halving" and len(res.rows) == 6
     assert res.best["recall@5"] > bad_recall + 0.3, (res.best["recall@5"], bad_recall)
-    assert res.best["recall@5"] == max(r["recall@5"] for r in res.rows if math.isfinite(r["recall@5"])
-                                       and r["status"] != "pruned")
+    # the finalists (the best three configurations on the first split) were fitted on two more splits and the
+    # winner is the best mean over the three
+    mean_key = "recall@5 (mean of 3 splits)"
+    fin = [r for r in res.rows if mean_key in r]
+    ok = sorted((r["recall@5"] for r in res.rows if math.isfinite(r["recall@5"]) and r["status"] != "pruned"),
+                reverse=True)
+    assert 2 <= len(fin) <= 3 and all(len(r["revalidation"]) == 2 for r in fin)
+    assert sorted((r["recall@5"] for r in fin), reverse=True) == ok[:len(fin)]
+    assert res.best["trial"] == max(fin, key=lambda r: r[mean_key])["trial"]
+    assert res.best[mean_key] == pytest.approx(np.mean([res.best["recall@5"], *res.best["revalidation"]]))
+    assert "Finalists, fitted again" in (tmp_path / "lab" / "lab.md").read_text()
     assert 0 < res.test_metrics["recall@5"] <= 1
 
 
@@ -87,9 +96,11 @@ def test_tpe_search_runs_torch_and_numba_losses(split, tmp_path):
     res = tune(train, test, tmp_path / "lab", trials=4, search="auto", losses=["softmax", "ccl", "bpr"], factors=8,
                K=5, max_epochs=2, reference=False, plot=False)
     assert res.search == "tpe" and len(res.rows) == 4
-    # the first trials are each loss's library defaults, enqueued in the tuner's order
-    assert [r["loss"] for r in res.rows[:3]] == ["bpr", "softmax", "ccl"]
-    assert res.rows[1]["k"] == 1024 and res.rows[1]["negatives"] == "shared" and res.rows[0]["status"] == "done"
+    # the losses' library defaults in the tuner's order, each followed by a local step from the incumbent
+    assert [r["loss"] for r in res.rows[:3]] == ["bpr", "bpr", "softmax"]
+    assert res.rows[2]["k"] == 1024 and res.rows[2]["negatives"] == "shared" and res.rows[0]["status"] == "done"
+    p0, p1 = json.loads(res.rows[0]["params"]), json.loads(res.rows[1]["params"])
+    assert 1 <= sum(p1.get(k) != v for k, v in p0.items()) <= 2
     assert all(r["status"] in ("done", "pruned", "pruned in epoch 1") or r["status"].startswith("early stop")
                for r in res.rows), [r["status"] for r in res.rows]
 
@@ -129,7 +140,7 @@ def test_budget_stops_launching_trials_fake_clock(split, tmp_path):
     train, test = split
     clock = FakeClock(tick=1.0)
     budget = 120.0
-    res = tune(train, test, tmp_path / "lab", budget=budget, search="halving", clock=clock, **FAST)
+    res = tune(train, test, tmp_path / "lab", budget=budget, search="halving", clock=clock, extra_splits=0, **FAST)
     df = pd.DataFrame(res.rows)
     assert len(df) >= 2
     assert (df["started_s"] < budget).all()
@@ -142,8 +153,23 @@ def test_budget_stops_launching_trials_fake_clock(split, tmp_path):
     assert (df["started_s"] + df["train_seconds"]).max() <= budget + 10 * clock.tick
     assert res.search_seconds <= budget + 10 * clock.tick
     # the search stopped because of the budget: with more time it would have run more trials
-    more = tune(train, test, tmp_path / "lab2", budget=2 * budget, search="halving", clock=FakeClock(1.0), **FAST)
+    more = tune(train, test, tmp_path / "lab2", budget=2 * budget, search="halving", clock=FakeClock(1.0),
+                extra_splits=0, **FAST)
     assert len(more.rows) > len(df)
+
+
+def test_the_finalists_time_is_kept_out_of_the_search(split, tmp_path):
+    """With re-validation, the search stops early enough to fit the finalists again within the budget (plus
+    the slack of one fit): fewer trials than without, and every finalist re-validated."""
+    train, test = split
+    budget = 400.0  # workers=1: no Hogwild races, so the pruning decisions repeat
+    plain = tune(train, test, tmp_path / "a", budget=budget, search="halving", clock=FakeClock(1.0), extra_splits=0,
+                 workers=1, **FAST)
+    clock = FakeClock(1.0)
+    res = tune(train, test, tmp_path / "b", budget=budget, search="halving", clock=clock, workers=1, **FAST)
+    fin = [r for r in res.rows if r.get("revalidation")]
+    assert len(res.rows) < len(plain.rows) and len(fin) >= 2 and all(len(r["revalidation"]) == 2 for r in fin)
+    assert res.search_seconds <= 1.1 * budget + max(r["train_seconds"] for r in res.rows) + 10
 
 
 def test_budget_on_the_real_clock_generous_bound(split, tmp_path):
@@ -434,3 +460,31 @@ def test_cli_lab_tunes_ials_alone_and_the_grid_refuses_it(tmp_path, capsys):
     rc, _, err = _run(["lab", "--synthetic", "--search", "grid", "--loss", "ials", "--out", tmp_path / "G"], capsys)
     assert rc == 2 and "--loss ials has no sampler to sweep" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "G").exists()
+
+
+def test_local_step_moves_one_or_two_parameters_within_the_space(monkeypatch):
+    import recneg.models.losses as L
+
+    monkeypatch.setattr(L, "LOSS_NAMES", ("bpr", "warp", "bce", "softmax", "ccl", "nce", "ials"))
+    losses = tuning.available_losses()
+    rng = np.random.default_rng(0)
+    moved = set()
+    for base in tuning.default_trials(losses):
+        for _ in range(40):
+            nb = tuning.local_step(base, losses, rng)
+            assert nb["loss"] == base["loss"]
+            changed = [k for k in base if nb.get(k) != base[k]]
+            assert 1 <= len(changed) <= 2 or set(nb) != set(base), (base, nb)
+            moved.update(f"{base['loss']}:{k}" for k in changed)
+            t = _RandomTrial(0, np.random.default_rng(1), nb)
+            cfg = suggest(t, losses)  # a point of the space: every value within its distribution
+            build_model("mf", **cfg.params)
+            space = tuning._SpaceTrial(base)
+            suggest(space, losses)
+            for k in changed:
+                spec = space.space.get(k)
+                if spec is not None and spec[0] == "float" and spec[3]:  # log scale: one notch, or clipped
+                    assert nb[k] in (pytest.approx(base[k] * tuning.LOCAL_FACTOR),
+                                     pytest.approx(base[k] / tuning.LOCAL_FACTOR), spec[1], spec[2]), (k, base[k], nb[k])
+    assert {"ials:ials_unobserved_ratio", "ials:reg_als", "ials:exclude_seen", "ials:ials_nu", "ials:epochs_als",
+            "bpr:lr_sgd", "ccl:ccl_margin"} <= moved
