@@ -465,6 +465,7 @@ def train_embeddings(
     seq_users: np.ndarray | None = None,
     on_epoch=None,
     loss: str = "sgns",
+    distributed: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Run SGNS / CBOW training for ``epochs`` passes over an encoded corpus.
 
@@ -488,6 +489,16 @@ def train_embeddings(
         loss: "sgns" (negative sampling, the default) or "nce" (every logit minus ``log(k q(w))``, ``q`` the
             proposal the negatives are drawn from; see the module docstring). The reported loss is the
             mean per pair of the loss trained.
+        distributed: torch backend only. None (default): data-parallel when a torch.distributed
+            group with more than one rank is initialised (:func:`recneg.distributed.init`); False:
+            train the whole corpus in this process; True: require a group. Data-parallel: rank r
+            trains sentences ``r, r + world, r + 2 world, ...`` with ``ceil(batch_size / world)``
+            pairs per step (the global step keeps ``batch_size`` pairs) and negatives from the same
+            sampler law, seeded ``rank_seed(seed, r)``; the input and output vectors are synchronised
+            by a dense all-reduce (sum) of each step's updates (synchronous SGD, no parameter
+            averaging; see :meth:`TorchSkipGram._train_epoch_data_parallel`), so all ranks return
+            identical vectors. Every rank must hold the same vocabulary and corpus (each builds
+            them from the full corpus; checked here). The numba backend is not data-parallel.
 
     Returns:
         (syn0, syn1neg, per-epoch losses; NaN where the loss was not computed).
@@ -557,9 +568,18 @@ def train_embeddings(
     if backend == "torch":
         from .skipgram_torch import TorchSkipGram
 
+        group = _skipgram_group(distributed, syn0, tokens, offsets, window, sg, epochs)
+        if group is not None:
+            tokens, offsets, seq_users = _shard_sentences(tokens, offsets, seq_users, group.rank, group.world_size)
+            batch_size = -(-int(batch_size) // group.world_size)
+            from ..distributed import rank_seed
+
+            seed = rank_seed(seed, group.rank)
+            logger.info("data-parallel skip-gram: rank %d of %d trains %d sentences, %d tokens, %d pairs per step",
+                        group.rank, group.world_size, offsets.shape[0] - 1, tokens.shape[0], batch_size)
         tr = TorchSkipGram(syn0, syn1neg, tokens, offsets, keep_prob, table, window, negative, sg,
                            dynamic=dynamic_window, device=device, batch_size=batch_size, seed=seed,
-                           shared=shared_negatives, seq_users=seq_users)
+                           shared=shared_negatives, seq_users=seq_users, group=group)
         applied: list = [None]
 
         def apply(k: int, ks, m: int) -> None:
@@ -591,6 +611,14 @@ def train_embeddings(
         return tr.syn0.cpu().numpy(), tr.syn1neg.cpu().numpy(), losses
     if backend != "numba":
         raise ValueError(f"backend must be 'numba' or 'torch', got {backend!r}")
+    if distributed:
+        raise ValueError("distributed=True needs backend='torch' (the numba kernel is not data-parallel)")
+    if distributed is None:
+        from ..distributed import info as _dist_info
+
+        if _dist_info().is_distributed:
+            logger.warning("a process group is initialised but the numba backend trains the whole corpus in every "
+                           "rank; use backend='torch' for data-parallel training")
     nthreads = max(1, min(int(workers), numba.config.NUMBA_NUM_THREADS))
     # waves of `nthreads` chunks: one chunk per thread per wave; the rate schedule
     # advances wave by wave, so it tracks global progress as word2vec's shared counter does
@@ -642,3 +670,46 @@ def train_embeddings(
         bar.close()
     return syn0, syn1neg, losses
 
+
+
+def _skipgram_group(distributed: bool | None, syn0: np.ndarray, tokens: np.ndarray, offsets: np.ndarray,
+                    window: int, sg: bool, epochs: int):
+    """The process group to train data-parallel over (None: this process alone); checks that every rank
+    holds the same vocabulary, corpus and settings, which the synchronous updates rely on."""
+    import zlib
+
+    import torch
+
+    from .. import distributed as dist_mod
+
+    if distributed is not None and not isinstance(distributed, bool):
+        raise TypeError(f"distributed must be None (auto), True or False, got {distributed!r}")
+    if distributed is False:
+        return None
+    di = dist_mod.info()
+    if not di.is_distributed:
+        if distributed:
+            raise ValueError("distributed=True but no process group with more than one rank is initialised; start "
+                             "the job with torchrun and call recneg.distributed.init(), or pass distributed=None")
+        return None
+    fields = {"vocabulary size": syn0.shape[0], "vector size": syn0.shape[1], "tokens": tokens.shape[0],
+              "sentences": offsets.shape[0] - 1, "corpus checksum": zlib.crc32(np.ascontiguousarray(tokens).data),
+              "window": int(window), "sg": int(bool(sg)), "epochs": int(epochs)}
+    dev = torch.device("cuda", torch.cuda.current_device()) if di.backend == "nccl" else torch.device("cpu")
+    rows = dist_mod.all_gather_cat(torch.tensor([list(fields.values())], dtype=torch.int64, device=dev)).cpu().numpy()
+    bad = [k for j, k in enumerate(fields) if not np.all(rows[:, j] == rows[0, j])]
+    if bad:
+        raise ValueError(f"data-parallel skip-gram: the ranks disagree on {bad}; every rank must build the same "
+                         "vocabulary from the same full corpus (same min_count, same sentences, same order)")
+    return di
+
+
+def _shard_sentences(tokens: np.ndarray, offsets: np.ndarray, seq_users: np.ndarray | None, rank: int,
+                     world: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Sentences ``rank, rank + world, ...`` of an encoded corpus: (tokens, offsets, seq_users) of the shard."""
+    sel = np.arange(rank, offsets.shape[0] - 1, world, dtype=np.int64)
+    lens = np.diff(offsets)[sel]
+    new_off = np.zeros(sel.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=new_off[1:])
+    idx = np.repeat(offsets[sel] - new_off[:-1], lens) + np.arange(new_off[-1], dtype=np.int64)
+    return tokens[idx], new_off, None if seq_users is None else seq_users[sel]

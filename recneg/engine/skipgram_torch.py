@@ -37,12 +37,14 @@ logger = logging.getLogger(__name__)
 
 def _output_layer(syn1neg: torch.Tensor, h: torch.Tensor, centres: torch.Tensor, negatives: torch.Tensor,
                   lr: float | torch.Tensor, neg_mask: torch.Tensor | None,
-                  noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  noise: torch.Tensor | None = None,
+                  acc1: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The shared negative-sampling output layer for a batch of hidden vectors ``h`` (B, d).
 
     Scores ``h`` against the centre (label 1) and the negatives (label 0), updates ``syn1neg``
     in place, and returns (neu1e (B, d), the gradient step for the input side; loss (B,)).
     ``noise``: None (SGNS) or float32 (V,) ``log(k q(w))``, subtracted from each target's logit (NCE).
+    ``acc1``: None, or a (V, d) tensor that receives the output-side update instead of ``syn1neg``.
     """
     tg = torch.cat([centres[:, None], negatives], dim=1)         # (B, k+1)
     w = syn1neg[tg]                                              # (B, k+1, d)
@@ -61,13 +63,14 @@ def _output_layer(syn1neg: torch.Tensor, h: torch.Tensor, centres: torch.Tensor,
         g = g * keep
         loss_terms = loss_terms * keep
     neu1e = torch.einsum("bk,bkd->bd", g, w)
-    syn1neg.index_add_(0, tg.reshape(-1), (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
+    (syn1neg if acc1 is None else acc1).index_add_(0, tg.reshape(-1),
+                                                   (g[:, :, None] * h[:, None, :]).reshape(-1, h.shape[1]))
     return neu1e, loss_terms.sum(1)
 
 
 def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, centres: torch.Tensor,
             negatives: torch.Tensor, lr: float | torch.Tensor, neg_mask: torch.Tensor | None = None,
-            noise: torch.Tensor | None = None) -> torch.Tensor:
+            noise: torch.Tensor | None = None, acc: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """One batched skip-gram step.
 
     Args:
@@ -77,24 +80,28 @@ def sg_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, c
         lr: scalar or float32 (B,) learning rates.
         neg_mask: optional bool (B, k), False = skip that negative.
         noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE).
+        acc: None, or (acc0, acc1) (V, d) tensors that receive the updates instead of (syn0, syn1neg).
 
     Returns:
         float32 (B,) loss of each pair (before the update).
     """
-    neu1e, loss = _output_layer(syn1neg, syn0[contexts], centres, negatives, lr, neg_mask, noise)
-    syn0.index_add_(0, contexts, neu1e)
+    neu1e, loss = _output_layer(syn1neg, syn0[contexts], centres, negatives, lr, neg_mask, noise,
+                                None if acc is None else acc[1])
+    (syn0 if acc is None else acc[0]).index_add_(0, contexts, neu1e)
     return loss
 
 
 def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor, ctx_mask: torch.Tensor,
               centres: torch.Tensor, negatives: torch.Tensor, lr: float | torch.Tensor,
-              neg_mask: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+              neg_mask: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+              acc: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """One batched CBOW step (mean of context; each context word gets the full ``neu1e``, as word2vec).
 
     Args:
         contexts: int64 (B, m) padded context indices; ctx_mask: bool (B, m), True = real.
         centres: int64 (B,); negatives: int64 (B, k); lr: scalar or (B,).
         noise: None (SGNS) or float32 (V,) ``log(k q(w))`` (NCE).
+        acc: None, or (acc0, acc1) (V, d) tensors that receive the updates instead of (syn0, syn1neg).
 
     Returns:
         float32 (B,) loss per centre word.
@@ -103,9 +110,9 @@ def cbow_step(syn0: torch.Tensor, syn1neg: torch.Tensor, contexts: torch.Tensor,
     cnt = m.sum(1).clamp_min(1.0)
     safe_ctx = torch.where(ctx_mask, contexts, torch.zeros_like(contexts))
     h = (syn0[safe_ctx] * m[:, :, None]).sum(1) / cnt[:, None]  # (B, d)
-    neu1e, loss = _output_layer(syn1neg, h, centres, negatives, lr, neg_mask, noise)
+    neu1e, loss = _output_layer(syn1neg, h, centres, negatives, lr, neg_mask, noise, None if acc is None else acc[1])
     upd = (neu1e[:, None, :] * m[:, :, None]).reshape(-1, h.shape[1])
-    syn0.index_add_(0, safe_ctx.reshape(-1), upd)
+    (syn0 if acc is None else acc[0]).index_add_(0, safe_ctx.reshape(-1), upd)
     return loss
 
 
@@ -135,8 +142,9 @@ class TorchSkipGram:
     def __init__(self, syn0: np.ndarray, syn1neg: np.ndarray, tokens: np.ndarray, offsets: np.ndarray,
                  keep_prob: np.ndarray, table, window: int, negative: int, sg: bool, dynamic: bool = True,
                  device: str | torch.device = "cpu", batch_size: int = 4096, segment_tokens: int = 1 << 20,
-                 seed: int = 1, shared: bool = False, seq_users: np.ndarray | None = None) -> None:
+                 seed: int = 1, shared: bool = False, seq_users: np.ndarray | None = None, group=None) -> None:
         self.device = torch.device(device)
+        self.group = group if group is not None and group.is_distributed else None
         self.syn0 = torch.as_tensor(syn0, dtype=torch.float32).to(self.device).clone()
         self.syn1neg = torch.as_tensor(syn1neg, dtype=torch.float32).to(self.device).clone()
         self.tokens = torch.as_tensor(tokens.astype(np.int64), device=self.device)
@@ -155,6 +163,14 @@ class TorchSkipGram:
         self.dns_m = 0
         self._ks = None
         self.noise: torch.Tensor | None = None
+        if self.group is not None:
+            from .. import distributed as dist_mod
+
+            # one flat buffer: the step's updates of syn0 (acc[0]) and syn1neg (acc[1]), all-reduced at once
+            self._acc = torch.zeros((2,) + tuple(self.syn0.shape), dtype=torch.float32, device=self.device)
+            for t in (self.syn0, self.syn1neg):  # every rank starts from rank 0's vectors
+                torch.distributed.broadcast(t, src=0)
+            self._dist = dist_mod
 
     def set_draws(self, k: int, ks, m: int = 0, noise: np.ndarray | None = None) -> None:
         """Draw ``k`` negatives per positive from the sampler state ``ks`` (a
@@ -260,6 +276,8 @@ class TorchSkipGram:
     def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
                     progress: Callable[[int], None] | None = None) -> float:
         """One pass; returns the mean loss per pair (sg) or per centre word (cbow)."""
+        if self.group is not None:
+            return self._train_epoch_data_parallel(epoch, epochs, alpha, min_alpha, progress)
         n_tok = self.tokens.shape[0]
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         n_items = 0
@@ -313,3 +331,80 @@ class TorchSkipGram:
             if progress is not None:
                 progress(hi - lo)
         return float(total_loss) / max(n_items, 1)
+
+    def _max_over_ranks(self, n: int) -> int:
+        t = torch.tensor([n], dtype=torch.int64, device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return int(t)
+
+    def _train_epoch_data_parallel(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
+                                   progress: Callable[[int], None] | None = None) -> float:
+        """One data-parallel pass over this rank's shard (see :func:`recneg.engine.skipgram.train_embeddings`).
+
+        Synchronous SGD: every step each rank computes its batch's updates of syn0/syn1neg into a
+        dense (2, V, d) buffer, the buffer is all-reduced (summed) and every rank adds the same sum,
+        so the vectors stay identical on all ranks. The ranks run the same number of segments and of
+        steps per segment (a rank out of pairs contributes zero updates); the learning rate follows
+        the epoch's step count, the same on every rank. Returns the mean loss over all ranks' pairs.
+        """
+        n_tok = self.tokens.shape[0]
+        n_seg = max(1, self._max_over_ranks(-(-n_tok // self.segment_tokens)))
+        bounds = np.linspace(0, n_tok, n_seg + 1).round().astype(np.int64)
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, pairs
+        acc = (self._acc[0], self._acc[1])
+        for si in range(n_seg):
+            lo, hi = int(bounds[si]), int(bounds[si + 1])
+            tok, sen, b = self._windows(lo, hi)
+            if si and self.before_batch is not None:
+                self.before_batch(epoch + si / n_seg)
+            su = self.seq_users[sen] if self.seq_users is not None else None
+            if self.sg:
+                cen, ctx, cpos = self._sg_pairs(tok, sen, b)
+                m = cen.shape[0]
+                pu = None if su is None else su[cpos]
+                if self.shared and m:
+                    at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
+
+                    def h_shared(group=group, per=per, ctx=ctx):
+                        hs = torch.zeros((per.shape[0], self.syn0.shape[1]), dtype=self.syn0.dtype, device=self.device)
+                        hs.index_add_(0, group, self.syn0[ctx])
+                        return hs / per[:, None].to(hs.dtype)
+                    seg_negs, seg_mask = self._draw(tok[at], per, None if su is None else su[at], h_shared)
+            else:
+                cen, ctxm, mask, has = self._cbow_ctx(tok, sen, b)
+                m = cen.shape[0]
+                pu = None if su is None else su[has]
+            n_steps = self._max_over_ranks(-(-m // self.batch_size))
+            for step in range(n_steps):
+                s, e = step * self.batch_size, min((step + 1) * self.batch_size, m)
+                pos = epoch + (si + step / max(n_steps, 1)) / n_seg  # fractional epoch, equal on all ranks
+                if step and self.before_batch is not None and not self.shared:
+                    self.before_batch(pos)
+                lr = max(min_alpha, alpha - (alpha - min_alpha) * pos / epochs)
+                self._acc.zero_()
+                if s < e:
+                    if self.shared:
+                        negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
+                    elif self.sg:
+                        negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e],
+                                                 h=lambda s=s, e=e: self.syn0[ctx[s:e]])
+                    else:
+                        def h_cbow(s=s, e=e):
+                            mk = mask[s:e].to(self.syn0.dtype)
+                            sc = torch.where(mask[s:e], ctxm[s:e], torch.zeros_like(ctxm[s:e]))
+                            return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
+                        negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
+                    if self.sg:
+                        loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask, self.noise, acc)
+                    else:
+                        loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask,
+                                         self.noise, acc)
+                    totals[0] += loss.sum(dtype=torch.float64)
+                self._dist.all_reduce_sum(self._acc)
+                self.syn0 += self._acc[0]
+                self.syn1neg += self._acc[1]
+            totals[1] += m
+            if progress is not None:
+                progress(hi - lo)
+        self._dist.all_reduce_sum(totals)
+        return float(totals[0]) / max(float(totals[1]), 1.0)

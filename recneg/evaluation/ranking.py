@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -279,6 +280,7 @@ def ranking_metrics(
     skip_cold_users: bool = True,
     bv_gamma: float = 0.01,
     progress: bool = False,
+    distributed: bool | None = None,
 ) -> RankingResult:
     """Top-K ranking metrics of a recommender (see the module docstring for definitions).
 
@@ -305,6 +307,15 @@ def ranking_metrics(
         skip_cold_users: skip users with test items but no train items (default True).
         bv_gamma: variance weight gamma of the BV correction (sampled mode).
         progress: tqdm bar over user batches.
+        distributed: shard the evaluation over a torch.distributed process group (full mode only).
+            None (default): when a group with more than one rank is initialised
+            (:func:`recneg.distributed.init`). True: require such a group. False: evaluate
+            everything in this process even inside a group. Sharded, every rank scores only the
+            users it owns (:func:`recneg.distributed.user_block` over ``n_users``) and needs the
+            train/test rows of those users only (e.g. :func:`recneg.data.read_parquet_partition`);
+            ``users``, ``K``, ``metrics`` and the shapes must be the same on every rank. Every
+            rank returns the same result, equal (``==``) to the single-process one: see
+            :func:`_ranking_sharded`.
 
     Returns:
         :class:`RankingResult`.
@@ -345,6 +356,13 @@ def ranking_metrics(
         cand = cand.astype(np.int64)
         if cand.size and (cand.min() < 0 or cand.max() >= n_users):
             raise ValueError(f"users must lie in [0, n_users={n_users})")
+    group = _resolve_group(distributed)
+    if group is not None:
+        if sampled:
+            raise ValueError("distributed: sampled evaluation (n_sampled_negatives) is not sharded; pass "
+                             "distributed=False (each rank then needs the full train/test) or use full ranking")
+        return _ranking_sharded(group, scorer, tr, te, cand, ks, names, batch_size, dev, per_user, skip_cold_users,
+                                progress)
     tr_ptr, tr_ix = tr.indptr.astype(np.int64), tr.indices.astype(np.int64)
     te_ptr, te_ix = te.indptr.astype(np.int64), te.indices.astype(np.int64)
     n_test = np.diff(te_ptr)[cand]
@@ -422,6 +440,17 @@ def _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix) -> tuple[np.ndarray, np
     return np.take_along_axis(items, order, 1), np.take_along_axis(valid, order, 1)
 
 
+def _batch_lists(scorer, tr, u, buf, kmax, tr_ptr, tr_ix, n_items) -> tuple[np.ndarray, np.ndarray]:
+    """Top lists of one user batch ``u`` (B,): (items int64 (B, kmax), valid bool (B, kmax))."""
+    if scorer.rec is not None:
+        return _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix)
+    S = scorer(u, buf[: u.size])
+    flat = torch.from_numpy(_gather_rows(tr_ptr, tr_ix, u, n_items)).to(S.device)
+    S.view(-1).index_fill_(0, flat, -math.inf)
+    items, vals = _topk_exact(S, kmax)
+    return items, vals > -np.inf
+
+
 def _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_items, ks, names):
     kmax = min(max(ks), n_items)
     all_items = np.empty((ev.size, kmax), dtype=np.int64)
@@ -429,17 +458,15 @@ def _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_i
     with torch.inference_mode():
         for s in batches:
             u = ev[s:s + B]
-            if scorer.rec is not None:
-                all_items[s:s + u.size], all_valid[s:s + u.size] = _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix)
-                continue
-            S = scorer(u, buf[: u.size])
-            flat = torch.from_numpy(_gather_rows(tr_ptr, tr_ix, u, n_items)).to(S.device)
-            S.view(-1).index_fill_(0, flat, -math.inf)
-            items, vals = _topk_exact(S, kmax)
-            all_items[s:s + u.size] = items
-            all_valid[s:s + u.size] = vals > -np.inf
+            all_items[s:s + u.size], all_valid[s:s + u.size] = _batch_lists(scorer, tr, u, buf, kmax, tr_ptr, tr_ix,
+                                                                            n_items)
     hits = _hits(te_ptr, te_ix, ev, all_items, all_valid)
     n_rel = np.diff(te_ptr)[ev]
+    return _finish_full(all_items, all_valid, hits, n_rel, n_items, kmax, ks, names)
+
+
+def _finish_full(all_items, all_valid, hits, n_rel, n_items, kmax, ks, names):
+    """Per-user arrays, means and top lists from the evaluated users' top lists (U, kmax), in user order."""
     pu = _per_user_metrics(hits, n_rel, ks, names)
     means = {}
     for K in ks:
@@ -454,3 +481,139 @@ def _run_full(ev, batches, B, buf, scorer, tr, tr_ptr, tr_ix, te_ptr, te_ix, n_i
     return pu, {k: means[k] for k in order}, np.where(all_valid, all_items, -1)
 
 
+
+
+# ----------------------------------------------------------------------------- sharded (torch.distributed)
+def _resolve_group(distributed: bool | None):
+    """The :class:`recneg.distributed.DistInfo` to shard over, or None for a single-process evaluation."""
+    from recneg import distributed as dist_mod
+
+    if distributed is not None and not isinstance(distributed, bool):
+        raise TypeError(f"distributed must be None (auto), True or False, got {distributed!r}")
+    if distributed is False:
+        return None
+    di = dist_mod.info()
+    if di.is_distributed:
+        return di
+    if distributed:
+        raise ValueError("distributed=True but no process group with more than one rank is initialised; start the "
+                         "job with torchrun and call recneg.distributed.init(), or pass distributed=None/False")
+    return None
+
+
+def _comm_device(di) -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if di.backend == "nccl" else torch.device("cpu")
+
+
+def _check_same_call(di, cdev, fields: dict[str, int]) -> None:
+    """Raise (on every rank) when the ranks disagree on the call's shapes/arguments (they would deadlock)."""
+    from recneg import distributed as dist_mod
+
+    row = torch.tensor([list(fields.values())], dtype=torch.int64, device=cdev)
+    rows = dist_mod.all_gather_cat(row).cpu().numpy()
+    bad = [name for j, name in enumerate(fields) if not np.all(rows[:, j] == rows[0, j])]
+    if bad:
+        raise ValueError(f"distributed evaluation: the ranks disagree on {bad} (values per rank: "
+                         f"{[rows[:, list(fields).index(b)].tolist() for b in bad]}); every rank must pass the same "
+                         "users, K, metrics, batch_size and train/test shapes")
+
+
+def _ranking_sharded(di, scorer, tr, te, cand, ks, names, batch_size, dev, per_user, skip_cold_users,
+                     progress) -> RankingResult:
+    """Full-ranking evaluation sharded over the process group ``di``; every rank returns the same result.
+
+    Exactness: the evaluated users, their order and the user batches are the single-process ones
+    (the skip status of each requested user is decided by its owner and all-reduced). A rank scores
+    the batches holding at least one of its users, with the batch's size kept: rows of other ranks'
+    users are filled with one of its own users (BLAS results can depend on the batch size, e.g. a
+    one-row GEMM goes through GEMV), so each score row is bit-identical to the single-process row.
+    The top-``max(K)`` lists, hits and test counts of the owned users are gathered (O(users x K)
+    integers) and the metrics computed by the single-process code on the rank-ordered arrays, so
+    means, per-user arrays, coverage (a union over ranks) and ties are equal, not approximately.
+    """
+    from recneg import distributed as dist_mod
+
+    n_users, n_items = tr.shape
+    rank, world = di.rank, di.world_size
+    cdev = _comm_device(di)
+    _check_same_call(di, cdev, {
+        "n_users": n_users, "n_items": n_items, "len(users)": cand.size,
+        "users checksum": int((cand * (np.arange(cand.size, dtype=np.int64) % 1009 + 1)).sum()),
+        "K": zlib.crc32(repr(ks).encode()), "metrics": zlib.crc32(repr(list(names)).encode()), "batch_size": -1 if batch_size is None
+        else int(batch_size), "skip_cold_users": int(skip_cold_users),
+    })
+    tr_ptr, tr_ix = tr.indptr.astype(np.int64), tr.indices.astype(np.int64)
+    te_ptr, te_ix = te.indptr.astype(np.int64), te.indices.astype(np.int64)
+    mine = dist_mod.owner_of(cand, n_users, world) == rank
+    n_test = np.diff(te_ptr)[cand]
+    n_train = np.diff(tr_ptr)[cand]
+    code = np.where(n_test == 0, 2, np.where(skip_cold_users & (n_train == 0), 3, 1))  # 1 eval, 2 no test, 3 cold
+    code = torch.from_numpy(np.where(mine, code, 0).astype(np.int32)).to(cdev)
+    start, stop = dist_mod.user_block(n_users, rank, world)
+    overlap = tr[start:stop].multiply(te[start:stop]).nnz
+    counts = torch.tensor([overlap], dtype=torch.int64, device=cdev)
+    dist_mod.all_reduce_sum(code)
+    dist_mod.all_reduce_sum(counts)
+    code = code.cpu().numpy()
+    ev = cand[code == 1]
+    n_no_test, n_cold = int((code == 2).sum()), int((code == 3).sum())
+    if int(counts[0]) and di.is_main:
+        logger.warning("train and test share %d (user, item) pairs; those test items are masked and can never be hit",
+                       int(counts[0]))
+    if ev.size == 0:
+        raise ValueError(f"no user to evaluate: of {cand.size} requested users, {n_no_test} have no test items and "
+                         f"{n_cold} no train items (skip_cold_users={skip_cold_users}); check test / users")
+    if batch_size is None:
+        batch_size = max(1, min(8192, _DEFAULT_BATCH_BYTES // (4 * n_items)))
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    B = int(min(batch_size, ev.size))
+    kmax = min(max(ks), n_items)
+    own = mine[code == 1]  # ownership of ev's entries, in ev order
+    own_pos = np.flatnonzero(own)
+    items_own = np.empty((own_pos.size, kmax), dtype=np.int64)
+    valid_own = np.empty((own_pos.size, kmax), dtype=np.bool_)
+    batches = [s for s in range(0, ev.size, B) if own[s:s + B].any()]
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc=f"evaluating (rank {rank})", unit="batch")
+    buf = torch.empty((B, n_items), dtype=torch.float32, device=dev) if scorer.rec is None else None
+    failure: BaseException | None = None
+    try:
+        with torch.inference_mode():
+            k = 0
+            for s in batches:
+                u = ev[s:s + B].copy()
+                o = own[s:s + B]
+                u[~o] = u[o][0]  # keep the batch size, touch only this rank's users
+                items, valid = _batch_lists(scorer, tr, u, buf, kmax, tr_ptr, tr_ix, n_items)
+                n_o = int(o.sum())
+                items_own[k:k + n_o], valid_own[k:k + n_o] = items[o], valid[o]
+                k += n_o
+    except Exception as e:  # tell the other ranks before they wait in the gather below
+        failure = e
+    flag = torch.tensor([int(failure is not None)], dtype=torch.int64, device=cdev)
+    dist_mod.all_reduce_sum(flag)
+    if failure is not None:
+        raise failure
+    if int(flag[0]):
+        raise RuntimeError("distributed evaluation failed on another rank (see its traceback)")
+    ev_own = ev[own_pos]
+    hits_own = _hits(te_ptr, te_ix, ev_own, items_own, valid_own)
+    packed = np.concatenate([own_pos[:, None], np.diff(te_ptr)[ev_own][:, None], items_own,
+                             valid_own.astype(np.int64), hits_own.astype(np.int64)], axis=1)
+    allp = dist_mod.all_gather_cat(torch.from_numpy(packed).to(cdev)).cpu().numpy()
+    allp = allp[np.argsort(allp[:, 0], kind="stable")]
+    if allp.shape[0] != ev.size or not np.array_equal(allp[:, 0], np.arange(ev.size)):
+        raise RuntimeError(f"distributed evaluation: gathered {allp.shape[0]} users' lists for {ev.size} evaluated "
+                           "users; the ranks' train/test disagree")
+    all_items = np.ascontiguousarray(allp[:, 2:2 + kmax])
+    all_valid = allp[:, 2 + kmax:2 + 2 * kmax].astype(np.bool_)
+    hits = allp[:, 2 + 2 * kmax:].astype(np.bool_)
+    pu, means, top = _finish_full(all_items, all_valid, hits, allp[:, 1], n_items, kmax, ks, names)
+    return RankingResult(
+        metrics=means, K=ks, n_users_evaluated=int(ev.size), n_users_skipped=n_no_test + n_cold,
+        n_users_skipped_no_test=n_no_test, n_users_skipped_cold=n_cold, protocol="full", sampled=False,
+        users=ev.copy() if per_user else None, per_user=pu if per_user else None, top_items=top if per_user else None,
+    )
