@@ -170,3 +170,27 @@ def test_torchrun_environment_without_group_refuses_numba(monkeypatch, planted):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ValueError, match="backend='torch'"):
         NumbaMatrixFactorization(factors=4, epochs=1).fit(planted[1], show_progress=False)
+
+
+def test_torchrun_cli_trains_and_only_rank_0_writes_and_prints(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dist_helpers import free_port
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root))
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+           "-m", "recneg", "train", "mf", "--synthetic", "--loss", "softmax", "--negatives", "32", "--epochs", "1",
+           "--factors", "8", "--workers", "1", "-q", "--out", str(out)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("trained mf on synthetic") == 1 and p.stdout.count("recall@20") == 1, p.stdout
+    assert sorted(x.name for x in out.iterdir()) == ["meta.json", "model.npz", "test.npz", "train.npz"]
+    assert [x.name for x in tmp_path.iterdir()] == ["run"]  # no leftovers of an atomic save by another rank
+    m = MatrixFactorization.load(out / "model.npz")
+    assert m.user_factors.shape == (2000, 8) and np.isfinite(m.user_factors).all()
