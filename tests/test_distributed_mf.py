@@ -29,6 +29,10 @@ def _planted():
 
 def _model(sampler: str, batch_size: int, seed: int):
     s = InBatchSampler(mask_seen=True) if sampler == "inbatch" else NegativeSampler(k=64, alpha=0.5, shared=True)
+    if sampler == "users":  # user batches: dense Adam, so dense item gradients (all-reduced), and W
+        return MatrixFactorization(factors=16, loss=Softmax(temperature=0.2), sampler=s, lr=0.01, batch_size=16,
+                                   batching="users", history_weight=0.3, use_bias=True, epochs=3, workers=1,
+                                   seed=seed, backend="torch")
     return MatrixFactorization(factors=16, loss=Softmax(temperature=0.2), sampler=s, lr=0.01, batch_size=batch_size,
                                epochs=EPOCHS, workers=1, seed=seed, backend="torch")
 
@@ -62,7 +66,9 @@ def _train_rank(rank: int, sampler: str, seed: int):
     out = dict(recall=_recall(m, train, test), purity=_purity(m, data), U=m.user_factors, V=m.item_factors,
                block=(tr.start, tr.stop), local_U=tr.U.weight.detach().numpy().copy(),
                users_seen=np.unique(np.concatenate([e["users"].numpy() for e in rec])) + tr.start,
-               steps=len(rec), loss=[h["loss"] for h in m.history])
+               steps=len(rec), loss=[h["loss"] for h in m.history], bias=m._b.copy(),
+               W=None if tr.W is None else tr.W.detach().numpy().copy(),
+               bytes_per_step=tr.comm_bytes / (tr.steps_per_epoch * m.epochs))
     if sampler == "inbatch":
         out["batches"] = [(e["positives"].numpy(), e["items"].numpy()) for e in rec]
         out["log_q_batch"] = tr.log_q_batch.numpy()
@@ -121,6 +127,18 @@ def test_item_factors_identical_and_user_rows_trained_only_by_their_owner(plante
         np.testing.assert_array_equal(r["U"][a:b], r["local_U"])  # the full table took each block from its owner
         active = np.flatnonzero(np.diff(train.csr.indptr)[a:b]) + a
         np.testing.assert_array_equal(r["users_seen"], active)  # trained exactly its own users
+
+
+def test_dense_item_gradients_user_batches_bias_and_w_stay_replicated(planted):
+    _, train, _, _ = planted
+    r0, r1 = run_ranks(_train_rank, 2, "users", 0)
+    np.testing.assert_array_equal(r0["V"], r1["V"])
+    np.testing.assert_array_equal(r0["bias"], r1["bias"])
+    np.testing.assert_array_equal(r0["W"], r1["W"])
+    assert not np.allclose(r0["W"], np.eye(16))  # W was trained, not merely left at its start
+    np.testing.assert_array_equal(r0["U"], r1["U"])
+    # dense all-reduce payload per step: V (n_items x 16), bias (n_items x 1) and W (16 x 16), float32
+    assert r0["bytes_per_step"] == (train.n_items * 16 + train.n_items + 16 * 16) * 4
 
 
 @pytest.fixture(scope="module")
