@@ -1030,6 +1030,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
                         "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
                         "  recneg train mf --lightgcn data/gowalla --loss nce --negatives 4 --ns-exponent 0.75 --out runs/nce\n"
+                        "  torchrun --nproc_per_node=2 -m recneg train mf --lightgcn data/gowalla --loss softmax "
+                        "--negatives 1024 --batch-size 1024 --out runs/dp   (data-parallel; --batch-size per process)\n"
                         "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
                         "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v\n"
                         "  recneg train word2vec --corpus text8.gz --loss nce --out runs/w2v-nce")

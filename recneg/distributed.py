@@ -168,5 +168,6 @@ def require_single_process(what: str, fix: str) -> None:
     """ValueError when this process is one of several (a group is up, or torchrun's ``WORLD_SIZE`` > 1):
     ``what`` cannot run data-parallel; ``fix`` says what to use instead."""
     if info().is_distributed or launched():
-        raise ValueError(f"{what} runs in a single process, but this is one of {os.environ.get('WORLD_SIZE', '?')} "
+        n = info().world_size if info().is_distributed else os.environ.get("WORLD_SIZE", "?")
+        raise ValueError(f"{what} runs in a single process, but this is one of {n} "
                          f"processes (torchrun / WORLD_SIZE > 1): {fix}")

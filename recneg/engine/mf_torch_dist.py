@@ -86,8 +86,9 @@ class DistributedTorchTrainer(TorchTrainer):
         with torch.no_grad():  # replicated parameters start identical (seed=None draws differ per rank)
             for p in self._item_params():
                 dist.broadcast(p.data, src=0)
-        log.info("rank %d/%d: users [%d, %d), %d training units, %d steps per epoch", di.rank, di.world_size,
-                 self.start, self.stop, units, self.steps_per_epoch)
+        log.log(logging.INFO if di.is_main else logging.DEBUG,  # rank 0 speaks for the job
+                "rank %d/%d: users [%d, %d), %d training units (all ranks: %s), %d steps per epoch", di.rank,
+                di.world_size, self.start, self.stop, units, all_units, self.steps_per_epoch)
 
     def _item_params(self) -> list[torch.Tensor]:
         """The replicated parameters: item factors, item biases, SimpleX's W."""

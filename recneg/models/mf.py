@@ -845,6 +845,13 @@ class TorchMatrixFactorization(MatrixFactorization):
             ``(1 - h) e_u + h W mean(e_j over the user's training items)`` with a learned d x d ``W``.
         use_bias: learn an item bias (appended as an extra factor column).
         device: torch device ("cpu", "cuda", ...); workers: CPU threads when on the CPU.
+
+    Started by ``torchrun --nproc_per_node=N`` (or in any torch.distributed group), ``fit`` trains
+    data-parallel (:mod:`recneg.engine.mf_torch_dist`): each rank trains its block of users
+    (:func:`recneg.distributed.user_block`), item parameters are replicated with gradients averaged every
+    step, ``batch_size`` is per rank, and every rank ends with the full model. Every rank must call ``fit``
+    with the same matrix and arguments; ``validation`` and ``callbacks`` run on every rank and must agree
+    on stopping (a stop on one rank only leaves the others waiting in a collective).
     """
 
     backend = "torch"
