@@ -65,8 +65,9 @@ class DistributedTorchTrainer(TorchTrainer):
         self.n_users_total = n_users
         self.start, self.stop = distributed.user_block(n_users, di.rank, di.world_size)
         local = X[self.start:self.stop]
-        local_counts = torch.as_tensor(np.asarray(local.getnnz(axis=0), dtype=np.int64))
-        global_counts = distributed.all_reduce_sum(local_counts.clone()).numpy()
+        dev = torch.device(cfg.device)  # NCCL collectives need device tensors; gloo takes CPU ones
+        local_counts = torch.as_tensor(np.asarray(local.getnnz(axis=0), dtype=np.int64), device=dev)
+        global_counts = distributed.all_reduce_sum(local_counts).cpu().numpy()
         full_U, seed = cfg._U, cfg.seed
         cfg._U, cfg.seed = np.ascontiguousarray(full_U[self.start:self.stop]), distributed.rank_seed(seed, di.rank)
         try:
@@ -76,7 +77,7 @@ class DistributedTorchTrainer(TorchTrainer):
         self.comm_bytes = 0
         units = self.row_user.numel() if self.chunk else (
             self.active_users.numel() if self.by_user else self.pu.numel())
-        all_units = distributed.all_gather_cat(torch.tensor([units], dtype=torch.int64)).tolist()
+        all_units = distributed.all_gather_cat(torch.tensor([units], dtype=torch.int64, device=self.dev)).tolist()
         if min(all_units) == 0:
             raise ValueError(f"data-parallel MF needs training rows on every rank, but the ranks' user blocks hold "
                              f"{all_units} training units: use fewer processes (--nproc_per_node) than users with "
@@ -137,14 +138,14 @@ class DistributedTorchTrainer(TorchTrainer):
     def __call__(self, epoch: int) -> float:
         """One epoch on this rank; returns the mean loss over all ranks (identical on every rank)."""
         loss = super().__call__(epoch)
-        t = torch.tensor([loss], dtype=torch.float64)
+        t = torch.tensor([loss], dtype=torch.float64, device=self.dev)
         return float(distributed.all_reduce_sum(t)[0]) / self.di.world_size
 
     def sync(self) -> None:
         """As :meth:`TorchTrainer.sync`, then every rank's user block gathered: ``cfg._U`` is the full
         (n_users, d) table on every rank (a collective: every rank must call it)."""
         super().sync()
-        U = distributed.all_gather_cat(torch.from_numpy(self.cfg._U))
+        U = distributed.all_gather_cat(torch.from_numpy(self.cfg._U).to(self.dev)).cpu()
         if U.shape[0] != self.n_users_total:
             raise RuntimeError(f"gathered {U.shape[0]} user rows, expected {self.n_users_total}")
         self.cfg._U = U.numpy().copy()
