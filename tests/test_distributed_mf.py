@@ -212,3 +212,30 @@ def test_torchrun_cli_trains_and_only_rank_0_writes_and_prints(tmp_path):
     assert [x.name for x in tmp_path.iterdir()] == ["run"]  # no leftovers of an atomic save by another rank
     m = MatrixFactorization.load(out / "model.npz")
     assert m.user_factors.shape == (2000, 8) and np.isfinite(m.user_factors).all()
+
+
+def _variants(rank: int):
+    from recneg.sampling import AllItems, DynamicNegativeSampler, MixedSampler
+
+    X = make_synthetic(n_users=200, n_items=100, n_clusters=4, interactions_per_user=10, seed=0).interactions
+    kw = dict(factors=8, epochs=2, workers=1, backend="torch")
+    models = {
+        "mixed": MatrixFactorization(loss=Softmax(temperature=0.2), batch_size=64, **kw,
+                                     sampler=MixedSampler(InBatchSampler(), NegativeSampler(k=16), shared=True)),
+        "dns+linear lr": MatrixFactorization(loss="bpr", sampler=DynamicNegativeSampler(NegativeSampler(k=2), m=4),
+                                             batch_size=64, lr_decay="linear", **kw),
+        "all items, user batches": MatrixFactorization(loss="softmax", sampler=AllItems(), batch_size=16,
+                                                       batching="users", **kw),
+        "bpr in-batch, averaged": MatrixFactorization(loss="bpr", sampler=InBatchSampler(), batch_size=64,
+                                                      average_epochs=2, **kw),
+    }
+    return {k: (m.fit(X, show_progress=False).item_factors, m.user_factors) for k, m in models.items()}
+
+
+def test_other_samplers_train_data_parallel_with_replicated_items():
+    r0, r1 = run_ranks(_variants, 2)
+    for k in r0:
+        (V0, U0), (V1, U1) = r0[k], r1[k]
+        assert np.isfinite(V0).all() and np.isfinite(U0).all() and U0.shape == (200, 8), k
+        np.testing.assert_array_equal(V0, V1, err_msg=k)
+        np.testing.assert_array_equal(U0, U1, err_msg=k)

@@ -55,7 +55,8 @@ class DistributedTorchTrainer(TorchTrainer):
     write into it); ``cfg._U`` holds the initial full user table, of which this rank takes its block.
 
     Attributes:
-        start, stop: this rank's user block; user index u is local row ``u - start``.
+        start, stop: this rank's user block; user index u is local row ``u - start`` (also in the
+            ``users`` that the :attr:`TorchTrainer.record` debug hook records).
         comm_bytes: bytes this rank sent into collectives during training steps (see module docstring).
     """
 
