@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -581,6 +582,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.corpus:
         raise CLIError(f"--corpus is word2vec's input; {kind} takes --csv, --lightgcn, --movielens or --synthetic")
     model = build_model(kind, args)
+    main_rank = _join_processes(args)
     train, test, desc = load_data(args)
     if kind == "mf" and args.plot and test is not None:
         from .evaluation.ranking import ranking_metrics
@@ -593,6 +595,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model.fit(train, show_progress=not args.quiet)
     else:
         model.fit(train)
+    if not main_rank:  # a torchrun job: rank 0 writes and prints; the others join its evaluation, if any
+        if test is not None and not args.no_eval:
+            _evaluate(model, train, test, [10, 20])
+        distributed_barrier()
+        return 0
     with _atomic_dir(out, args.force) as tmp:
         model.save(tmp / "model.npz")
         if args.plot:
@@ -617,7 +624,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if test is not None and not args.no_eval:
         res = _evaluate(model, train, test, [10, 20])
         print(_format_metrics(res))
+    distributed_barrier()
     return 0
+
+
+def _join_processes(args: argparse.Namespace) -> bool:
+    """Under torchrun (WORLD_SIZE > 1): join the process group for ``args.device`` and quiet every rank but 0
+    (errors only: no warnings, progress bars or output). Returns whether this process is the one that writes and prints
+    (True without torchrun)."""
+    from . import distributed
+
+    if not distributed.launched():
+        return True
+    di = distributed.init(args.device)
+    if not di.is_main:  # rank 0 reports for the job (the ranks load the same data and see the same warnings)
+        args.quiet = True
+        logging.getLogger().setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
+    return di.is_main
+
+
+def distributed_barrier() -> None:
+    """Wait for every rank of a torchrun job (nothing in one process, and torch is not imported for it)."""
+    d = sys.modules.get("torch.distributed")
+    if d is not None and d.is_available() and d.is_initialized():
+        d.barrier()
 
 
 def _write_plots(folder: Path, history: dict, counts: np.ndarray, alpha: float, seed: int) -> None:
@@ -1002,6 +1033,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "  recneg train mf --lightgcn data/gowalla --loss bpr --ns-exponent 0.5 --out runs/bpr\n"
                         "  recneg train mf --csv events.csv --user-col uid --item-col sku --hard dns:10 --out runs/dns\n"
                         "  recneg train mf --lightgcn data/gowalla --loss nce --negatives 4 --ns-exponent 0.75 --out runs/nce\n"
+                        "  torchrun --nproc_per_node=2 -m recneg train mf --lightgcn data/gowalla --loss softmax "
+                        "--negatives 1024 --batch-size 1024 --out runs/dp   (data-parallel; --batch-size per process)\n"
                         "  recneg train item2vec --movielens 100k --movielens-path ml-100k --split leave-last-out --out runs/i2v\n"
                         "  recneg train word2vec --corpus text8.gz --min-count 5 --out runs/w2v\n"
                         "  recneg train word2vec --corpus text8.gz --loss nce --out runs/w2v-nce")
@@ -1154,6 +1187,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             logger.exception("traceback")
         return fail(f"internal error {type(e).__name__}: {e} (rerun with -v for the traceback)", 1)
+    finally:
+        d = sys.modules.get("torch.distributed")  # a torchrun job leaves its process group
+        if d is not None and d.is_available() and d.is_initialized():
+            d.destroy_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover

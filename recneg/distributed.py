@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["DistInfo", "launched", "init", "info", "user_block", "owner_of", "rank_seed",
-           "all_reduce_sum", "all_gather_cat", "broadcast_object", "barrier"]
+           "all_reduce_sum", "all_gather_cat", "broadcast_object", "barrier", "shutdown", "require_single_process"]
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +156,18 @@ def barrier() -> None:
     """Wait for every rank (a no-op in a single process)."""
     if info().is_distributed:
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group if one is up (end of a torchrun job); a no-op otherwise."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def require_single_process(what: str, fix: str) -> None:
+    """ValueError when this process is one of several (a group is up, or torchrun's ``WORLD_SIZE`` > 1):
+    ``what`` cannot run data-parallel; ``fix`` says what to use instead."""
+    if info().is_distributed or launched():
+        n = info().world_size if info().is_distributed else os.environ.get("WORLD_SIZE", "?")
+        raise ValueError(f"{what} runs in a single process, but this is one of {n} "
+                         f"processes (torchrun / WORLD_SIZE > 1): {fix}")

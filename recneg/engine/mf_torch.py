@@ -23,7 +23,7 @@ row of each positive, so the loss equals the per-pair loss with
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -339,19 +339,19 @@ class TorchTrainer:
         neg_log_q = None
         if cfg.in_batch or cfg.share_negatives:
             if cfg.in_batch:
-                negs, valid, batch_log_q = in_batch_negatives(u, i, self.log_q_batch, self.seen)
+                negs, valid, batch_log_q = self._in_batch_negatives(u, i)
             else:
                 negs = self._shared_negatives()
                 valid = shared_valid_mask(u, i, negs, self.seen)
             if self.record is not None:
                 self._record("in_batch" if cfg.in_batch else "shared", u, i, negs, valid)
-            ne = ie if cfg.in_batch else self.V(negs)
+            ne = ie if cfg.in_batch and negs is i else self.V(negs)  # global in-batch items: embed them here
             nq = F.normalize(ne, dim=-1) if cosine else ne
             neg = self._score(uq, nq, negs, shared=True)
             logq = cfg.logq and not self.full  # the whole catalogue is not a sample: nothing to correct
             if logq:
                 neg_log_q = batch_log_q if cfg.in_batch else self.log_q[negs]
-            pos_log_q = (batch_log_q if cfg.in_batch else self.log_q[i]) if logq else None
+            pos_log_q = (self.log_q_batch[i] if cfg.in_batch else self.log_q[i]) if logq else None
             if getattr(cfg, "mixed", False):
                 # mixed negatives (Yang et al. 2020): the batch's positives plus cfg.negatives proposal items
                 # shared by the batch; each column is corrected by its own source's log q
@@ -408,6 +408,22 @@ class TorchTrainer:
             r = ue.pow(2).sum(-1).mean() + ie.pow(2).sum(-1).mean() + ne.pow(2).sum(-1).mean()
             loss = loss + 0.5 * self.cfg.reg * r
         return loss
+
+    def _in_batch_negatives(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's in-batch negatives for pairs (u, i) (B,): (items (N,), valid (B, N), log q (N,)).
+        Here the batch's own positives (N = B); the data-parallel trainer gathers every rank's."""
+        return in_batch_negatives(u, i, self.log_q_batch, self.seen)
+
+    def _batches(self, perm: torch.Tensor) -> Iterator[tuple[float, torch.Tensor]]:
+        """An epoch's batches of ``perm`` (the shuffled units): (fraction of the epoch before the batch,
+        unit positions (<= batch_size,))."""
+        n, bs = perm.numel(), self.cfg.batch_size
+        for s in range(0, n, bs):
+            yield s / n, perm[s:s + bs]
+
+    def _grads_ready(self) -> None:
+        """Called between ``backward`` and the optimiser step (the data-parallel trainer reduces item
+        gradients here); nothing in one process."""
 
     def _shared_negatives(self) -> torch.Tensor:
         """The batch's shared negatives: (N,) draws from the proposal, or every item when negatives="all"."""
@@ -493,10 +509,9 @@ class TorchTrainer:
         if self.dev.type == "cpu":
             torch.set_num_threads(max(1, int(getattr(cfg, "workers", threads))))
         try:
-            for s in range(0, n, cfg.batch_size):
-                idx = perm[s:s + cfg.batch_size]
-                if s and self.before_step is not None:
-                    self.before_step(epoch + s / n)
+            for frac, idx in self._batches(perm):
+                if frac and self.before_step is not None:
+                    self.before_step(epoch + frac)
                 self._set_lr()
                 self.opt.zero_grad(set_to_none=True)
                 if self.chunk:
@@ -506,6 +521,7 @@ class TorchTrainer:
                 else:
                     loss = self.batch_loss(self.pu[idx], self.pi[idx])
                 loss.backward()
+                self._grads_ready()
                 self.opt.step()
                 self.step += 1
                 total += loss.detach()

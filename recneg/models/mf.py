@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from types import SimpleNamespace
 from typing import IO, Any, Callable, ClassVar, Iterable
@@ -126,6 +127,21 @@ def _als_class() -> type:
     from .als import ALSMatrixFactorization  # imported late: als.py builds on this module
 
     return ALSMatrixFactorization
+
+
+def _multi_process() -> bool:
+    """Whether this process is one of several: torchrun's WORLD_SIZE > 1 or a torch.distributed group is up
+    (checked without importing torch when no one has)."""
+    if os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1"):
+        return True
+    d = sys.modules.get("torch.distributed")
+    return bool(d is not None and d.is_available() and d.is_initialized() and d.get_world_size() > 1)
+
+
+def _is_main_process() -> bool:
+    """False on the ranks of a process group but rank 0 (they stay quiet)."""
+    d = sys.modules.get("torch.distributed")
+    return not (d is not None and d.is_available() and d.is_initialized() and d.get_rank() != 0)
 
 
 def _pick_backend(args: tuple, kwargs: dict) -> type:
@@ -359,6 +375,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
             TrainingDivergedError: (a ValueError) the loss or factors became NaN/inf, checked after
                 every epoch (lr too high); the model is then left unfitted.
         """
+        self._check_processes()
         _api.warn_if_not_csr(user_items)
         X = as_csr(user_items, binary=True)
         n_users, n_items = X.shape
@@ -382,7 +399,8 @@ class MatrixFactorization(metaclass=_FrontDoor):
 
         best_val, best_state, bad = -math.inf, None, 0
         avg: list = []  # [n, sum of U, sum of V, sum of b] over the averaged epochs
-        bar = tqdm(range(self.epochs), desc=f"mf-{self.loss.name}", disable=not show_progress, leave=False)
+        main = _is_main_process()  # in a torchrun job only rank 0 shows progress
+        bar = tqdm(range(self.epochs), desc=f"mf-{self.loss.name}", disable=not show_progress or not main, leave=False)
         try:
             for epoch in bar:
                 t0 = time.perf_counter()
@@ -441,6 +459,18 @@ class MatrixFactorization(metaclass=_FrontDoor):
             self._U, self._V, self._b = (x / np.float32(n) for x in avg[1:])
             logger.info("factors averaged over the last %d epochs", n)
         return self
+
+    def _check_processes(self) -> None:
+        """ValueError when this process is one of several and this backend cannot train data-parallel."""
+        if self.backend == "torch" or not _multi_process():
+            return
+        from .. import distributed
+
+        what = ("iALS (loss='ials', also what MatrixFactorization() without arguments trains)" if self.backend == "als"
+                else "the numba backend (per-pair Hogwild SGD on one machine's cores)")
+        distributed.require_single_process(
+            what, "for data-parallel training use MatrixFactorization(loss=..., backend='torch', device=...) "
+                  "(e.g. loss='softmax'), or start one process without torchrun")
 
     def _sampler_values(self, epoch: int) -> dict[str, Any]:
         """Set every schedule to ``epoch``; returns the values now in force (recorded in history)."""
@@ -815,6 +845,13 @@ class TorchMatrixFactorization(MatrixFactorization):
             ``(1 - h) e_u + h W mean(e_j over the user's training items)`` with a learned d x d ``W``.
         use_bias: learn an item bias (appended as an extra factor column).
         device: torch device ("cpu", "cuda", ...); workers: CPU threads when on the CPU.
+
+    Started by ``torchrun --nproc_per_node=N`` (or in any torch.distributed group), ``fit`` trains
+    data-parallel (:mod:`recneg.engine.mf_torch_dist`): each rank trains its block of users
+    (:func:`recneg.distributed.user_block`), item parameters are replicated with gradients averaged every
+    step, ``batch_size`` is per rank, and every rank ends with the full model. Every rank must call ``fit``
+    with the same matrix and arguments; ``validation`` and ``callbacks`` run on every rank and must agree
+    on stopping (a stop on one rank only leaves the others waiting in a collective).
     """
 
     backend = "torch"
@@ -923,7 +960,15 @@ class TorchMatrixFactorization(MatrixFactorization):
         weights = prop.p if prop is not None else np.full(X.shape[1], 1.0 / X.shape[1])
         if self.loss.name == "nce" and prop is not None:
             _check_nce_support(weights, counts)
-        trainer = TorchTrainer(self._tcfg, X, weights, counts)
+        from .. import distributed
+
+        di = distributed.init(self.device)  # joins the torchrun job's process group, if any (idempotent)
+        if di.is_distributed:
+            from ..engine.mf_torch_dist import DistributedTorchTrainer
+
+            trainer = DistributedTorchTrainer(self._tcfg, X, weights, counts, di)
+        else:
+            trainer = TorchTrainer(self._tcfg, X, weights, counts)
         if self._scheduled():  # schedules move per step on the torch path (per epoch in the numba kernels)
             trainer.before_step = lambda t: self._step_schedules(trainer, t)
         return trainer

@@ -42,6 +42,7 @@ __all__ = [
     "shared_negatives",
     "shared_valid_mask",
     "in_batch_negatives",
+    "global_in_batch_negatives",
     "pick_hard",
     "draw_dns",
     "draw_avoiding",
@@ -362,6 +363,26 @@ def in_batch_negatives(users: torch.Tensor | None, pos: torch.Tensor, log_q_item
         and, with ``seen``, items user ``users[i]`` has seen.
     """
     return pos, shared_valid_mask(users, pos, pos, seen), log_q_items[pos]
+
+
+def global_in_batch_negatives(users: torch.Tensor | None, pos: torch.Tensor, log_q_items: torch.Tensor,
+                              seen: SeenIndex | None,
+                              gather: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                          torch.Tensor]:
+    """In-batch negatives of a batch split over processes: every process's positives are every row's negatives.
+
+    ``gather`` concatenates a tensor over the processes in rank order (e.g.
+    :func:`recneg.distributed.all_gather_cat`; the identity gives :func:`in_batch_negatives`). Only item
+    indices travel; the caller embeds them with its replicated item table, so gradients stay exact.
+
+    Returns:
+        (items int64 (N,), the gathered positives of all processes, N = sum of the batch sizes;
+        valid bool (B, N), False for accidental hits ``items[j] == pos[i]`` and, with ``seen``, items the row's
+        user ``users[i]`` has seen (``seen`` indexes this process's users); log_q float (N,) = ``log_q_items[items]``,
+        ``log_q_items`` the log-frequency of each item among the positives of ALL processes).
+    """
+    items = gather(pos)
+    return items, shared_valid_mask(users, pos, items, seen), log_q_items[items]
 
 
 def pick_hard(scores: torch.Tensor, valid: torch.Tensor | None, keep: int, temperature: float | None = None,
