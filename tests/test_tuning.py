@@ -215,8 +215,10 @@ def test_only_the_refitted_winner_and_references_see_test(split, tmp_path, monke
     assert len(on_test) == 1 + len(res.reference)  # the winner once, each reference once
     assert all(tr is train for tr, _ in on_test)  # evaluated as fitted: on the full train split
     assert all(te is not test for tr, te in calls if tr is not train)
-    # every trial fits the train split minus validation; the last fit, the refit, the full train split
-    assert len(fits) == len(res.rows) + 1
+    # every trial, and every finalist's re-validation, fits the train split minus a validation split; the last
+    # fit, the refit, the full train split
+    n_revalidation = sum(len(r.get("revalidation", ())) for r in res.rows)
+    assert len(fits) == len(res.rows) + n_revalidation + 1
     assert fits[-1] is train and all(f is not train and f.nnz < train.nnz for f in fits[:-1])
 
 
