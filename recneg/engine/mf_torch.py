@@ -173,7 +173,8 @@ class TorchTrainer:
     ``cfg`` is any object with the attributes of :class:`recneg.models.mf.MatrixFactorization`
     (factors, loss, negatives (int or "all"), share_negatives, in_batch, alpha, exclude_seen, hard,
     dns_candidates, logq, score, lr, reg, lr_decay, epochs, batch_size, batching, device, seed,
-    margin, negative_weight, temperature, use_bias, max_tries) and its float32 arrays
+    margin, negative_weight, temperature, use_bias, max_tries; optionally optimizer: "adam" or "row_adam") and
+    its float32 arrays
     ``_U`` (n_users, d), ``_V`` (n_items, d), ``_b`` (n_items,) as initial values;
     :meth:`sync` copies the trained values back into those arrays.
 
@@ -207,6 +208,13 @@ class TorchTrainer:
         # or when each user row is visited once per epoch (user batches), where lazy moments starve
         self.history_weight = float(getattr(cfg, "history_weight", 0.0) or 0.0)
         sparse = not (self.by_user or self.full or self.history_weight)
+        # optimizer="row_adam": dense Adam's trajectory at the cost of the rows a step reads (engine.row_adam)
+        self.row_adam = getattr(cfg, "optimizer", "adam") == "row_adam"
+        if self.row_adam:
+            if self.history_weight:
+                raise ValueError("optimizer='row_adam' updates embedding rows; history_weight's d x d map W is "
+                                 "dense: use optimizer='adam' with history_weight")
+            sparse = True
         self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=sparse).to(dev)
         self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=sparse).to(dev)
         with torch.no_grad():
@@ -224,7 +232,10 @@ class TorchTrainer:
             # SimpleX's behaviour aggregation: a d x d map of the mean history embedding, starting at identity
             self.W = torch.nn.Parameter(torch.eye(cfg.factors, device=dev))
             params.append(self.W)
-        self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
+        if self.row_adam:
+            self.opt = self._make_row_adam(params)
+        else:
+            self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
         coo = X.tocoo()
         self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
         self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
@@ -266,6 +277,23 @@ class TorchTrainer:
         with np.errstate(divide="ignore"):
             self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
 
+    def _make_row_adam(self, params):
+        """RowAdam over the embedding tables; every embedding read first catches its rows up (a pre-hook)."""
+        from .row_adam import RowAdam
+
+        cfg = self.cfg
+
+        def lr_at(s: int) -> float:  # the rate _set_lr gives optimiser step s (1-based)
+            if getattr(cfg, "lr_decay", None) != "linear":
+                return cfg.lr
+            return cfg.lr * max(1.0 - (s - 1) / max(self.steps_per_epoch * cfg.epochs, 1), 1e-4)
+
+        opt = RowAdam(params, lr=cfg.lr, lr_at=lr_at)
+        for emb in (self.U, self.V, self.b):
+            if emb is not None:
+                emb.register_forward_pre_hook(lambda mod, args: opt.catch_up(mod.weight, args[0]))
+        return opt
+
     def set_proposal(self, weights) -> None:
         """Draw from new proposal weights (n_items,) from now on (a schedule changed alpha)."""
         self.proposal = TorchProposal.from_weights(weights, device=self.dev)
@@ -296,6 +324,10 @@ class TorchTrainer:
     def _candidate_scores(self, uq: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """DNS scoring callback: candidates int64 (B, k, m) -> scores (B, k, m) against rows ``uq`` (B, d)."""
         def score(cand: torch.Tensor) -> torch.Tensor:
+            if self.row_adam:
+                self.opt.catch_up(self.V.weight, cand)
+                if self.b is not None:
+                    self.opt.catch_up(self.b.weight, cand)
             cs = torch.einsum("bd,bkmd->bkm", uq, self.V.weight[cand])
             return cs + self.b.weight[cand, 0] if self.b is not None else cs
         return score
@@ -512,6 +544,8 @@ class TorchTrainer:
                 steps += 1
         finally:
             torch.set_num_threads(threads)
+        if self.row_adam:
+            self.opt.flush()  # every row as dense Adam leaves it, before the epoch's factors are read
         return float(total) / max(steps, 1)
 
     def params(self) -> dict[str, torch.Tensor]:
