@@ -5,7 +5,7 @@ import scipy.sparse as sp
 import torch
 
 from recneg.engine.row_adam import RowAdam
-from recneg.models.mf import MatrixFactorization
+from recneg.models.mf import MatrixFactorization, TorchMatrixFactorization
 from recneg.sampling import NegativeSampler
 
 
@@ -83,26 +83,42 @@ def _data(seed=0, n_users=40, n_items=60, density=0.15):
     return X
 
 
-@pytest.mark.parametrize("batching", ["users", "pairs"])
-def test_mf_row_adam_matches_adam_on_user_batches(batching):
-    """A whole fit: optimizer="row_adam" gives the factors of dense Adam (user batches: the "adam" default)."""
+class _ForcedAdam(TorchMatrixFactorization):
+    """The torch model with the trainer's optimiser forced (cfg.optimizer), for the comparison."""
+
+    forced = "adam"
+
+    def _cfg(self):
+        cfg = super()._cfg()
+        cfg.optimizer = self.forced
+        return cfg
+
+
+def test_mf_user_batches_train_with_row_adam_as_dense_adam():
+    """A whole fit: user batches now train with RowAdam and give dense Adam's factors (the optimiser before)."""
     X = _data()
     kw = dict(factors=8, loss="ccl", sampler=NegativeSampler(k=16, alpha=0.0, shared=True), lr=1e-2, reg=0.0,
-              init_std=0.1, batching=batching, batch_size=8, epochs=3, seed=0, workers=1, backend="torch")
-    if batching == "users":
-        a = MatrixFactorization(**kw).fit(X, show_progress=False)
-        b = MatrixFactorization(optimizer="row_adam", **kw).fit(X, show_progress=False)
-        np.testing.assert_allclose(b._U, a._U, rtol=1e-3, atol=2e-5)
-        np.testing.assert_allclose(b._V, a._V, rtol=1e-3, atol=2e-5)
-    else:
-        b = MatrixFactorization(optimizer="row_adam", **kw).fit(X, show_progress=False)
-        assert np.isfinite(b._V).all()
-        assert b.get_params()["optimizer"] == "row_adam"
+              init_std=0.1, batching="users", batch_size=8, epochs=3, seed=0, workers=1)
+    a = _ForcedAdam(**kw).fit(X, show_progress=False)
+    b = MatrixFactorization(**kw).fit(X, show_progress=False)
+    assert isinstance(b, TorchMatrixFactorization)
+    assert not np.allclose(a._U, a._U.mean())  # it trained
+    np.testing.assert_allclose(b._U, a._U, rtol=1e-3, atol=2e-5)
+    np.testing.assert_allclose(b._V, a._V, rtol=1e-3, atol=2e-5)
 
 
-def test_row_adam_option_checks():
-    with pytest.raises(ValueError, match="optimizer"):
-        MatrixFactorization(loss="ccl", optimizer="sgd", backend="torch")
-    with pytest.raises(ValueError, match="history_weight"):
-        MatrixFactorization(loss="ccl", optimizer="row_adam", history_weight=0.5, batching="users",
-                            sampler=NegativeSampler(k=4, shared=True))
+def test_trainer_picks_row_adam_for_sampled_user_batches_only():
+    from recneg.sampling import AllItems
+
+    X = _data()
+    cases = [(dict(batching="users", sampler=NegativeSampler(k=8, shared=True)), RowAdam),
+             (dict(batching="users", sampler=AllItems()), torch.optim.Adam),
+             (dict(batching="users", sampler=NegativeSampler(k=8, shared=True), history_weight=0.5), torch.optim.Adam),
+             (dict(batching="pairs", sampler=NegativeSampler(k=8, shared=True)), torch.optim.SparseAdam)]
+    for kw, cls in cases:
+        m = MatrixFactorization(factors=4, loss="ccl", epochs=1, batch_size=8, backend="torch", **kw)
+        trainers = []
+        orig = m._make_trainer
+        m._make_trainer = lambda X, rng: trainers.append(orig(X, rng)) or trainers[-1]
+        m.fit(X, show_progress=False)
+        assert type(trainers[0].opt) is cls, (kw, type(trainers[0].opt))

@@ -63,9 +63,8 @@ class RowAdam:
         self.lr_at = lr_at if lr_at is not None else (lambda s: float(lr))
         self.t = 0  # completed steps
         self.state = {}
-        for p in self.params:
-            self.state[p] = (torch.zeros_like(p, memory_format=torch.contiguous_format),
-                             torch.zeros_like(p, memory_format=torch.contiguous_format),
+        for p in self.params:  # (m | v) side by side: one gather and one scatter per step for both moments
+            self.state[p] = (torch.zeros((p.shape[0], 2 * p.shape[1]), dtype=p.dtype, device=p.device),
                              torch.zeros(p.shape[0], dtype=torch.int64, device=p.device))
         self._tail = torch.zeros(1, dtype=torch.float64)  # A(t) for t = 0 .. len - 1
 
@@ -91,7 +90,8 @@ class RowAdam:
     @torch.no_grad()
     def _advance(self, p: torch.Tensor, rows: torch.Tensor, t1: int) -> None:
         """Apply the moment-only steps last[rows]+1 .. t1 to ``rows`` (repeats allowed: they get equal values)."""
-        m_all, v_all, last_all = self.state[p]
+        mv_all, last_all = self.state[p]
+        d = p.shape[1]
         n = t1 - last_all.index_select(0, rows)
         behind = n > 0
         if not bool(behind.all()):
@@ -101,11 +101,13 @@ class RowAdam:
         tail = self._tails(t1)
         nf = n.to(torch.float64)
         coef = (tail.index_select(0, t1 - n) - torch.pow(self.r, nf) * tail[t1]).to(p.dtype).unsqueeze(1)
-        m, v = m_all.index_select(0, rows), v_all.index_select(0, rows)
+        mv = mv_all.index_select(0, rows)
+        m, v = mv[:, :d], mv[:, d:]
         ratio = torch.where(v > 0, m / v.sqrt(), torch.zeros_like(m))
         p.index_copy_(0, rows, p.index_select(0, rows).sub_(coef * ratio))
-        m_all.index_copy_(0, rows, m.mul_(torch.pow(self.b1, nf).to(m.dtype).unsqueeze(1)))
-        v_all.index_copy_(0, rows, v.mul_(torch.pow(self.b2, nf).to(v.dtype).unsqueeze(1)))
+        m.mul_(torch.pow(self.b1, nf).to(m.dtype).unsqueeze(1))
+        v.mul_(torch.pow(self.b2, nf).to(v.dtype).unsqueeze(1))
+        mv_all.index_copy_(0, rows, mv)
         last_all.index_fill_(0, rows, t1)
 
     def catch_up(self, p: torch.Tensor, rows: torch.Tensor) -> None:
@@ -141,11 +143,12 @@ class RowAdam:
             if rows.numel() == 0:
                 continue
             self._advance(p, rows, t - 1)
-            m_all, v_all, last_all = self.state[p]
-            m = m_all.index_select(0, rows).mul_(self.b1).add_(vals, alpha=1.0 - self.b1)
-            v = v_all.index_select(0, rows).mul_(self.b2).addcmul_(vals, vals, value=1.0 - self.b2)
+            mv_all, last_all = self.state[p]
+            d = p.shape[1]
+            mv = mv_all.index_select(0, rows)
+            m = mv[:, :d].mul_(self.b1).add_(vals, alpha=1.0 - self.b1)
+            v = mv[:, d:].mul_(self.b2).addcmul_(vals, vals, value=1.0 - self.b2)
             denom = (v.sqrt() / math.sqrt(c2)).add_(self.eps)
             p.index_copy_(0, rows, p.index_select(0, rows).addcdiv_(m, denom, value=-lr / c1))
-            m_all.index_copy_(0, rows, m)
-            v_all.index_copy_(0, rows, v)
+            mv_all.index_copy_(0, rows, mv)
             last_all.index_fill_(0, rows, t)

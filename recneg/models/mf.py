@@ -119,7 +119,7 @@ def _numba_can_train(loss: Loss, sampler: Any) -> bool:
 
 
 # options only the torch trainer honours: asking for one picks it
-_TORCH_ONLY = ("batch_size", "batching", "history_weight", "device", "optimizer")
+_TORCH_ONLY = ("batch_size", "batching", "history_weight", "device")
 
 
 def _als_class() -> type:
@@ -151,8 +151,7 @@ def _pick_backend(args: tuple, kwargs: dict) -> type:
 
 
 # options only the SGD trainers take: giving one (without a loss) asks for the sampled-negative default, BPR
-_SGD_ONLY = ("lr", "lr_decay", "average_epochs", "use_bias", "pair_order", "batch_size", "batching", "history_weight",
-             "optimizer")
+_SGD_ONLY = ("lr", "lr_decay", "average_epochs", "use_bias", "pair_order", "batch_size", "batching", "history_weight")
 
 
 def _wants_default(args: tuple, kwargs: dict) -> bool:
@@ -816,21 +815,22 @@ class TorchMatrixFactorization(MatrixFactorization):
             ``(1 - h) e_u + h W mean(e_j over the user's training items)`` with a learned d x d ``W``.
         use_bias: learn an item bias (appended as an extra factor column).
         device: torch device ("cpu", "cuda", ...); workers: CPU threads when on the CPU.
-        optimizer: ``"adam"`` (default: dense Adam for user batches, all-item negatives and history_weight,
-            torch's SparseAdam otherwise) or ``"row_adam"``: dense Adam's trajectory (up to eps in the
-            moment-only steps) computed on the rows a step reads (:class:`recneg.engine.row_adam.RowAdam`), so a
-            step costs what its batch and negatives touch, not the catalogue; not with ``history_weight``.
+
+    The optimiser is Adam at ``lr``: torch's SparseAdam for pair batches, dense Adam with all-item negatives
+    or ``history_weight``, and for user batches with sampled negatives dense Adam's trajectory computed on the
+    rows each step reads (:class:`recneg.engine.row_adam.RowAdam`), so a step costs what its users and
+    negatives touch, not the catalogue.
     """
 
     backend = "torch"
     _OPTIONS = ("factors", "loss", "sampler", "lr", "reg", "epochs", "batch_size", "batching", "lr_decay", "init_std",
-                "history_weight", "use_bias", "average_epochs", "device", "workers", "seed", "optimizer")
+                "history_weight", "use_bias", "average_epochs", "device", "workers", "seed")
 
     def __init__(self, factors: int = 64, loss: Any = "bpr", sampler: Any = None, lr: float = 1e-3,
                  reg: float = 1e-4, epochs: int = 30, batch_size: int = 1024, batching: Any = "pairs",
                  lr_decay: str | None = None, init_std: float = 0.1, history_weight: float = 0.0,
                  use_bias: bool = False, average_epochs: int = 0, device: str = "cpu", workers: int = 2,
-                 seed: int | None = 0, optimizer: str = "adam") -> None:
+                 seed: int | None = 0) -> None:
         self._init_common(factors, loss, sampler, lr, reg, epochs, lr_decay, init_std, average_epochs, workers,
                           seed)
         self.batch_size = _check_int("batch_size", batch_size, 1)
@@ -848,12 +848,6 @@ class TorchMatrixFactorization(MatrixFactorization):
         if not 0.0 <= h < 1.0:
             raise ValueError(f"history_weight must be a number in [0, 1) (0 = plain MF), got {history_weight!r}")
         self.history_weight = h
-        if optimizer not in ("adam", "row_adam"):
-            raise ValueError(f"optimizer must be 'adam' or 'row_adam', got {optimizer!r}")
-        if optimizer == "row_adam" and h:
-            raise ValueError("optimizer='row_adam' updates embedding rows; history_weight's d x d map is dense: "
-                             "use optimizer='adam' with history_weight")
-        self.optimizer = optimizer
         self._use_bias = bool(use_bias)
         self.device = str(device)
         self._check_sampler()
@@ -922,7 +916,6 @@ class TorchMatrixFactorization(MatrixFactorization):
             device=self.device, seed=self.seed, margin=getattr(loss, "margin", 0.9),
             negative_weight=getattr(loss, "negative_weight", 1.0), temperature=self._temperature(0),
             use_bias=self.use_bias, max_tries=64, history_weight=self.history_weight, workers=self.workers,
-            optimizer=self.optimizer,
             _U=self._U, _V=self._V, _b=self._b,
         )
 
