@@ -36,6 +36,7 @@ from ..sampling.torch_draws import (
     draw_exclusive,
     gather_rows,
     in_batch_negatives,
+    shared_seen_hits,
     shared_valid_mask,
 )
 
@@ -167,13 +168,40 @@ def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor | None = 
     return _mean_rows((1.0 - pos) + negative_weight * _by_row(per_row, rows)[:, 0])
 
 
+class _SharedHinge(torch.autograd.Function):
+    """``sum_j relu(q_r . n_j - margin)`` per row r over the valid (r, j), fused for CCL on shared negatives.
+
+    ``uq`` (R, d), ``nq`` (N, d); ``hit_r``, ``hit_c`` int64 (H,): the invalid positions (each once), which
+    count zero. Returns (R,). Equals ``(relu(uq @ nq.T - margin) * valid).sum(1)`` with ~3 passes over the
+    (R, N) scores forward and 2 backward instead of ~15 (the score matrix is the step's largest tensor).
+    """
+
+    @staticmethod
+    def forward(ctx, uq, nq, margin, hit_r, hit_c):
+        s = uq @ nq.T
+        s.sub_(margin)
+        if hit_r.numel():
+            s.index_put_((hit_r, hit_c), torch.zeros((), dtype=s.dtype, device=s.device))
+        s.clamp_(min=0.0)
+        ctx.save_for_backward(uq, nq, s)
+        return s.sum(1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        uq, nq, s = ctx.saved_tensors
+        gs = (s > 0).to(s.dtype).mul_(grad.unsqueeze(1))
+        return gs @ nq, gs.T @ uq, None, None, None
+
+
 class TorchTrainer:
-    """Mini-batch trainer of one MF model on torch (lazy Adam over sparse embedding gradients).
+    """Mini-batch trainer of one MF model on torch (Adam: lazy over sparse embedding gradients for pair batches,
+    :class:`~recneg.engine.row_adam.RowAdam` for user batches with sampled negatives, dense otherwise).
 
     ``cfg`` is any object with the attributes of :class:`recneg.models.mf.MatrixFactorization`
     (factors, loss, negatives (int or "all"), share_negatives, in_batch, alpha, exclude_seen, hard,
     dns_candidates, logq, score, lr, reg, lr_decay, epochs, batch_size, batching, device, seed,
-    margin, negative_weight, temperature, use_bias, max_tries) and its float32 arrays
+    margin, negative_weight, temperature, use_bias, max_tries; optionally optimizer: "auto" (default), "adam"
+    or "row_adam") and its float32 arrays
     ``_U`` (n_users, d), ``_V`` (n_items, d), ``_b`` (n_items,) as initial values;
     :meth:`sync` copies the trained values back into those arrays.
 
@@ -187,6 +215,8 @@ class TorchTrainer:
     """
 
     record: list | None = None
+    #: CCL on sampled shared negatives of user batches through the fused _SharedHinge (False: the generic path)
+    fused_ccl: bool = True
     #: called as ``before_step(position)`` before every batch but an epoch's first, with the fractional epoch
     #: ``epoch + batch_start / n``; the model sets it to evaluate its sampler's schedules per step
     before_step: Callable[[float], None] | None = None
@@ -207,6 +237,15 @@ class TorchTrainer:
         # or when each user row is visited once per epoch (user batches), where lazy moments starve
         self.history_weight = float(getattr(cfg, "history_weight", 0.0) or 0.0)
         sparse = not (self.by_user or self.full or self.history_weight)
+        # user batches with sampled negatives: dense Adam's trajectory at the cost of the rows a step reads
+        # (engine.row_adam.RowAdam); cfg.optimizer = "adam" / "row_adam" forces one (comparisons, tests)
+        kind = getattr(cfg, "optimizer", "auto")
+        if kind not in ("auto", "adam", "row_adam"):
+            raise ValueError(f"optimizer must be 'auto', 'adam' or 'row_adam', got {kind!r}")
+        self.row_adam = (kind == "row_adam" or kind == "auto" and self.by_user and not self.full) and not (
+            self.history_weight)
+        if self.row_adam:
+            sparse = True
         self.U = torch.nn.Embedding(n_users, cfg.factors, sparse=sparse).to(dev)
         self.V = torch.nn.Embedding(n_items, cfg.factors, sparse=sparse).to(dev)
         with torch.no_grad():
@@ -224,7 +263,10 @@ class TorchTrainer:
             # SimpleX's behaviour aggregation: a d x d map of the mean history embedding, starting at identity
             self.W = torch.nn.Parameter(torch.eye(cfg.factors, device=dev))
             params.append(self.W)
-        self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
+        if self.row_adam:
+            self.opt = self._make_row_adam(params)
+        else:
+            self.opt = torch.optim.SparseAdam(params, lr=cfg.lr) if sparse else torch.optim.Adam(params, lr=cfg.lr)
         coo = X.tocoo()
         self.pu = torch.as_tensor(coo.row, dtype=torch.int64, device=dev)
         self.pi = torch.as_tensor(coo.col, dtype=torch.int64, device=dev)
@@ -266,6 +308,23 @@ class TorchTrainer:
         with np.errstate(divide="ignore"):
             self.log_q_batch = torch.as_tensor(np.log(c / c.sum()), dtype=torch.float32, device=dev)
 
+    def _make_row_adam(self, params):
+        """RowAdam over the embedding tables; every embedding read first catches its rows up (a pre-hook)."""
+        from .row_adam import RowAdam
+
+        cfg = self.cfg
+
+        def lr_at(s: int) -> float:  # the rate _set_lr gives optimiser step s (1-based)
+            if getattr(cfg, "lr_decay", None) != "linear":
+                return cfg.lr
+            return cfg.lr * max(1.0 - (s - 1) / max(self.steps_per_epoch * cfg.epochs, 1), 1e-4)
+
+        opt = RowAdam(params, lr=cfg.lr, lr_at=lr_at)
+        for emb in (self.U, self.V, self.b):
+            if emb is not None:
+                emb.register_forward_pre_hook(lambda mod, args: opt.catch_up(mod.weight, args[0]))
+        return opt
+
     def set_proposal(self, weights) -> None:
         """Draw from new proposal weights (n_items,) from now on (a schedule changed alpha)."""
         self.proposal = TorchProposal.from_weights(weights, device=self.dev)
@@ -296,6 +355,10 @@ class TorchTrainer:
     def _candidate_scores(self, uq: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """DNS scoring callback: candidates int64 (B, k, m) -> scores (B, k, m) against rows ``uq`` (B, d)."""
         def score(cand: torch.Tensor) -> torch.Tensor:
+            if self.row_adam:
+                self.opt.catch_up(self.V.weight, cand)
+                if self.b is not None:
+                    self.opt.catch_up(self.b.weight, cand)
             cs = torch.einsum("bd,bkmd->bkm", uq, self.V.weight[cand])
             return cs + self.b.weight[cand, 0] if self.b is not None else cs
         return score
@@ -466,6 +529,16 @@ class TorchTrainer:
         negs = self._shared_negatives()
         ne = self.V(negs)
         nq = F.normalize(ne, dim=-1) if cosine else ne
+        if (self.fused_ccl and cfg.loss == "ccl" and not self.full and self.b is None and self.record is None):
+            # CCL on sampled shared negatives, fused (_SharedHinge): the same loss as ccl_loss below
+            if self.seen is not None:
+                hr, hc = shared_seen_hits(users, negs, self.seen)
+            else:
+                hr = hc = torch.zeros(0, dtype=torch.int64, device=negs.device)
+            count = (negs.numel() - torch.bincount(hr, minlength=users.numel())).clamp(min=1).to(uq.dtype)
+            per_row = _SharedHinge.apply(uq, nq, float(cfg.margin), hr, hc) / count
+            loss = _mean_rows((1.0 - pos) + cfg.negative_weight * per_row[rows])
+            return self._with_reg(loss, ue, ie, ne)
         neg = self._score(uq, nq, negs, shared=True)  # (R, N)
         valid = None
         if self.seen is not None:
@@ -528,6 +601,8 @@ class TorchTrainer:
                 steps += 1
         finally:
             torch.set_num_threads(threads)
+        if self.row_adam:
+            self.opt.flush()  # every row as dense Adam leaves it, before the epoch's factors are read
         return float(total) / max(steps, 1)
 
     def params(self) -> dict[str, torch.Tensor]:

@@ -852,6 +852,10 @@ class TorchMatrixFactorization(MatrixFactorization):
     step, ``batch_size`` is per rank, and every rank ends with the full model. Every rank must call ``fit``
     with the same matrix and arguments; ``validation`` and ``callbacks`` run on every rank and must agree
     on stopping (a stop on one rank only leaves the others waiting in a collective).
+    The optimiser is Adam at ``lr``: torch's SparseAdam for pair batches, dense Adam with all-item negatives
+    or ``history_weight``, and for user batches with sampled negatives dense Adam's trajectory computed on the
+    rows each step reads (:class:`recneg.engine.row_adam.RowAdam`), so a step costs what its users and
+    negatives touch, not the catalogue.
     """
 
     backend = "torch"

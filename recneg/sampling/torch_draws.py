@@ -325,9 +325,18 @@ def shared_valid_mask(users: torch.Tensor, pos: torch.Tensor, negs: torch.Tensor
     valid = negs.unsqueeze(0) != pos.unsqueeze(1)
     if seen is None:
         return valid
+    rb, cols = shared_seen_hits(users, negs, seen)
+    if rb.numel():
+        valid[rb, cols] = False
+    return valid
+
+
+def shared_seen_hits(users: torch.Tensor, negs: torch.Tensor, seen: SeenIndex) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (row, column) positions of shared negatives ``negs`` (N,) that row ``users[row]`` has seen:
+    two int64 (H,) tensors, each position once. O(M log N), M the users' total history length."""
     b, items = seen.rows_of(users)
     if items.numel() == 0:
-        return valid
+        return b, items
     srt, perm = torch.sort(negs)
     lo = torch.searchsorted(srt, items)
     hi = torch.searchsorted(srt, items, right=True)
@@ -337,8 +346,7 @@ def shared_valid_mask(users: torch.Tensor, pos: torch.Tensor, negs: torch.Tensor
     rb = torch.repeat_interleave(b, cnt)
     first = torch.cumsum(cnt, 0) - cnt
     k = torch.arange(rb.numel(), device=negs.device) - torch.repeat_interleave(first, cnt)
-    valid[rb, perm[torch.repeat_interleave(lo, cnt) + k]] = False
-    return valid
+    return rb, perm[torch.repeat_interleave(lo, cnt) + k]
 
 
 def shared_negatives(users: torch.Tensor, pos: torch.Tensor, n: int, proposal: TorchProposal,
