@@ -226,6 +226,10 @@ def _variants(rank: int):
                                              batch_size=64, lr_decay="linear", **kw),
         "all items, user batches": MatrixFactorization(loss="softmax", sampler=AllItems(), batch_size=16,
                                                        batching="users", **kw),
+        # user batches with sampled shared negatives: RowAdam on sparse item gradients (the touched rows of both
+        # ranks), fused CCL
+        "ccl shared, user batches (RowAdam)": MatrixFactorization(loss="ccl", sampler=NegativeSampler(k=16, shared=True),
+                                                                  batch_size=16, batching="users", **kw),
         "bpr in-batch, averaged": MatrixFactorization(loss="bpr", sampler=InBatchSampler(), batch_size=64,
                                                       average_epochs=2, **kw),
     }
