@@ -11,7 +11,8 @@ Per dataset, 64 factors, 2 threads, BLAS single-threaded for implicit (its advic
 * implicit BPR: ``BayesianPersonalizedRanking(factors=64, iterations=100)`` (implicit's defaults but factors);
 * recneg defaults: ``MatrixFactorization()``, no argument at all;
 * recneg lab: :func:`recneg.tuning.tune` (what ``recneg lab --budget B`` runs) with ``B`` = 10x ALS's median
-  fit time; its search uses a validation split carved from train, its winner is refitted on the full train and
+  fit time (``--factors-search 128 256 512 1024``: ``recneg lab --factors-search ...``, the embedding size
+  searched too); its search uses a validation split carved from train, its winner is refitted on the full train and
   is the only lab model that sees test. Its seconds are the search plus the refit.
 
 ALS and the defaults are each fitted ``--repeats`` times, alternately, so that both see the same load; their
@@ -20,6 +21,7 @@ and NDCG@20 come from :func:`recneg.evaluation.ranking_metrics` (full ranking, t
 
 Usage:
     python benchmarks/bench_unseen.py [--data ../shared/data] [--repeats 3] [--budget-factor 10] [--only ML-100k]
+        [--factors-search 128 256 512 1024]
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ def metrics(model, train, test) -> tuple[float, float]:
     return float(r[f"recall@{K}"]), float(r[f"ndcg@{K}"])
 
 
-def run(name: str, train, test, repeats: int, factor: float, seed: int) -> list[tuple]:
+def run(name: str, train, test, repeats: int, factor: float, seed: int, factors_search=None) -> list[tuple]:
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
@@ -79,8 +81,8 @@ def run(name: str, train, test, repeats: int, factor: float, seed: int) -> list[
     budget = factor * t_als
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        lab = tune(train, test, Path(tmp) / "lab", budget=budget, factors=FACTORS, K=K, seed=seed, workers=THREADS,
-                   reference=False, plot=False)
+        lab = tune(train, test, Path(tmp) / "lab", budget=budget, factors=FACTORS, factors_search=factors_search, K=K,
+                   seed=seed, workers=THREADS, reference=False, plot=False)
         lab_secs = time.perf_counter() - t0
     rows = [
         ("implicit ALS (α 40, reg 0.01, 15 it)", *metrics(fitted["als"], train, test), t_als),
@@ -109,6 +111,8 @@ def main() -> None:
     ap.add_argument("--budget-factor", type=float, default=10.0, help="the lab's budget in ALS fit times")
     ap.add_argument("--only", nargs="*", default=None, help="datasets to run (Gowalla, Last.fm, ML-100k)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--factors-search", type=int, nargs="*", default=None,
+                    help="the lab's extra embedding sizes (recneg lab --factors-search); default: d = 64 fixed")
     args = ap.parse_args()
     print(f"# {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; python {platform.python_version()}")
@@ -119,7 +123,7 @@ def main() -> None:
     for name, (train, test) in data.items():
         if args.only and name not in args.only:
             continue
-        run(name, train, test, args.repeats, args.budget_factor, args.seed)
+        run(name, train, test, args.repeats, args.budget_factor, args.seed, args.factors_search)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -867,7 +867,8 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
     budget = args.budget if args.budget is not None or args.trials is not None else 300.0
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
     res = tune(train, test, out, budget=budget, trials=args.trials, search=search,
-               losses=[args.loss] if args.loss else None, factors=args.factors, max_epochs=args.epochs, K=args.k,
+               losses=[args.loss] if args.loss else None, factors=args.factors, factors_search=args.factors_search,
+               max_epochs=args.epochs, K=args.k,
                seed=args.seed, workers=args.workers, reference=not args.no_reference, description=desc,
                plot=not args.no_plot, echo=echo)
     print((out / "lab.md").read_text().rstrip())
@@ -890,6 +891,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab import run_lab
 
     check_loss(args.model, args.loss)
+    if args.factors_search:
+        raise CLIError("--factors-search applies to the tuner (leave out --search grid and the grid options)")
     if args.loss == "ials":
         raise CLIError("--loss ials has no sampler to sweep: the grid varies negatives; tune iALS with the tuner "
                        "(leave out --search grid and the grid options)")
@@ -1109,6 +1112,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid: epochs per run (default 20); tuner: the most epochs a trial may run (default per "
                           "backend: 200 numba SGD, 40 torch, 20 ALS; trials stop early on validation)")
     lab.add_argument("--factors", type=_positive_int, default=64, help="embedding dimension (default 64)")
+    lab.add_argument("--factors-search", type=_positive_int, nargs="+", default=None, metavar="D",
+                     help="tuner: more embedding sizes to search beside --factors (e.g. 128 256 512 1024; larger d "
+                          "often pays, most for iALS); default: d fixed")
     lab.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the model's)")
     lab.add_argument("--reg", type=float, default=None, help="mf L2 regularisation (default: the model's)")
     lab.add_argument("--k", type=_positive_int, default=20, help="metric cut-off (default 20)")

@@ -136,7 +136,8 @@ def _sched(trial: Any, epochs: int, k: int, alpha: float, shared: bool) -> tuple
     return k, alpha, ""
 
 
-def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: int | None = None, seed: int = 0,
+def suggest(trial: Any, losses: Sequence[str], factors: int | Sequence[int] = 64, max_epochs: int | None = None,
+            seed: int = 0,
             workers: int = 2) -> Config:
     """Sample one configuration through ``trial`` (an optuna trial, or anything with its
     ``suggest_float/suggest_int/suggest_categorical``); parameter names are unique per distribution, so
@@ -144,7 +145,8 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
 
     Args:
         losses: the losses to choose among (a subset of :func:`available_losses`).
-        factors: embedding size d (not searched).
+        factors: embedding size d, or the sizes to choose among (searched as "factors", the first being the
+            defaults' size).
         max_epochs: cap on a trial's epochs (None: :data:`EPOCH_CAPS` per backend).
     """
     from .models.factory import build_sampler
@@ -152,6 +154,10 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
     caps = _caps(max_epochs)
     loss = trial.suggest_categorical("loss", list(losses))
     flat: dict[str, Any] = {}
+    dims = [int(factors)] if isinstance(factors, (int, np.integer)) else [int(f) for f in factors]
+    factors = dims[0] if len(dims) == 1 else int(trial.suggest_categorical("factors", dims))
+    flat["factors"] = factors
+    dim = f", d {factors}" if len(dims) > 1 else ""
     if loss == "ials":
         # the unobserved weight as a multiple of the observed weight (WeightedSquared.unobserved_ratio): unlike
         # alpha0 it does not scale with the data's density, and the library default (10) is a point of the space
@@ -164,7 +170,7 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
                       sampler=build_sampler(k="all", exclude_seen=excl).to_spec(), reg=reg, epochs=epochs,
                       workers=workers, seed=seed)
         flat.update(negatives="all items", unobserved_ratio=ratio, nu=nu, exclude_seen=excl, reg=reg, epochs=epochs)
-        label = f"ials unobserved×{ratio:.3g} ν={nu:g}{'' if excl else ' (seen too)'} reg {reg:.2g}"
+        label = f"ials unobserved×{ratio:.3g} ν={nu:g}{'' if excl else ' (seen too)'} reg {reg:.2g}{dim}"
         return Config(loss, "als", params, label, flat)
 
     if loss == "bpr":
@@ -235,7 +241,7 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
     opts = ", ".join(f"{key} {v:.3g}" if isinstance(v, float) else f"{key} {v}"
                      for key, v in loss_spec.items() if key != "name")
     label = (f"{loss}{' (' + opts + ')' if opts else ''}: {neg}; lr {lr:.2g} reg {reg:.2g}"
-             + (", lr decay" if decay != "none" else "") + (f", avg last {average}" if average else ""))
+             + (", lr decay" if decay != "none" else "") + (f", avg last {average}" if average else "") + dim)
     flat.update(negatives=kind, k=k0 if kind != "in-batch" else math.nan, k_schedule=sched.startswith("k"),
                 alpha=a0 if kind != "in-batch" else math.nan, alpha_schedule=sched.startswith("pop"),
                 exclude_seen=excl, dns_m=dns_m, dns_pool=dns_pool, lr=lr, reg=reg, lr_decay=decay != "none",
@@ -244,7 +250,7 @@ def suggest(trial: Any, losses: Sequence[str], factors: int = 64, max_epochs: in
     return Config(loss, backend, params, label, flat)
 
 
-def default_trials(losses: Sequence[str], max_epochs: int | None = None) -> list[dict]:
+def default_trials(losses: Sequence[str], max_epochs: int | None = None, factors: int | None = None) -> list[dict]:
     """The library's defaults of each loss as fixed trial parameters (the searches start from them)."""
     caps = _caps(max_epochs)
     out = []
@@ -275,6 +281,9 @@ def default_trials(losses: Sequence[str], max_epochs: int | None = None) -> list
             if loss == "ccl":
                 d.update(ccl_margin=0.9, ccl_negative_weight=150.0)
             out.append(d)
+    if factors is not None:  # searching the embedding size: the defaults at the lab's base size
+        for d in out:
+            d["factors"] = int(factors)
     return out
 
 
@@ -423,14 +432,15 @@ LOCAL_LINEAR = 0.1
 LOCAL_TWO = 0.3
 
 
-def local_step(params: dict, losses: Sequence[str], rng: np.random.Generator, max_epochs: int | None = None) -> dict:
+def local_step(params: dict, losses: Sequence[str], rng: np.random.Generator, max_epochs: int | None = None,
+               factors: int | Sequence[int] = 8) -> dict:
     """A neighbour of the configuration ``params`` (a trial's parameters) in the search space of ``losses``: the
     same configuration with one parameter (two with probability :data:`LOCAL_TWO`) moved one notch, as a pattern
     search would: a log-scale number multiplied or divided by :data:`LOCAL_FACTOR` (an integer by at least 1), a
     linear one moved by :data:`LOCAL_LINEAR` of its range, clipped to the range; a categorical other than the
     loss set to another choice. Parameters a new branch needs are drawn at random by the trial."""
     t = _SpaceTrial(params)
-    suggest(t, losses, factors=8, max_epochs=max_epochs)
+    suggest(t, losses, factors=factors, max_epochs=max_epochs)
     out = dict(t.params)
     movable = [n for n, spec in t.space.items() if n != "loss" and not (spec[0] == "cat" and len(spec[1]) < 2)
                and not (spec[0] != "cat" and spec[1] == spec[2])]
@@ -812,6 +822,7 @@ def tune(
     search: str = "auto",
     losses: Sequence[str] | None = None,
     factors: int = 64,
+    factors_search: Sequence[int] | None = None,
     max_epochs: int | None = None,
     K: int = 20,
     seed: int = 0,
@@ -838,7 +849,10 @@ def tune(
         trials: the most trials to run (None: as many as the budget allows).
         search: "auto" (tpe when optuna imports, else halving), "tpe" or "halving".
         losses: losses to search (default: bpr, ials, softmax, ccl, nce, those that exist here).
-        factors: embedding size d of every trial and of the reference rows.
+        factors: embedding size d of every trial (with ``factors_search``: of the defaults) and of the reference
+            rows.
+        factors_search: more embedding sizes to search (e.g. ``[128, 256, 512, 1024]``; None: d is fixed): a
+            larger d often pays, most for iALS, whose epoch grows as (users + items) d^2.
         max_epochs: cap on a trial's epochs (None: :data:`EPOCH_CAPS` per backend).
         K: metric cut-off (Recall@K is the objective; NDCG@K is reported).
         patience: stop a trial after this many validation checks without improvement (best epoch restored).
@@ -869,12 +883,18 @@ def tune(
     if users.size > monitor_users:
         users = np.sort(np.random.default_rng(seed).choice(users, monitor_users, replace=False))
     pruner = TimeHalving(None if budget is None else max(1, int(budget * 10 / 30)), 3)  # first rung: budget / 30
-    defaults = default_trials(losses, max_epochs)  # run in this order, the library default (iALS) first
+    dims: int | list[int] = factors
+    if factors_search:
+        bad = [f for f in factors_search if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1]
+        if bad:
+            raise ValueError(f"factors_search must be positive integers, got {list(factors_search)!r}")
+        dims = [int(factors)] + sorted({int(f) for f in factors_search} - {int(factors)})
+    defaults = default_trials(losses, max_epochs, factors if factors_search else None)  # the default (iALS) first
     searcher = _make_search(search, seed, pruner, [])
     local_rng = np.random.default_rng([seed, 1])
     result = TuneResult(search=searcher.name)
     rk, nk = f"recall@{K}", f"ndcg@{K}"
-    header = dict(search=searcher.name, budget=budget, trials=trials, losses=list(losses), K=K, factors=factors,
+    header = dict(search=searcher.name, budget=budget, trials=trials, losses=list(losses), K=K, factors=dims,
                   description=description, valid_fraction=valid_fraction)
 
     def save(final: bool) -> None:
@@ -908,11 +928,11 @@ def tune(
                 and math.isfinite(r[rk])]
         if started % 2 == 1 and done:
             incumbent = max(done, key=lambda r: r[rk])
-            searcher.enqueue(local_step(json.loads(incumbent["params"]), losses, local_rng, max_epochs))
+            searcher.enqueue(local_step(json.loads(incumbent["params"]), losses, local_rng, max_epochs, dims))
         elif defaults:
             searcher.enqueue(defaults.pop(0))
         trial = searcher.ask()
-        cfg = suggest(trial, losses, factors=factors, max_epochs=max_epochs, seed=seed, workers=workers)
+        cfg = suggest(trial, losses, factors=dims, max_epochs=max_epochs, seed=seed, workers=workers)
         if cfg.loss in result.dropped:  # told as pruned without running: the sampler learns, no time spent
             searcher.tell(trial, math.nan, "pruned", 0)
             skipped += 1
@@ -1133,7 +1153,7 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
     budget = f"budget {header['budget']:g} s" if header["budget"] is not None else f"{header['trials']} trials"
     lines = [f"# recneg lab: tuned MF on {header['description'] or 'data'}", "",
              f"Search: {search} with successive halving on trial seconds; {budget}; losses "
-             f"{', '.join(header['losses'])}; d = {header['factors']}. {len(result.rows)} trials ({n_pruned} pruned) "
+             f"{', '.join(header['losses'])}; d = {_dims(header['factors'])}. {len(result.rows)} trials ({n_pruned} pruned) "
              f"in {_fmt(result.search_seconds, '.0f') if math.isfinite(result.search_seconds) else f'{seconds:.0f}'} s"
              + (f", refit {result.refit_seconds:.1f} s" if math.isfinite(result.refit_seconds) else "") + ".",
              *([f"Dropped after {DROP_AFTER} trials each pruned before finishing an epoch: "
@@ -1175,6 +1195,10 @@ def _write(result: TuneResult, out: Path, header: dict, seconds: float, plot: bo
         except ImportError as e:
             logger.warning("no plot: %s", e)
     logger.info("lab written to %s", out)
+
+
+def _dims(factors: int | list[int]) -> str:
+    return str(factors) if isinstance(factors, int) else f"{factors[0]} (searched: {', '.join(map(str, factors))})"
 
 
 def _finalist_lines(rows: list[dict], rk: str) -> list[str]:

@@ -490,3 +490,22 @@ def test_local_step_moves_one_or_two_parameters_within_the_space(monkeypatch):
                                      pytest.approx(base[k] / tuning.LOCAL_FACTOR), spec[1], spec[2]), (k, base[k], nb[k])
     assert {"ials:ials_unobserved_ratio", "ials:reg_als", "ials:exclude_seen", "ials:ials_nu", "ials:epochs_als",
             "bpr:lr_sgd", "ccl:ccl_margin"} <= moved
+
+
+def test_factors_search_draws_sizes_and_refits_the_winner_at_its_size(split, tmp_path):
+    train, test = split
+    res = tune(train, test, tmp_path / "lab", trials=6, search="halving", factors_search=[8, 24], workers=1,
+               **dict(FAST, factors=16))
+    assert res.rows[0]["factors"] == 16  # the defaults at the base size
+    assert {r["factors"] for r in res.rows} <= {8, 16, 24} and len({r["factors"] for r in res.rows}) >= 2
+    assert all(f", d {r['factors']}" in r["strategy"] for r in res.rows)
+    assert res.params["factors"] == res.best["factors"]
+    assert "d = 16 (searched: 16, 8, 24)" in (tmp_path / "lab" / "lab.md").read_text()
+    with pytest.raises(ValueError, match="factors_search"):
+        tune(train, test, tmp_path / "lab2", trials=1, factors_search=[0], **FAST)
+
+
+def test_cli_factors_search_is_a_tuner_option(tmp_path, capsys):
+    rc, _, err = _run(["lab", "--synthetic", "--search", "grid", "--factors-search", "32", "--out", tmp_path / "G"],
+                      capsys)
+    assert rc == 2 and "--factors-search applies to the tuner" in err and len(err.strip().splitlines()) == 1
