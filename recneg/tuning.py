@@ -419,6 +419,9 @@ class _SpaceTrial(_RandomTrial):
         return super().suggest_categorical(name, choices)
 
 
+#: the pruner's first rung sits at budget / FIRST_RUNG seconds (the next ones 3x further each)
+FIRST_RUNG = 10
+
 #: before the winner is chosen, the best FINALISTS configurations are fitted again on EXTRA_SPLITS more validation
 #: splits (other seeds) and ranked by their mean validation Recall@K over all splits: one split's winner owes part
 #: of its lead to that split's noise (the winner's curse), which a refit on the full train does not keep
@@ -882,7 +885,7 @@ def tune(
         raise ValueError("train is too small to carve a validation split (no user has 2 or more items)")
     if users.size > monitor_users:
         users = np.sort(np.random.default_rng(seed).choice(users, monitor_users, replace=False))
-    pruner = TimeHalving(None if budget is None else max(1, int(budget * 10 / 30)), 3)  # first rung: budget / 30
+    pruner = TimeHalving(None if budget is None else max(1, int(budget * 10 / FIRST_RUNG)), 3)  # first rung
     dims: int | list[int] = factors
     if factors_search:
         bad = [f for f in factors_search if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1]
