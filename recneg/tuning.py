@@ -33,13 +33,14 @@ configuration is compared with what cheaper ones reached in the same time; a tri
 before a rung counts at that rung with its final value (optuna's SuccessiveHalvingPruner would
 compare a trial only with those that reached the rung, which lets a slow trial through whenever the
 fast ones finished early), and a torch trial still in its first epoch at a rung counts there with 0
-(no model yet), checked between batches. The first rung is at a thirtieth of the budget, the next
-ones three times further each. A loss whose first :data:`DROP_AFTER` trials were all pruned before
+(no model yet), checked between batches. The first rung is at a tenth of the budget
+(:data:`FIRST_RUNG`), the next ones three times further each. A loss whose first :data:`DROP_AFTER` trials were all pruned before
 finishing an epoch (an epoch costs more than the first rung on this data and machine: torch losses
 on a few CPU cores) is dropped from the rest of the search; its later draws are told to the
 sampler as pruned without running. The validation Recall@K is measured on at most ``monitor_users``
 validation users every few epochs (as often as costs at most ~25% of the training time) through
-``fit(validation=...)``; a trial's value is the full validation Recall@K of its best epoch.
+``fit(validation=...)``; a trial's value is the Recall@K of its best epoch on the same users (on
+Gowalla, scoring all 29k validation users took 3.5 s against 1.5 s for the default's whole fit).
 
 **The clock**: every trial is timed; no trial starts once the remaining budget is below the median
 trial's seconds (the first trial always starts), and a trial still running at the deadline stops
@@ -628,6 +629,14 @@ def _recall(m: Any, train: Interactions, valid: Interactions, K: int, users: np.
     return float(ranking_metrics(m, train, valid, K=K, users=users, metrics=["recall"]).metrics[f"recall@{K}"])
 
 
+def _monitor(valid: Interactions, n: int | None, seed: int) -> np.ndarray:
+    """The validation users scored: those with a validation item, at most ``n`` of them (a seeded subset)."""
+    users = np.flatnonzero(np.asarray(valid.user_counts) > 0)
+    if n is not None and users.size > n:
+        users = np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
+    return users
+
+
 def _top(rows: list[dict], rk: str, n: int) -> list[dict]:
     """The ``n`` best rows with a full validation value (ties: NDCG), one per configuration."""
     ok = [r for r in rows if (r["status"] in _CANDIDATE or r["status"].startswith("early stop"))
@@ -714,7 +723,7 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
     if st["pruned"]:
         return _Outcome("pruned", value=st["best"], epochs_run=run, best_epochs=st["best_epoch"] + 1,
                         steps=st["step"])
-    met = ranking_metrics(model, fit_train, valid, K=K, metrics=["recall", "ndcg"]).metrics
+    met = ranking_metrics(model, fit_train, valid, K=K, users=monitor, metrics=["recall", "ndcg"]).metrics
     best_epochs = run if averaging else st["best_epoch"] + 1
     status = "cut (budget)" if st["cut"] else (f"early stop at {run}" if run < epochs else "done")
     return _Outcome(status, value=float(met[f"recall@{K}"]), ndcg=float(met[f"ndcg@{K}"]), epochs_run=run,
@@ -859,8 +868,8 @@ def tune(
         max_epochs: cap on a trial's epochs (None: :data:`EPOCH_CAPS` per backend).
         K: metric cut-off (Recall@K is the objective; NDCG@K is reported).
         patience: stop a trial after this many validation checks without improvement (best epoch restored).
-        monitor_users: validation users scored at each check (a fixed random subset when there are more;
-            the trial's final value uses them all).
+        monitor_users: validation users scored at each check and for a trial's value (a fixed random subset
+            when there are more; the finalists' extra splits likewise).
         finalists, extra_splits: the best ``finalists`` configurations are fitted again on ``extra_splits`` more
             validation splits and the winner is the best mean over all splits (0: the best on the first split).
         reference: add implicit's ALS and BPR rows when implicit imports.
@@ -880,11 +889,9 @@ def tune(
     t_start = clock()
     deadline = None if budget is None else t_start + float(budget)
     fit_train, valid = split_random(train, valid_fraction, seed=seed)
-    users = np.flatnonzero(np.asarray(valid.user_counts) > 0)
+    users = _monitor(valid, monitor_users, seed)
     if users.size == 0:
         raise ValueError("train is too small to carve a validation split (no user has 2 or more items)")
-    if users.size > monitor_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, monitor_users, replace=False))
     pruner = TimeHalving(None if budget is None else max(1, int(budget * 10 / FIRST_RUNG)), 3)  # first rung
     dims: int | list[int] = factors
     if factors_search:
@@ -986,7 +993,7 @@ def tune(
     top = _top(result.rows, rk, finalists)
     if len(top) > 1 and extra_splits > 0:
         _revalidate(top, cfgs, train, K, seed, valid_fraction, extra_splits, clock,
-                    None if deadline is None else deadline + 0.1 * float(budget), echo)
+                    None if deadline is None else deadline + 0.1 * float(budget), echo, monitor_users)
         full = [r for r in top if len(r.get("revalidation", ())) == extra_splits]
         for r in full:
             r[f"{rk} (mean of {extra_splits + 1} splits)"] = float(np.mean([r[rk], *r["revalidation"]]))
@@ -1030,12 +1037,13 @@ def _at_best_epochs(cfg: Config, row: dict) -> tuple[dict, int | None]:
 
 def _revalidate(finalists: list[dict], cfgs: dict[int, Config], train: Interactions, K: int, seed: int,
                 valid_fraction: float, extra_splits: int, clock: Callable[[], float], deadline: float | None,
-                echo: Callable[[str], None] | None) -> None:
+                echo: Callable[[str], None] | None, monitor_users: int | None = None) -> None:
     """Fit each finalist (a trial's row) at its best epoch count on ``extra_splits`` more validation splits of
     ``train`` (seeds ``seed + 1, ...``); append each split's Recall@K to ``row["revalidation"]``. Stops (leaving
     the lists short) once ``deadline`` has passed."""
     for j in range(1, extra_splits + 1):
         fit_train, valid = split_random(train, valid_fraction, seed=seed + j)
+        users = _monitor(valid, monitor_users, seed + j)
         for row in finalists:
             if deadline is not None and clock() > deadline:
                 return
@@ -1043,7 +1051,7 @@ def _revalidate(finalists: list[dict], cfgs: dict[int, Config], train: Interacti
             model, fit_kw = build_best({"params": params, "stop_after_epochs": stop})
             try:
                 model.fit(fit_train, show_progress=False, **fit_kw)
-                value = _recall(model, fit_train, valid, K)
+                value = _recall(model, fit_train, valid, K, users)
             except (ValueError, TypeError, RuntimeError) as e:
                 logger.warning("finalist trial %d failed on validation split %d: %s", row["trial"], j + 1, e)
                 value = math.nan
