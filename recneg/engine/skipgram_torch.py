@@ -273,6 +273,56 @@ class TorchSkipGram:
     #: segment's shared draws), with the fractional epoch; the engine sets it when the sampler has schedules
     before_batch: Callable[[float], None] | None = None
 
+    def _segment(self, lo: int, hi: int, position: float | None = None, draw_empty: bool = True) -> tuple:
+        """Tokens ``[lo, hi)`` as training units: ``(m, centres (m,), contexts (sg: (m,); cbow: (m, 2w)), cbow
+        context mask (m, 2w) or None, user of each unit (m,) or None, shared)``; ``shared`` = (negatives, valid,
+        unit -> draw group) with shared negatives (sg: one draw per centre occurrence, reused by its pairs), else
+        None. ``position``: the fractional epoch passed to :attr:`before_batch` once the windows are cut (before
+        the shared draws; None: no call). ``draw_empty=False`` skips the shared draw of a segment without units."""
+        tok, sen, b = self._windows(lo, hi)
+        if position is not None and self.before_batch is not None:
+            self.before_batch(position)
+        su = self.seq_users[sen] if self.seq_users is not None else None  # user of each kept token
+        shared = mask = None
+        if self.sg:
+            cen, ctx, cpos = self._sg_pairs(tok, sen, b)
+            m = cen.shape[0]
+            pu = None if su is None else su[cpos]
+            if self.shared and (m or draw_empty):
+                at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
+
+                def h_shared(group=group, per=per, ctx=ctx):
+                    hs = torch.zeros((per.shape[0], self.syn0.shape[1]), dtype=self.syn0.dtype, device=self.device)
+                    hs.index_add_(0, group, self.syn0[ctx])
+                    return hs / per[:, None].to(hs.dtype)
+                shared = (*self._draw(tok[at], per, None if su is None else su[at], h_shared), group)
+        else:
+            cen, ctx, mask, has = self._cbow_ctx(tok, sen, b)
+            m = cen.shape[0]
+            pu = None if su is None else su[has]
+        return m, cen, ctx, mask, pu, shared
+
+    def _step(self, seg: tuple, s: int, e: int, lr: float,
+              acc: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """One batch, units ``[s, e)`` of the segment ``seg`` (:meth:`_segment`): its negatives (the segment's
+        shared draws, or drawn now) and the sg/cbow update (into ``acc`` when given); returns the losses."""
+        _, cen, ctx, mask, pu, shared = seg
+        if shared is not None:
+            seg_negs, seg_mask, group = shared
+            negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
+        elif self.sg:
+            negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e],
+                                     h=lambda: self.syn0[ctx[s:e]])
+        else:
+            def h_cbow():
+                mk = mask[s:e].to(self.syn0.dtype)
+                sc = torch.where(mask[s:e], ctx[s:e], torch.zeros_like(ctx[s:e]))
+                return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
+            negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
+        if self.sg:
+            return sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask, self.noise, acc)
+        return cbow_step(self.syn0, self.syn1neg, ctx[s:e], mask[s:e], cen[s:e], negs, lr, nmask, self.noise, acc)
+
     def train_epoch(self, epoch: int, epochs: int, alpha: float, min_alpha: float,
                     progress: Callable[[int], None] | None = None) -> float:
         """One pass; returns the mean loss per pair (sg) or per centre word (cbow)."""
@@ -283,26 +333,8 @@ class TorchSkipGram:
         n_items = 0
         for lo in range(0, n_tok, self.segment_tokens):
             hi = min(lo + self.segment_tokens, n_tok)
-            tok, sen, b = self._windows(lo, hi)
-            if lo and self.before_batch is not None:
-                self.before_batch(epoch + lo / n_tok)
-            su = self.seq_users[sen] if self.seq_users is not None else None  # user of each kept token
-            if self.sg:
-                cen, ctx, cpos = self._sg_pairs(tok, sen, b)
-                m = cen.shape[0]
-                pu = None if su is None else su[cpos]
-                if self.shared:  # one draw per centre occurrence, reused by its pairs
-                    at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
-
-                    def h_shared(group=group, per=per, ctx=ctx):
-                        hs = torch.zeros((per.shape[0], self.syn0.shape[1]), dtype=self.syn0.dtype, device=self.device)
-                        hs.index_add_(0, group, self.syn0[ctx])
-                        return hs / per[:, None].to(hs.dtype)
-                    seg_negs, seg_mask = self._draw(tok[at], per, None if su is None else su[at], h_shared)
-            else:
-                cen, ctxm, mask, has = self._cbow_ctx(tok, sen, b)
-                m = cen.shape[0]
-                pu = None if su is None else su[has]
+            seg = self._segment(lo, hi, epoch + lo / n_tok if lo else None)
+            m = seg[0]
             for s in range(0, m, self.batch_size):
                 e = min(s + self.batch_size, m)
                 pos = epoch + (lo + (hi - lo) * s / max(m, 1)) / n_tok  # fractional epoch
@@ -310,23 +342,7 @@ class TorchSkipGram:
                     self.before_batch(pos)
                 frac = pos / epochs
                 lr = max(min_alpha, alpha - (alpha - min_alpha) * frac)
-                if self.shared:
-                    negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
-                elif self.sg:
-                    negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e],
-                                             h=lambda s=s, e=e: self.syn0[ctx[s:e]])
-                else:
-                    def h_cbow(s=s, e=e):
-                        mk = mask[s:e].to(self.syn0.dtype)
-                        sc = torch.where(mask[s:e], ctxm[s:e], torch.zeros_like(ctxm[s:e]))
-                        return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
-                    negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
-                if self.sg:
-                    loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask, self.noise)
-                else:
-                    loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask,
-                                     self.noise)
-                total_loss += loss.sum(dtype=torch.float64)
+                total_loss += self._step(seg, s, e, lr).sum(dtype=torch.float64)
             n_items += m
             if progress is not None:
                 progress(hi - lo)
@@ -354,26 +370,8 @@ class TorchSkipGram:
         acc = (self._acc[0], self._acc[1])
         for si in range(n_seg):
             lo, hi = int(bounds[si]), int(bounds[si + 1])
-            tok, sen, b = self._windows(lo, hi)
-            if si and self.before_batch is not None:
-                self.before_batch(epoch + si / n_seg)
-            su = self.seq_users[sen] if self.seq_users is not None else None
-            if self.sg:
-                cen, ctx, cpos = self._sg_pairs(tok, sen, b)
-                m = cen.shape[0]
-                pu = None if su is None else su[cpos]
-                if self.shared and m:
-                    at, group, per = torch.unique_consecutive(cpos, return_inverse=True, return_counts=True)
-
-                    def h_shared(group=group, per=per, ctx=ctx):
-                        hs = torch.zeros((per.shape[0], self.syn0.shape[1]), dtype=self.syn0.dtype, device=self.device)
-                        hs.index_add_(0, group, self.syn0[ctx])
-                        return hs / per[:, None].to(hs.dtype)
-                    seg_negs, seg_mask = self._draw(tok[at], per, None if su is None else su[at], h_shared)
-            else:
-                cen, ctxm, mask, has = self._cbow_ctx(tok, sen, b)
-                m = cen.shape[0]
-                pu = None if su is None else su[has]
+            seg = self._segment(lo, hi, epoch + si / n_seg if si else None, draw_empty=False)
+            m = seg[0]
             n_steps = self._max_over_ranks(-(-m // self.batch_size))
             for step in range(n_steps):
                 s, e = step * self.batch_size, min((step + 1) * self.batch_size, m)
@@ -383,23 +381,7 @@ class TorchSkipGram:
                 lr = max(min_alpha, alpha - (alpha - min_alpha) * pos / epochs)
                 self._acc.zero_()
                 if s < e:
-                    if self.shared:
-                        negs, nmask = seg_negs[group[s:e]], seg_mask[group[s:e]]
-                    elif self.sg:
-                        negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e],
-                                                 h=lambda s=s, e=e: self.syn0[ctx[s:e]])
-                    else:
-                        def h_cbow(s=s, e=e):
-                            mk = mask[s:e].to(self.syn0.dtype)
-                            sc = torch.where(mask[s:e], ctxm[s:e], torch.zeros_like(ctxm[s:e]))
-                            return (self.syn0[sc] * mk[:, :, None]).sum(1) / mk.sum(1).clamp_min(1.0)[:, None]
-                        negs, nmask = self._draw(cen[s:e], users=None if pu is None else pu[s:e], h=h_cbow)
-                    if self.sg:
-                        loss = sg_step(self.syn0, self.syn1neg, ctx[s:e], cen[s:e], negs, lr, nmask, self.noise, acc)
-                    else:
-                        loss = cbow_step(self.syn0, self.syn1neg, ctxm[s:e], mask[s:e], cen[s:e], negs, lr, nmask,
-                                         self.noise, acc)
-                    totals[0] += loss.sum(dtype=torch.float64)
+                    totals[0] += self._step(seg, s, e, lr, acc).sum(dtype=torch.float64)
                 self._dist.all_reduce_sum(self._acc)
                 self.syn0 += self._acc[0]
                 self.syn1neg += self._acc[1]
