@@ -386,15 +386,8 @@ def ranking_metrics(
         n_free = n_items - _union_sizes(tr_ptr, tr_ix, te_ptr, te_ix, ev)
         n_no_neg = int((n_free == 0).sum())
         ev, n_free = ev[n_free > 0], n_free[n_free > 0]
-    if ev.size == 0:
-        raise ValueError(f"no user to evaluate: of {cand.size} requested users, {n_no_test} have no test items and "
-                         f"{n_cold} no train items (skip_cold_users={skip_cold_users}); check test / users")
+    B = _user_batch(ev.size, cand.size, n_no_test, n_cold, skip_cold_users, batch_size, n_items)
 
-    if batch_size is None:
-        batch_size = max(1, min(8192, _DEFAULT_BATCH_BYTES // (4 * n_items)))
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    B = int(min(batch_size, ev.size))
     need_rows = scorer.rec is None and not (sampled and scorer.fn is None)  # sampled + factors: pair dots only
     buf = torch.empty((B, n_items), dtype=torch.float32, device=dev) if need_rows else None
     batches = range(0, ev.size, B)
@@ -417,6 +410,20 @@ def ranking_metrics(
         protocol=protocol, sampled=sampled, users=ev.copy() if per_user else None, per_user=pu if per_user else None,
         top_items=top if per_user else None,
     )
+
+
+def _user_batch(n_ev: int, n_cand: int, n_no_test: int, n_cold: int, skip_cold_users: bool, batch_size: Any,
+                n_items: int) -> int:
+    """Users per scoring batch (default: B x n_items float32 scores <= 256 MiB, at most 8192), capped at the
+    ``n_ev`` evaluated users; ValueError when no user is left to evaluate or ``batch_size`` is not a positive int."""
+    if n_ev == 0:
+        raise ValueError(f"no user to evaluate: of {n_cand} requested users, {n_no_test} have no test items and "
+                         f"{n_cold} no train items (skip_cold_users={skip_cold_users}); check test / users")
+    if batch_size is None:
+        batch_size = max(1, min(8192, _DEFAULT_BATCH_BYTES // (4 * n_items)))
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(min(batch_size, n_ev))
 
 
 def _recommend_lists(scorer, tr, u, kmax, tr_ptr, tr_ix) -> tuple[np.ndarray, np.ndarray]:
@@ -560,14 +567,7 @@ def _ranking_sharded(di, scorer, tr, te, cand, ks, names, batch_size, dev, per_u
     if int(counts[0]) and di.is_main:
         logger.warning("train and test share %d (user, item) pairs; those test items are masked and can never be hit",
                        int(counts[0]))
-    if ev.size == 0:
-        raise ValueError(f"no user to evaluate: of {cand.size} requested users, {n_no_test} have no test items and "
-                         f"{n_cold} no train items (skip_cold_users={skip_cold_users}); check test / users")
-    if batch_size is None:
-        batch_size = max(1, min(8192, _DEFAULT_BATCH_BYTES // (4 * n_items)))
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    B = int(min(batch_size, ev.size))
+    B = _user_batch(ev.size, cand.size, n_no_test, n_cold, skip_cold_users, batch_size, n_items)
     kmax = min(max(ks), n_items)
     own = mine[code == 1]  # ownership of ev's entries, in ev order
     own_pos = np.flatnonzero(own)
