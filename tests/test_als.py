@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recneg.data import split_random
-from recneg.datasets import make_synthetic
 from recneg.engine.als import ALSTrainer
-from recneg.evaluation.ranking import most_popular_scores, ranking_metrics
+from recneg.evaluation.ranking import ranking_metrics
 from recneg.models.als import ALSMatrixFactorization
 from recneg.models.losses import DEFAULT_UNOBSERVED_RATIO, WeightedSquared, as_loss
 from recneg.models.mf import MatrixFactorization, NumbaMatrixFactorization, TorchMatrixFactorization
@@ -154,15 +152,6 @@ def test_equals_implicit_als_exact_solver():
 
 
 # --------------------------------------------------------------------------- the model
-@pytest.fixture(scope="module")
-def planted():
-    data = make_synthetic(n_users=600, n_items=300, n_clusters=6, interactions_per_user=20, noise=0.1, seed=0)
-    train, test = split_random(data.interactions, test_fraction=0.2, seed=0)
-    pop = ranking_metrics(train=train, test=test, K=20, score_fn=most_popular_scores(train),
-                          metrics=["recall"]).metrics["recall@20"]
-    return data, train, test, pop
-
-
 @pytest.mark.parametrize("solver", ["cg", "cholesky"])
 def test_recovers_planted_clusters(planted, solver):
     data, train, test, pop = planted

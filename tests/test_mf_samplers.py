@@ -12,11 +12,9 @@ import scipy.sparse as sp
 import torch
 
 import recneg.engine.bpr as bpr_module
-from recneg.data import split_random
-from recneg.datasets import make_synthetic
 from recneg.engine.bpr import NumbaBPRTrainer
 from recneg.engine.mf_torch import TorchTrainer
-from recneg.evaluation.ranking import most_popular_scores, ranking_metrics
+from recneg.evaluation.ranking import ranking_metrics
 from recneg.models.losses import BCE, BPR, CCL, WARP, Softmax
 from recneg.models.als import ALSMatrixFactorization
 from recneg.models.mf import (BayesianPersonalizedRanking, MatrixFactorization, NumbaMatrixFactorization,
@@ -25,20 +23,6 @@ from recneg.sampling import (AllItems, DynamicNegativeSampler, ExponentialSchedu
                              MixedSampler, NegativeSampler, WarpSampler, popularity)
 
 MARGIN = 0.25  # Recall@20 above most-popular, as test_mf.py's recovery tests ask
-
-
-@pytest.fixture(scope="module")
-def planted():
-    data = make_synthetic(n_users=600, n_items=300, n_clusters=6, interactions_per_user=20, noise=0.1, seed=0)
-    train, test = split_random(data.interactions, test_fraction=0.2, seed=0)
-    pop = ranking_metrics(train=train, test=test, K=20, score_fn=most_popular_scores(train),
-                          metrics=["recall"]).metrics["recall@20"]
-    return data, train, test, pop
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return make_synthetic(n_users=60, n_items=40, n_clusters=3, interactions_per_user=6, seed=1).interactions
 
 
 def _recall(m, train, test) -> float:

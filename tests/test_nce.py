@@ -17,13 +17,12 @@ import torch
 from helpers import cluster_purity
 
 from recneg.cli import main
-from recneg.data import split_random
 from recneg.datasets import make_synthetic
 from recneg.engine import mf_torch
 from recneg.engine import skipgram as K
 from recneg.engine import skipgram_torch as KT
 from recneg.engine.mf_torch import bce_loss, nce_loss
-from recneg.evaluation.ranking import most_popular_scores, ranking_metrics
+from recneg.evaluation.ranking import ranking_metrics
 from recneg.lab import run_lab
 from recneg.models.item2vec import Item2Vec
 from recneg.models.losses import NCE, as_loss
@@ -347,20 +346,6 @@ def test_nce_loss_needs_the_law():
 
 
 # ---------------------------------------------------------------- the MF trainer passes its q and k
-@pytest.fixture(scope="module")
-def planted():
-    data = make_synthetic(n_users=600, n_items=300, n_clusters=6, interactions_per_user=20, noise=0.1, seed=0)
-    train, test = split_random(data.interactions, test_fraction=0.2, seed=0)
-    pop = ranking_metrics(train=train, test=test, K=20, score_fn=most_popular_scores(train),
-                          metrics=["recall"]).metrics["recall@20"]
-    return data, train, test, pop
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return make_synthetic(n_users=60, n_items=40, n_clusters=3, interactions_per_user=6, seed=1).interactions
-
-
 @pytest.mark.parametrize("make", [
     lambda: NegativeSampler(k=3, alpha=0.75, exclude_seen=True),
     lambda: NegativeSampler(k=3, alpha=0.75, exclude_seen=False),
