@@ -60,7 +60,6 @@ def test_row_adam_equals_dense_adam_with_lr_schedule():
 
 def test_sparse_adam_is_not_dense_adam():
     """The control: plain lazy Adam (torch's SparseAdam) drops the moment-only moves, so it differs."""
-    g = torch.Generator().manual_seed(0)
     emb = torch.nn.Embedding(10, 3, sparse=True)
     opt = torch.optim.SparseAdam(list(emb.parameters()), lr=0.05)
     ref = torch.nn.Embedding(10, 3)
