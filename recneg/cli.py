@@ -842,6 +842,21 @@ def _prepare_lab(args: argparse.Namespace):
     return out, train, test, desc
 
 
+def _lab_echo(args: argparse.Namespace):
+    """The lab's progress lines, one per trial or run, on stderr (None with -q)."""
+    return (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+
+
+def _lab_report(out: Path, best: Any, unit: str) -> int:
+    """Print the lab's table and the files it wrote; CLIError when no ``unit`` (trial or run) finished."""
+    print((out / "lab.md").read_text().rstrip())
+    written = [p.name for p in sorted(out.iterdir())]
+    print(f"\nwrote {out}/: {', '.join(written)}")
+    if best is None:
+        raise CLIError(f"no {unit} finished; see {out / 'lab.md'}")
+    return 0
+
+
 def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
     """``recneg lab`` with a tuner search (see :mod:`recneg.tuning`)."""
     from .tuning import available_losses, tune
@@ -865,18 +880,13 @@ def _cmd_lab_tune(args: argparse.Namespace, search: str) -> int:
                            "nothing more)") from None
     out, train, test, desc = _prepare_lab(args)
     budget = args.budget if args.budget is not None or args.trials is not None else 300.0
-    echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    echo = _lab_echo(args)
     res = tune(train, test, out, budget=budget, trials=args.trials, search=search,
                losses=[args.loss] if args.loss else None, factors=args.factors, factors_search=args.factors_search,
                max_epochs=args.epochs, K=args.k,
                seed=args.seed, workers=args.workers, reference=not args.no_reference, description=desc,
                plot=not args.no_plot, echo=echo)
-    print((out / "lab.md").read_text().rstrip())
-    written = [p.name for p in sorted(out.iterdir())]
-    print(f"\nwrote {out}/: {', '.join(written)}")
-    if res.best is None:
-        raise CLIError(f"no trial finished; see {out / 'lab.md'}")
-    return 0
+    return _lab_report(out, res.best, "trial")
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
@@ -897,19 +907,14 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         raise CLIError("--loss ials has no sampler to sweep: the grid varies negatives; tune iALS with the tuner "
                        "(leave out --search grid and the grid options)")
     out, train, test, desc = _prepare_lab(args)
-    echo = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    echo = _lab_echo(args)
     res = run_lab(
         train, test, out=out, model=args.model, loss=args.loss, alphas=args.alphas, ks=args.ks,
         exclusion=args.exclusion, dns=args.dns, in_batch=not args.no_in_batch, epochs=args.epochs,
         factors=args.factors, lr=args.lr, reg=args.reg, K=args.k, budget=args.budget, seed=args.seed,
         workers=args.workers, description=desc, plot=not args.no_plot, echo=echo, schedules=not args.no_schedules,
     )
-    print((out / "lab.md").read_text().rstrip())
-    written = [p.name for p in sorted(out.iterdir())]
-    print(f"\nwrote {out}/: {', '.join(written)}")
-    if res.best is None:
-        raise CLIError(f"no run finished; see {out / 'lab.md'}")
-    return 0
+    return _lab_report(out, res.best, "run")
 
 
 # ---------------------------------------------------------------- parser
