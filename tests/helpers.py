@@ -23,3 +23,15 @@ def cluster_purity(model, item_cluster: np.ndarray, N: int = 6) -> float:
     ids, _ = model.similar_items(trained, N=N + 1)
     nb = ids[:, 1:]
     return float(np.mean(item_cluster[nb] == item_cluster[trained][:, None]))
+
+
+def run_cli(argv: list, capsys) -> tuple[int, str, str]:
+    """main(argv) -> (exit code, stdout, stderr); argparse's SystemExit counts as an exit code."""
+    from recneg.cli import main
+
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:
+        rc = int(e.code)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err

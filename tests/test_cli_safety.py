@@ -18,16 +18,7 @@ import pytest
 
 from recneg.cli import build_parser, main
 from recneg.datasets import make_synthetic
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """main(argv) -> (exit code, stdout, stderr); argparse's SystemExit counts as an exit code."""
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = int(e.code)
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
+from helpers import run_cli
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

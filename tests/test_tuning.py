@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 import recneg.tuning as tuning
-from recneg.cli import build_parser, main
+from recneg.cli import build_parser
 from recneg.data import split_random
 from recneg.evaluation.ranking import ranking_metrics
 from recneg.models import MatrixFactorization
 from recneg.models.factory import build_model
 from recneg.sampling import NegativeSampler
 from recneg.tuning import TimeHalving, _RandomTrial, build_best, suggest, tune
+from helpers import run_cli
 
 FAST = dict(losses=["bpr"], factors=16, K=5, max_epochs=12, reference=False, plot=False)
 
@@ -381,25 +382,16 @@ def test_run_lab_dispatches_to_the_tuner(split, tmp_path):
 
 
 # ------------------------------------------------------------------ the command line
-def _run(argv, capsys):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = int(e.code)
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
 def test_cli_lab_budget_runs_the_tuner(tmp_path, capsys):
     out = tmp_path / "lab"
-    rc, so, se = _run(["lab", "--synthetic", "--budget", "20", "--trials", "2", "--loss", "bpr", "--epochs", "5",
+    rc, so, se = run_cli(["lab", "--synthetic", "--budget", "20", "--trials", "2", "--loss", "bpr", "--epochs", "5",
                        "--factors", "8", "--search", "halving", "--no-reference", "--no-plot", "--out", out], capsys)
     assert rc == 0, se
     assert sum(line.startswith("lab trial ") for line in se.splitlines()) == 2
     assert "**Recommended:**" in so and f"wrote {out}/" in so
     assert json.loads((out / "meta.json").read_text())["kind"] == "lab"
     # an earlier lab folder is replaced, by the grid too
-    rc, so, se = _run(["-q", "lab", "--synthetic", "--search", "grid", "--alphas", "0", "--ks", "1", "--epochs", "1",
+    rc, so, se = run_cli(["-q", "lab", "--synthetic", "--search", "grid", "--alphas", "0", "--ks", "1", "--epochs", "1",
                        "--factors", "4", "--dns", "0", "--no-in-batch", "--no-schedules", "--exclusion", "on",
                        "--no-plot", "--out", out], capsys)
     assert rc == 0, se
@@ -415,7 +407,7 @@ def test_cli_lab_budget_runs_the_tuner(tmp_path, capsys):
     (["--budget", "-3"], "--budget"),
 ])
 def test_cli_lab_bad_tuner_options_one_line(extra, needle, tmp_path, capsys):
-    rc, _, err = _run(["lab", "--synthetic", *extra, "--out", tmp_path / "L"], capsys)
+    rc, _, err = run_cli(["lab", "--synthetic", *extra, "--out", tmp_path / "L"], capsys)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and needle in lines[0], err
     assert not (tmp_path / "L").exists()
@@ -423,13 +415,13 @@ def test_cli_lab_bad_tuner_options_one_line(extra, needle, tmp_path, capsys):
 
 def test_cli_lab_tpe_without_optuna_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
-    rc, _, err = _run(["lab", "--synthetic", "--search", "tpe", "--out", tmp_path / "L"], capsys)
+    rc, _, err = run_cli(["lab", "--synthetic", "--search", "tpe", "--out", tmp_path / "L"], capsys)
     assert rc == 2 and "needs optuna" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_lab_loss_the_tuner_cannot_search(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tuning, "available_losses", lambda: ("bpr", "softmax", "ccl"))
-    rc, _, err = _run(["lab", "--synthetic", "--loss", "bce", "--out", tmp_path / "L"], capsys)
+    rc, _, err = run_cli(["lab", "--synthetic", "--loss", "bce", "--out", tmp_path / "L"], capsys)
     assert rc == 2 and "--loss bce: the tuner searches bpr, softmax, ccl" in err and len(err.strip().splitlines()) == 1
 
 
@@ -454,12 +446,12 @@ def test_first_trial_is_the_library_default(monkeypatch):
 
 def test_cli_lab_tunes_ials_alone_and_the_grid_refuses_it(tmp_path, capsys):
     out = tmp_path / "lab"
-    rc, so, se = _run(["lab", "--synthetic", "--trials", "2", "--loss", "ials", "--epochs", "3", "--factors", "8",
+    rc, so, se = run_cli(["lab", "--synthetic", "--trials", "2", "--loss", "ials", "--epochs", "3", "--factors", "8",
                        "--search", "halving", "--no-reference", "--no-plot", "--out", out], capsys)
     assert rc == 0, se
     rows = pd.read_csv(out / "lab.csv")
     assert list(rows["loss"]) == ["ials", "ials"] and rows["unobserved_ratio"].iloc[0] == 10.0  # the default first
-    rc, _, err = _run(["lab", "--synthetic", "--search", "grid", "--loss", "ials", "--out", tmp_path / "G"], capsys)
+    rc, _, err = run_cli(["lab", "--synthetic", "--search", "grid", "--loss", "ials", "--out", tmp_path / "G"], capsys)
     assert rc == 2 and "--loss ials has no sampler to sweep" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "G").exists()
 
@@ -506,6 +498,6 @@ def test_factors_search_draws_sizes_and_refits_the_winner_at_its_size(split, tmp
 
 
 def test_cli_factors_search_is_a_tuner_option(tmp_path, capsys):
-    rc, _, err = _run(["lab", "--synthetic", "--search", "grid", "--factors-search", "32", "--out", tmp_path / "G"],
+    rc, _, err = run_cli(["lab", "--synthetic", "--search", "grid", "--factors-search", "32", "--out", tmp_path / "G"],
                       capsys)
     assert rc == 2 and "--factors-search applies to the tuner" in err and len(err.strip().splitlines()) == 1
