@@ -582,6 +582,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.corpus:
         raise CLIError(f"--corpus is word2vec's input; {kind} takes --csv, --lightgcn, --movielens or --synthetic")
     model = build_model(kind, args)
+    if args.plot and hasattr(model, "calculate_training_loss"):
+        model.calculate_training_loss = True  # iALS computes its objective only when asked: the plot shows it
     main_rank = _join_processes(args)
     train, test, desc = load_data(args)
     if kind == "mf" and args.plot and test is not None:

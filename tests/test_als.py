@@ -4,6 +4,8 @@ The block solves are checked against numpy's normal equations and a brute-force 
 (O(users items d)), in both forms (unseen items or every item as negatives), binary and with confidences."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -109,7 +111,7 @@ def test_objective_never_increases(solver, alpha0, alpha, nu, exclude_seen):
     R, _, _ = _problem(seed=2, n_users=60, n_items=40, d=8)
     m = ALSMatrixFactorization(factors=8, loss=WeightedSquared(alpha0=alpha0, alpha=alpha, nu=nu),
                                sampler=AllItems(exclude_seen=exclude_seen), reg=0.05, epochs=12, solver=solver,
-                               init_std=0.3, workers=1)
+                               init_std=0.3, workers=1, calculate_training_loss=True)
     m.fit(R, show_progress=False)
     L = np.array([h["loss"] for h in m.history])
     assert len(L) == 12 and all(h["seconds"] >= 0 for h in m.history)
@@ -127,7 +129,8 @@ def test_cg_agrees_with_cholesky():
     _trainer(R, a, V, 0.2, 1.0, 1.0, True, 0.05, solver="cholesky").half_step(users=True)
     _trainer(R, b, V, 0.2, 1.0, 1.0, True, 0.05, solver="cg", cg_steps=12).half_step(users=True)
     np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
-    kw = dict(factors=6, loss=WeightedSquared(alpha0=0.2, nu=1.0), reg=0.05, epochs=15, workers=1)
+    kw = dict(factors=6, loss=WeightedSquared(alpha0=0.2, nu=1.0), reg=0.05, epochs=15, workers=1,
+              calculate_training_loss=True)
     exact = ALSMatrixFactorization(solver="cholesky", **kw).fit(R, show_progress=False).history[-1]["loss"]
     cg = ALSMatrixFactorization(solver="cg", cg_steps=3, **kw).fit(R, show_progress=False).history[-1]["loss"]
     assert cg == pytest.approx(exact, rel=0.01)
@@ -286,3 +289,19 @@ def test_bad_arguments_name_the_argument():
         MatrixFactorization(loss="ials", backend="numba")
     with pytest.raises(ValueError, match="ALSMatrixFactorization trains loss='ials'"):
         ALSMatrixFactorization(loss="bpr")
+
+
+def test_training_loss_only_when_asked():
+    """implicit's calculate_training_loss: off by default (history's loss is NaN, the factors are the same),
+    on: the objective after every epoch; a non-boolean is refused by name."""
+    R, _, _ = _problem(seed=4, n_users=40, n_items=30, d=6)
+    kw = dict(factors=6, loss=WeightedSquared(alpha0=0.2, nu=1.0), reg=0.05, epochs=4, workers=1)
+    off = ALSMatrixFactorization(**kw).fit(R, show_progress=False)
+    on = ALSMatrixFactorization(calculate_training_loss=True, **kw).fit(R, show_progress=False)
+    assert all(math.isnan(h["loss"]) for h in off.history)
+    L = [h["loss"] for h in on.history]
+    assert all(math.isfinite(x) for x in L) and L[-1] < L[0]
+    np.testing.assert_array_equal(off.item_factors, on.item_factors)
+    assert on.get_params()["calculate_training_loss"] is True
+    with pytest.raises(ValueError, match="calculate_training_loss"):
+        ALSMatrixFactorization(calculate_training_loss="yes")

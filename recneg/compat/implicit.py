@@ -100,8 +100,8 @@ def AlternatingLeastSquares(factors: int = 100, regularization: float = 0.01, al
     """implicit's ``AlternatingLeastSquares`` (same parameters and defaults, but ``use_gpu=False``): a recneg
     :class:`~recneg.models.als.ALSMatrixFactorization` minimising implicit's objective (see the module docstring).
 
-    ``use_native`` and ``calculate_training_loss`` change nothing: recneg has one (numba) solver, and records
-    the loss of every epoch in ``history`` anyway.
+    ``use_native`` changes nothing: recneg has one (numba) solver. ``calculate_training_loss=True`` records the
+    objective of every epoch in ``history`` (``loss``).
     """
     from ..models.als import ALSMatrixFactorization
     from ..models.losses import WeightedSquared
@@ -111,7 +111,8 @@ def AlternatingLeastSquares(factors: int = 100, regularization: float = 0.01, al
     return ALSMatrixFactorization(
         factors=int(factors), loss=WeightedSquared(alpha0=1.0, alpha=alpha, confidence_offset=0.0, nu=0.0),
         reg=regularization, epochs=iterations, solver="cg" if use_cg else "cholesky", cg_steps=3,
-        workers=_workers(num_threads), seed=_seed(random_state))
+        workers=_workers(num_threads), seed=_seed(random_state),
+        calculate_training_loss=bool(calculate_training_loss))
 
 
 def _scalar(z: dict[str, np.ndarray], key: str, default: Any = None) -> Any:

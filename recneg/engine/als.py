@@ -215,17 +215,20 @@ class ALSTrainer:
         alpha0, reg, nu, exclude_seen: the loss (see the module docstring).
         solver: "cholesky" or "cg"; cg_steps: CG steps per row and half-step.
         workers: numba threads.
+        track_loss: compute the objective after every epoch (else NaN).
 
-    ``trainer(epoch)`` runs one epoch and returns the objective ``L`` after it (float).
+    ``trainer(epoch)`` runs one epoch and returns the objective ``L`` after it (float; NaN unless ``track_loss``).
     """
 
     def __init__(self, C: sp.csr_matrix, U: np.ndarray, V: np.ndarray, *, alpha0: float, reg: float, nu: float,
-                 exclude_seen: bool, solver: str = "cg", cg_steps: int = 3, workers: int = 2) -> None:
+                 exclude_seen: bool, solver: str = "cg", cg_steps: int = 3, workers: int = 2,
+                 track_loss: bool = True) -> None:
         if solver not in ("cholesky", "cg"):
             raise ValueError(f"solver must be 'cholesky' or 'cg', got {solver!r}")
         self.U, self.V = U, V
         self.alpha0, self.off = float(alpha0), float(alpha0) if exclude_seen else 0.0
         self.solver, self.cg_steps, self.workers = solver, int(cg_steps), int(workers)
+        self.track_loss = bool(track_loss)
         C = sp.csr_matrix(C, dtype=np.float32)
         Ct = C.T.tocsr()
         Ct.sort_indices()
@@ -269,7 +272,7 @@ class ALSTrainer:
         return float(obs) + allitems + reg
 
     def __call__(self, epoch: int) -> float:
-        """One epoch (users, then items); returns the objective after it."""
+        """One epoch (users, then items); returns the objective after it (NaN unless ``track_loss``)."""
         self.half_step(users=True)
         self.half_step(users=False)
-        return self.objective()
+        return self.objective() if self.track_loss else math.nan

@@ -140,7 +140,7 @@ def test_unfitted_models_save_and_load(tmp_path):
 @pytest.mark.parametrize("make", [
     lambda: MatrixFactorization(factors=4, loss="bpr", epochs=3, workers=1),
     lambda: MatrixFactorization(factors=4, loss="bpr", backend="torch", epochs=3, workers=1),
-    lambda: MatrixFactorization(factors=4, loss="ials", epochs=3, workers=1),
+    lambda: MatrixFactorization(factors=4, loss="ials", epochs=3, workers=1, calculate_training_loss=True),
     lambda: Item2Vec(vector_size=4, epochs=3, workers=1, progress=False),
 ], ids=["numba", "torch", "ials", "item2vec"])
 def test_fit_callback_gets_epoch_elapsed_loss(X, make):
