@@ -173,9 +173,8 @@ def _check_k(K: int | Sequence[int]) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------- numba kernels
 
 
-@njit(cache=True, parallel=True)
-def _hits(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.ndarray,
-          valid: np.ndarray) -> np.ndarray:
+def _hits_py(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.ndarray,
+             valid: np.ndarray) -> np.ndarray:
     """hits[b, j] = items[b, j] is a test item of users[b] (and valid[b, j])."""
     B, k = items.shape
     out = np.zeros((B, k), dtype=np.bool_)
@@ -185,6 +184,18 @@ def _hits(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.
             if valid[b, j]:
                 out[b, j] = is_seen(indptr, indices, u, items[b, j])
     return out
+
+
+_hits_parallel = njit(cache=True, parallel=True)(_hits_py)
+_hits_serial = njit(cache=True)(_hits_py)
+_SERIAL_HITS = 1 << 16  # below this many lookups one thread is faster: waking numba's pool costs ~4 ms
+
+
+def _hits(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, items: np.ndarray,
+          valid: np.ndarray) -> np.ndarray:
+    """hits[b, j] = items[b, j] is a test item of users[b] (and valid[b, j]); bool (B, k)."""
+    run = _hits_serial if items.size < _SERIAL_HITS else _hits_parallel
+    return run(indptr, indices, users, items, valid)
 
 
 # ----------------------------------------------------------------------------- top-K
