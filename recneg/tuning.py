@@ -33,7 +33,8 @@ configuration is compared with what cheaper ones reached in the same time; a tri
 before a rung counts at that rung with its final value (optuna's SuccessiveHalvingPruner would
 compare a trial only with those that reached the rung, which lets a slow trial through whenever the
 fast ones finished early), and a torch trial still in its first epoch at a rung counts there with 0
-(no model yet), checked between batches. The first rung is at a tenth of the budget
+(no model yet), checked between batches, and cut before the rung once its pace projects its first epoch
+past it. The first rung is at a tenth of the budget
 (:data:`FIRST_RUNG`), the next ones three times further each. A loss whose first :data:`DROP_AFTER` trials were all pruned before
 finishing an epoch (an epoch costs more than the first rung on this data and machine: torch losses
 on a few CPU cores) is dropped from the rest of the search; its later draws are told to the
@@ -90,6 +91,8 @@ DROP_AFTER = 3
 _MAX_SKIPS = 200  # configurations of dropped losses drawn in a row before the search gives up
 _CANDIDATE = ("done", "cut (budget)")  # and "early stop at N": the statuses whose value is a full validation
 _SCORE_BEFORE_REPORT = 0.25  # evaluate when the training since the last evaluation is >= 4x its cost
+_PROJECT_AFTER = 3  # batches timed before a first epoch's end is projected
+_PROJECT_MARGIN = 0.8  # a first epoch projected to end past the rung even when 20% faster than its pace so far
 
 
 def available_losses() -> tuple[str, ...]:
@@ -340,6 +343,14 @@ class TimeHalving:
         self._rung_of[number] = r
         return False
 
+    def would_prune(self, number: int, step: int, value: float) -> bool:
+        """What :meth:`should_prune` would say for trial ``number`` at ``step`` with ``value``, changing nothing."""
+        rung_of, rungs = dict(self._rung_of), {r: list(v) for r, v in self.rungs.items()}
+        try:
+            return self.should_prune(number, step, value, record=False)
+        finally:
+            self._rung_of, self.rungs = rung_of, rungs
+
     def next_rung(self, number: int) -> float:
         """The step at which trial ``number`` is judged next (inf before any rung exists)."""
         if self.min_resource is None:
@@ -495,6 +506,9 @@ class _HalvingSearch:
     def next_rung(self, number: int) -> float:
         return self.pruner.next_rung(number)
 
+    def would_prune(self, number: int, step: int, value: float) -> bool:
+        return self.pruner.would_prune(number, step, value)
+
     def tell(self, trial: Any, value: float, state: str, steps: int) -> None:
         if state == "complete":
             self.pruner.finished(trial.number, steps, value)
@@ -603,10 +617,10 @@ class _PrunedMidEpoch(Exception):
     """Raised between two torch batches when a trial that has not finished an epoch is pruned."""
 
 
-def _between_batches(model: Any, check: Callable[[], None]) -> None:
-    """Run ``check()`` before every torch batch but an epoch's first (through the trainer's per-batch
-    ``before_step`` hook, chained to the model's own schedule hook); the numba and ALS epochs are single
-    kernel calls and have no such point."""
+def _between_batches(model: Any, check: Callable[[float], None]) -> None:
+    """Run ``check(position)`` (the fractional epoch, e.g. 0.25) before every torch batch but an epoch's first
+    (through the trainer's per-batch ``before_step`` hook, chained to the model's own schedule hook); the numba
+    and ALS epochs are single kernel calls and have no such point."""
     make = model._make_trainer
 
     def make_checked(X: Any, rng: Any) -> Any:
@@ -615,7 +629,7 @@ def _between_batches(model: Any, check: Callable[[], None]) -> None:
             inner = trainer.before_step
 
             def hook(t: float) -> None:
-                check()
+                check(t)
                 if inner is not None:
                     inner(t)
 
@@ -695,18 +709,30 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
             return True
         return False
 
-    def mid_epoch() -> None:
+    def mid_epoch(position: float) -> None:
         """Before a torch batch: the deadline; and before the first evaluation, the pruner with the value of
-        a trial that has no model yet (0): a first epoch slower than what others needed to finish is cut."""
+        a trial that has no model yet (0): a first epoch slower than what others needed to finish is cut, at
+        the rung or as soon as its pace (after :data:`_PROJECT_AFTER` batches) projects its end past the rung
+        by :data:`_PROJECT_MARGIN` and 0 would be pruned there."""
         now = clock()
         if deadline is not None and now >= deadline:
             raise _PastDeadline
         if st["best"] == -math.inf:
             step = max(int((now - t0) * 10), st["step"] + 1)
-            if step >= searcher.next_rung(trial.number):
+            rung = searcher.next_rung(trial.number)
+            if step >= rung:
                 st["step"] = step
                 if searcher.report(trial, step, 0.0, record=False):
                     raise _PrunedMidEpoch
+            elif position < 1.0 and math.isfinite(rung):
+                first = st.setdefault("pace", (now, position, 0))
+                st["pace"] = (first[0], first[1], first[2] + 1)
+                if st["pace"][2] > _PROJECT_AFTER and position > first[1]:
+                    end = now + (1.0 - position) * (now - first[0]) / (position - first[1])
+                    if _PROJECT_MARGIN * (end - t0) * 10 >= rung and searcher.would_prune(
+                            trial.number, int(rung), 0.0):
+                        st["step"] = step
+                        raise _PrunedMidEpoch
 
     _between_batches(model, mid_epoch)
     try:

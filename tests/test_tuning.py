@@ -14,6 +14,7 @@ import pytest
 import recneg.tuning as tuning
 from recneg.cli import build_parser
 from recneg.data import split_random
+from recneg.datasets import make_synthetic
 from recneg.evaluation.ranking import ranking_metrics
 from recneg.models import MatrixFactorization
 from recneg.models.factory import build_model
@@ -134,6 +135,34 @@ def test_a_slow_first_epoch_is_pruned_between_batches(split, tmp_path):
     soft = [r for r in res.rows if r["loss"] == "softmax"]
     assert res.rows[0]["loss"] == "bpr" and res.rows[0]["status"] == "done"
     assert soft and all(r["status"] == "pruned in epoch 1" and r["epochs_run"] == 0 for r in soft)
+
+
+def test_a_first_epoch_projected_past_the_rung_is_cut_at_its_pace(tmp_path, monkeypatch):
+    """A torch trial whose first batches' pace puts its first epoch's end past the rung is cut then, not at the
+    rung (budget 100 s: the first rung at 10 s; every clock reading a second, ~28 batches an epoch)."""
+    data = make_synthetic(n_users=3000, n_items=120, n_clusters=6, interactions_per_user=12, noise=0.0, seed=0)
+    train, test = split_random(data.interactions, 0.2, seed=0)
+    kw = dict(budget=100, trials=3, search="halving", losses=["bpr", "softmax"], factors=8, K=5, max_epochs=3,
+              reference=False, plot=False, extra_splits=0)
+
+    def first_softmax(rows):
+        return next(r for r in rows if r["loss"] == "softmax")
+
+    cut = first_softmax(tune(train, test, tmp_path / "a", clock=FakeClock(1.0), **kw).rows)
+    monkeypatch.setattr(tuning, "_PROJECT_AFTER", 10**9)  # never projected: judged at the rung
+    rung = first_softmax(tune(train, test, tmp_path / "b", clock=FakeClock(1.0), **kw).rows)
+    assert cut["status"] == rung["status"] == "pruned in epoch 1"
+    assert cut["train_seconds"] < 10 <= rung["train_seconds"]
+
+
+def test_would_prune_changes_nothing():
+    p = TimeHalving(2, 3)
+    for n, v in enumerate([0.5, 0.4, 0.3]):
+        p.finished(n, 10, v)
+    before = (dict(p._rung_of), {r: list(v) for r, v in p.rungs.items()})
+    assert p.would_prune(7, 6, 0.0) is True and p.would_prune(7, 6, 0.9) is False
+    assert (p._rung_of, p.rungs) == before
+    assert p.should_prune(7, 6, 0.0) is True  # the same verdict when it is judged for real
 
 
 # ------------------------------------------------------------------ the clock
