@@ -607,6 +607,7 @@ class _Outcome:
     epochs_run: int = 0
     best_epochs: int = 0
     steps: int = 0
+    refit_seconds: float = math.nan  # estimated: training to best_epochs (no checks) plus one evaluation
 
 
 class _PastDeadline(Exception):
@@ -675,7 +676,7 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
     from .models.factory import build_model
 
     t0 = clock()
-    st: dict[str, Any] = dict(last=t0, eval_s=0.0, since=0.0, best=-math.inf, best_epoch=-1, step=-1, pruned=False,
+    st: dict[str, Any] = dict(last=t0, eval_s=0.0, fit_s=0.0, since=0.0, best=-math.inf, best_epoch=-1, step=-1, pruned=False,
                               cut=False, reported=False, value=math.nan)
     model = build_model("mf", **cfg.params)
     epochs = int(cfg.params["epochs"])
@@ -684,6 +685,7 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
     def validation(epoch: int, m: Any) -> dict | None:
         now = clock()
         st["since"] += now - st["last"]
+        st["fit_s"] += now - st["last"]
         st["reported"] = False
         due = epoch == 0 or epoch == epochs - 1 or st["since"] * _SCORE_BEFORE_REPORT >= st["eval_s"]
         if not due:
@@ -749,11 +751,13 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
     if st["pruned"]:
         return _Outcome("pruned", value=st["best"], epochs_run=run, best_epochs=st["best_epoch"] + 1,
                         steps=st["step"])
+    before = clock()
     met = ranking_metrics(model, fit_train, valid, K=K, users=monitor, metrics=["recall", "ndcg"]).metrics
-    best_epochs = run if averaging else st["best_epoch"] + 1
+    best_epochs = max(run if averaging else st["best_epoch"] + 1, 1)
     status = "cut (budget)" if st["cut"] else (f"early stop at {run}" if run < epochs else "done")
     return _Outcome(status, value=float(met[f"recall@{K}"]), ndcg=float(met[f"ndcg@{K}"]), epochs_run=run,
-                    best_epochs=max(best_epochs, 1), steps=max(int((clock() - t0) * 10), st["step"] + 1))
+                    best_epochs=best_epochs, steps=max(int((clock() - t0) * 10), st["step"] + 1),
+                    refit_seconds=st["fit_s"] * best_epochs / max(run, 1) + clock() - before)
 
 
 # ---------------------------------------------------------------------------------------- reference rows
@@ -942,6 +946,7 @@ def tune(
             if echo is not None:
                 echo(f"lab reference {r['model']}: {rk} {r[rk]:.4f} on test, fit {r['fit_seconds']:.1f} s")
     durations: list[float] = []
+    refit_cost: dict[int, float] = {}  # trial -> estimated seconds of one fit at its best epochs plus a check
     cfgs: dict[int, Config] = {}
     trained: set[str] = set()  # losses with a trial that finished an epoch
     slow: dict[str, int] = {}  # loss -> its trials pruned before finishing an epoch (while none ever did)
@@ -951,7 +956,8 @@ def tune(
             break
         if deadline is not None and result.rows:
             remaining = deadline - clock()
-            reserve = extra_splits * sum(r["train_seconds"] for r in _top(result.rows, rk, finalists))
+            reserve = extra_splits * sum(refit_cost.get(r["trial"], r["train_seconds"])
+                                         for r in _top(result.rows, rk, finalists))
             if remaining <= 0 or remaining < statistics.median(durations) + reserve:
                 logger.info("lab: %.1f s left, a typical trial takes %.1f s: no more trials", remaining,
                             statistics.median(durations))
@@ -986,6 +992,8 @@ def tune(
             o = _Outcome(f"failed: {' '.join(str(e).split())[:120]}", steps=int((clock() - t0) * 10))
         secs = clock() - t0
         durations.append(secs)
+        if math.isfinite(o.refit_seconds):
+            refit_cost[len(result.rows)] = o.refit_seconds
         if o.status in _CANDIDATE or o.status.startswith("early stop"):
             state = "complete"
         else:
@@ -1018,8 +1026,8 @@ def tune(
             break
     top = _top(result.rows, rk, finalists)
     if len(top) > 1 and extra_splits > 0:
-        _revalidate(top, cfgs, train, K, seed, valid_fraction, extra_splits, clock,
-                    None if deadline is None else deadline + 0.1 * float(budget), echo, monitor_users)
+        _revalidate(top, cfgs, train, K, seed, valid_fraction, extra_splits, clock, deadline, echo, monitor_users,
+                    refit_cost)
         full = [r for r in top if len(r.get("revalidation", ())) == extra_splits]
         for r in full:
             r[f"{rk} (mean of {extra_splits + 1} splits)"] = float(np.mean([r[rk], *r["revalidation"]]))
@@ -1063,15 +1071,16 @@ def _at_best_epochs(cfg: Config, row: dict) -> tuple[dict, int | None]:
 
 def _revalidate(finalists: list[dict], cfgs: dict[int, Config], train: Interactions, K: int, seed: int,
                 valid_fraction: float, extra_splits: int, clock: Callable[[], float], deadline: float | None,
-                echo: Callable[[str], None] | None, monitor_users: int | None = None) -> None:
+                echo: Callable[[str], None] | None, monitor_users: int | None = None,
+                costs: dict[int, float] | None = None) -> None:
     """Fit each finalist (a trial's row) at its best epoch count on ``extra_splits`` more validation splits of
     ``train`` (seeds ``seed + 1, ...``); append each split's Recall@K to ``row["revalidation"]``. Stops (leaving
-    the lists short) once ``deadline`` has passed."""
+    the lists short) before a fit that would end past ``deadline`` (by ``costs[trial]``, its estimated seconds)."""
     for j in range(1, extra_splits + 1):
         fit_train, valid = split_random(train, valid_fraction, seed=seed + j)
         users = _monitor(valid, monitor_users, seed + j)
         for row in finalists:
-            if deadline is not None and clock() > deadline:
+            if deadline is not None and clock() + (costs or {}).get(row["trial"], 0.0) > deadline:
                 return
             params, stop = _at_best_epochs(cfgs[row["trial"]], row)
             model, fit_kw = build_best({"params": params, "stop_after_epochs": stop})

@@ -189,8 +189,9 @@ def test_budget_stops_launching_trials_fake_clock(split, tmp_path):
 
 
 def test_the_finalists_time_is_kept_out_of_the_search(split, tmp_path):
-    """With re-validation, the search stops early enough to fit the finalists again within the budget (plus
-    the slack of one fit): fewer trials than without, and every finalist re-validated."""
+    """With re-validation, the search stops early enough to fit the finalists again within the budget: fewer
+    trials than without, every finalist re-validated, and the search ends within the budget (a few clock
+    readings of slack: a fit's seconds are estimated)."""
     train, test = split
     budget = 400.0  # workers=1: no Hogwild races, so the pruning decisions repeat
     plain = tune(train, test, tmp_path / "a", budget=budget, search="halving", clock=FakeClock(1.0), extra_splits=0,
@@ -199,7 +200,7 @@ def test_the_finalists_time_is_kept_out_of_the_search(split, tmp_path):
     res = tune(train, test, tmp_path / "b", budget=budget, search="halving", clock=clock, workers=1, **FAST)
     fin = [r for r in res.rows if r.get("revalidation")]
     assert len(res.rows) < len(plain.rows) and len(fin) >= 2 and all(len(r["revalidation"]) == 2 for r in fin)
-    assert res.search_seconds <= 1.1 * budget + max(r["train_seconds"] for r in res.rows) + 10
+    assert res.search_seconds <= budget + 5, res.search_seconds
 
 
 def test_budget_on_the_real_clock_generous_bound(split, tmp_path):
