@@ -887,7 +887,8 @@ def tune(
         train, test: a split in one index space (users x items); the validation split is carved from
             train per user (``valid_fraction`` of each user's items, ``seed``); test is used only for the
             refitted winner and the reference rows.
-        budget: wall seconds (> 0) for the search, reference rows included; the refit comes after it.
+        budget: wall seconds (> 0) for the search, reference rows included; the refit comes after it (and a
+            one-time torch import, about a second, before it when torch losses are searched).
         trials: the most trials to run (None: as many as the budget allows).
         search: "auto" (tpe when optuna imports, else halving), "tpe" or "halving".
         losses: losses to search (default: bpr, ials, softmax, ccl, nce, those that exist here).
@@ -916,6 +917,8 @@ def tune(
     losses = _check_args(budget, trials, search, losses, max_epochs, valid_fraction, patience, monitor_users)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if any(loss != "ials" and loss != "bpr" for loss in losses):
+        _warm_torch_optim()  # a one-time import (~1 s) the first torch trial would otherwise pay from the budget
     t_start = clock()
     deadline = None if budget is None else t_start + float(budget)
     fit_train, valid = split_random(train, valid_fraction, seed=seed)
@@ -1055,6 +1058,13 @@ def tune(
         result.test_metrics = {rk: float(met[rk]), nk: float(met[nk])}
     save(True)
     return result
+
+
+def _warm_torch_optim() -> None:
+    """Build one torch optimizer: the first one imports torch._dynamo (about a second), once per process."""
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def _at_best_epochs(cfg: Config, row: dict) -> tuple[dict, int | None]:
