@@ -43,7 +43,7 @@ class ALSMatrixFactorization(MatrixFactorization):
     The defaults (``unobserved_ratio=10, nu=1``, ``reg=0.01``, 8 epochs, CG with 3 steps) were chosen on
     validation splits carved from the training sets of Gowalla, Last.fm and ML-100k (benchmarks/RESULTS.md,
     "All items as weighted negatives: iALS"); at 64 factors they beat implicit's ALS (alpha 40, 15 iterations)
-    on all three test splits in about half its fit time.
+    on all three test splits in 0.16-0.27x its fit time (benchmarks/bench_unseen.py).
 
     Args:
         factors: embedding size d.
