@@ -90,8 +90,8 @@ def main() -> None:
                                extra_splits=p[1], finalists=p[2], reference=False, plot=False)
                 r = lab.test_metrics[f"recall@{K}"]
                 summary.setdefault((name, p), []).append(r - base)
-                print(f"| {name} | {seed} | {p[0]}:{p[1]}:{p[2]} | {budget:.1f} | {len(lab.rows)} | {base:.4f} | {r:.4f} "
-                      f"| {r - base:+.4f} | {lab.best['strategy'] if lab.best else '-'} |", flush=True)
+                print(f"| {name} | {seed} | {p[0]}:{p[1]}:{p[2]} | {budget:.1f} | {len(lab.rows)} | {base:.4f} "
+                      f"| {r:.4f} | {r - base:+.4f} | {lab.best['strategy'] if lab.best else '-'} |", flush=True)
     print("\n| dataset | protocol | mean lab - defaults | lab ahead in |\n|---|---|---|---|")
     for (name, p), d in summary.items():
         print(f"| {name} | {p[0]}:{p[1]}:{p[2]} | {np.mean(d):+.4f} | {sum(x > 0 for x in d)}/{len(d)} |")

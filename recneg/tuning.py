@@ -676,8 +676,8 @@ def _run_trial(cfg: Config, searcher: _HalvingSearch, trial: Any, fit_train: Int
     from .models.factory import build_model
 
     t0 = clock()
-    st: dict[str, Any] = dict(last=t0, eval_s=0.0, fit_s=0.0, since=0.0, best=-math.inf, best_epoch=-1, step=-1, pruned=False,
-                              cut=False, reported=False, value=math.nan)
+    st: dict[str, Any] = dict(last=t0, eval_s=0.0, fit_s=0.0, since=0.0, best=-math.inf, best_epoch=-1, step=-1,
+                              pruned=False, cut=False, reported=False, value=math.nan)
     model = build_model("mf", **cfg.params)
     epochs = int(cfg.params["epochs"])
     averaging = bool(cfg.params.get("average_epochs"))

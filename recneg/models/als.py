@@ -224,7 +224,8 @@ class ALSMatrixFactorization(MatrixFactorization):
     def _check_diverged(self, trainer: Any, epoch: int, loss: float) -> None:
         """A non-finite objective (NaN when it is not computed) or factor means a singular block system: raise,
         leaving the model unfitted."""
-        if (math.isfinite(loss) or not self.calculate_training_loss) and np.isfinite(self._U).all() and np.isfinite(self._V).all():
+        loss_ok = math.isfinite(loss) or not self.calculate_training_loss
+        if loss_ok and np.isfinite(self._U).all() and np.isfinite(self._V).all():
             return
         self._U = self._V = self._b = None
         raise TrainingDivergedError(
