@@ -378,6 +378,7 @@ _KIND_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "margin": ("--margin", ("mf",)), "negative_weight": ("--negative-weight", ("mf",)),
     "init_std": ("--init-std", ("mf",)), "average_epochs": ("--average-epochs", ("mf",)),
     "history_weight": ("--history-weight", ("mf",)),
+    "unobserved_ratio": ("--unobserved-ratio", ("mf",)), "nu": ("--nu", ("mf",)),
     "exclude_seen": ("--exclude-seen/--no-exclude-seen", ("mf", "item2vec")),
     "hard": ("--hard", ("mf", "item2vec")), "dns_pool": ("--dns-pool", ("mf",)), "in_batch": ("--in-batch", ("mf",)),
     "mixed": ("--mixed", ("mf",)),
@@ -497,13 +498,27 @@ def build_model(kind: str, args: argparse.Namespace):
     from .models.factory import build_model as make
 
     check_options(kind, args)
-    if kind == "mf" and (getattr(args, "mf_default", False) or args.loss == "ials"):
-        given = getattr(args, "sampled_flags", [])
+    ials_opts = {k: getattr(args, k, None) for k in ("unobserved_ratio", "nu")}
+    asks_ials = args.loss == "ials" or (args.loss is None and any(v is not None for v in ials_opts.values()))
+    if kind == "mf" and (getattr(args, "mf_default", False) or asks_ials):
+        given = [f for f in getattr(args, "sampled_flags", []) if f not in ("--exclude-seen", "--no-exclude-seen")]
         if given:
             raise CLIError(f"--loss ials weighs every unseen item, without a sampler or SGD: leave out "
                            f"{', '.join(given)}")
-        return make("mf", None, factors=args.factors, loss="ials", reg=args.reg, epochs=args.epochs,
+        from .models.losses import as_loss
+        from .sampling import AllItems
+
+        try:
+            loss = as_loss({"name": "ials", **{k: v for k, v in ials_opts.items() if v is not None}})
+        except (TypeError, ValueError) as e:
+            raise CLIError(_one_line(str(e))) from None
+        sampler = AllItems(exclude_seen=args.exclude_seen is not False)  # --no-exclude-seen: every item
+        return make("mf", sampler, factors=args.factors, loss=loss, reg=args.reg, epochs=args.epochs,
                     workers=args.workers, seed=args.seed)
+    wrong = [f"--{k.replace('_', '-')}" for k, v in ials_opts.items() if v is not None]
+    if kind == "mf" and wrong:
+        raise CLIError(f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to --loss ials, "
+                       f"not {args.loss or 'bpr'}")
     sampler = build_sampler_from_args(kind, args)
     if kind == "mf":
         loss = build_loss(args)
@@ -536,6 +551,10 @@ def resolve_defaults(args: argparse.Namespace) -> None:
                           if getattr(args, f, None) not in (None, False)]
     if getattr(args, "exclude_seen", None) is False:  # --no-exclude-seen asks for a sampler too
         args.sampled_flags.append("--no-exclude-seen")
+    if args.loss in (None, "ials") and (getattr(args, "unobserved_ratio", None) is not None
+                                        or getattr(args, "nu", None) is not None):
+        # iALS's own options: they ask for iALS, and its exclusion (AllItems) is not a sampler
+        args.sampled_flags = [f for f in args.sampled_flags if f not in ("--exclude-seen", "--no-exclude-seen")]
     args.mf_default = args.kind == "mf" and args.loss is None and args.device == "cpu" and not args.sampled_flags
     if args.negatives is None:
         args.negatives = 5
@@ -984,6 +1003,10 @@ def add_model_args(p: argparse.ArgumentParser, defaults: dict | None = None) -> 
     g.add_argument("--init-std", type=_positive_float, default=None, help="mf initialisation std (default 0.1)")
     g.add_argument("--average-epochs", type=int, default=None, metavar="K",
                    help="mf: end with the average of the factors after each of the last K epochs")
+    g.add_argument("--unobserved-ratio", type=_positive_float, default=None, metavar="R",
+                   help="mf ials: every unobserved item weighs R x the mean observed weight / items (default 10)")
+    g.add_argument("--nu", type=float, default=None,
+                   help="mf ials: reg scaled by each row's total weight to this power (default 1; 0: plain reg)")
     g.add_argument("--history-weight", type=float, default=None, metavar="H",
                    help="mf torch: user = (1-H) * own embedding + H * W @ mean of its history's items (SimpleX)")
     s = p.add_argument_group("negative sampling")

@@ -1137,6 +1137,14 @@ def train_command(params: dict, stop_after: int | None) -> str | None:
         return None
     loss, s = dict(params["loss"]), params["sampler"]
     name = loss.pop("name")
+    if name == "ials":
+        if set(loss) - {"unobserved_ratio", "nu"} or s.get("sampler") != "AllItems":
+            return None  # alpha0 / confidences have no flag
+        flags = ["--loss", "ials", "--factors", str(params["factors"]), "--epochs", str(params["epochs"]),
+                 "--reg", f"{params['reg']:.6g}"]
+        flags += [f"--{k.replace('_', '-')}" + f" {loss[k]:.6g}" for k in ("unobserved_ratio", "nu") if k in loss]
+        flags += [] if s.get("exclude_seen", True) else ["--no-exclude-seen"]
+        return "recneg train mf " + " ".join(flags + ["--seed", str(params.get("seed", 0))])
     if name not in ("bpr", "bce", "softmax", "ccl", "nce"):
         return None
     flags = ["--loss", name, "--factors", str(params["factors"]), "--epochs", str(params["epochs"]),

@@ -67,3 +67,25 @@ def test_bad_sampler_options_are_one_line(argv, needle, tmp_path, capsys):
     lines = cap.err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and needle in lines[0], cap.err
     assert not (tmp_path / "m").exists()
+
+
+def test_ials_options_reach_the_model_and_refuse_other_losses(tmp_path, capsys):
+    """--unobserved-ratio / --nu ask for iALS (with or without --loss ials), --no-exclude-seen then makes every
+    item a negative; with a sampled loss or a sampler option they are refused in one line."""
+    out = tmp_path / "m"
+    rc, cap = run(["-q", "train", "mf", "--synthetic", "--factors", "4", "--epochs", "2", "--unobserved-ratio", "6.25",
+                   "--nu", "0", "--no-exclude-seen", "--reg", "0.5", "--no-eval", "--out", out], capsys)
+    assert rc == 0, cap.err
+    m = MatrixFactorization.load(out / "model.npz")
+    assert m.backend == "als" and m.loss.unobserved_ratio == 6.25 and m.loss.nu == 0.0 and m.reg == 0.5
+    assert m.sampler.exclude_seen is False and m.epochs == 2
+    rc, cap = run(["-q", "train", "mf", "--synthetic", "--loss", "ials", "--factors", "4", "--no-eval",
+                   "--out", tmp_path / "d"], capsys)
+    m = MatrixFactorization.load(tmp_path / "d" / "model.npz")
+    assert rc == 0 and m.sampler.exclude_seen is True and m.loss.unobserved_ratio == 10.0 and m.loss.nu == 1.0
+    for argv, msg in ((["--loss", "bpr", "--nu", "1"], "--nu applies to --loss ials, not bpr"),
+                      (["--unobserved-ratio", "5", "--negatives", "3"], "leave out --negatives"),
+                      (["--loss", "ials", "--nu", "-1"], "nu must be")):
+        rc, cap = run(["-q", "train", "mf", "--synthetic", *argv, "--out", tmp_path / "x"], capsys)
+        assert rc == 2 and msg in cap.err and len(cap.err.strip().splitlines()) == 1, cap.err
+        assert not (tmp_path / "x").exists()

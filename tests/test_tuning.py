@@ -514,6 +514,24 @@ def test_local_step_moves_one_or_two_parameters_within_the_space(monkeypatch):
             "bpr:lr_sgd", "ccl:ccl_margin"} <= moved
 
 
+def test_an_ials_winner_has_a_train_command_that_builds_it(tmp_path):
+    """The lab's usual winner, iALS with its unobserved ratio, nu and exclusion, is expressible as
+    `recneg train mf` flags, and they build the same model as the factory does from the parameters."""
+    from recneg.cli import build_model as cli_build
+    from recneg.cli import resolve_defaults
+
+    for excl, nu in ((False, 1.0), (True, 0.0)):
+        params = dict(factors=8, loss={"name": "ials", "unobserved_ratio": 6.25, "nu": nu},
+                      sampler={"sampler": "AllItems", "exclude_seen": excl}, reg=0.016, epochs=5, workers=2, seed=3)
+        cmd = tuning.train_command(params, None)
+        assert cmd.startswith("recneg train mf --loss ials ") and ("--no-exclude-seen" in cmd) == (not excl)
+        args = build_parser().parse_args(cmd.split()[1:] + ["--synthetic", "--out", str(tmp_path / "m")])
+        resolve_defaults(args)
+        got, want = cli_build("mf", args).get_params(), build_model("mf", **params).get_params()
+        assert got == want
+    assert tuning.train_command(dict(params, loss={"name": "ials", "alpha0": 0.1}), None) is None
+
+
 def test_factors_search_draws_sizes_and_refits_the_winner_at_its_size(split, tmp_path):
     train, test = split
     res = tune(train, test, tmp_path / "lab", trials=6, search="halving", factors_search=[8, 24], workers=1,

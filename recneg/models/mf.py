@@ -433,7 +433,8 @@ class MatrixFactorization(metaclass=_FrontDoor):
                             if bad >= patience:
                                 stop = True
                 self.history.append(rec)
-                bar.set_postfix(loss=f"{loss:.4f}")
+                if loss == loss:  # NaN: not computed (iALS without calculate_training_loss)
+                    bar.set_postfix(loss=f"{loss:.4f}")
                 logger.debug("epoch %d: %s", epoch, rec)
                 for cb in callbacks:
                     try:
