@@ -359,7 +359,8 @@ class MatrixFactorization(metaclass=_FrontDoor):
             callbacks: callables ``cb(epoch, model)`` run after every epoch; a truthy
                 return value or raising :class:`StopTraining` stops training.
             callback: implicit's hook: ``callback(epoch, elapsed, loss)`` after every epoch, with the epoch's
-                seconds and its loss (as implicit's ALS calls it; implicit's BPR passes
+                seconds and its loss (as implicit's ALS calls it; iALS's loss is NaN unless
+                ``calculate_training_loss=True``, where implicit passes None; implicit's BPR passes
                 ``(epoch, elapsed, correct, skipped)`` instead, counts recneg's kernels do not keep). Its
                 return value is ignored, as in implicit; raising :class:`StopTraining` stops training.
             validation: ``fn(epoch, model)`` returning a number or a dict of numbers
