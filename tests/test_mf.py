@@ -474,3 +474,20 @@ def test_average_epochs_errors(planted):
     with pytest.raises(ValueError, match="average_epochs"):
         MatrixFactorization(epochs=2, average_epochs=1).fit(train, show_progress=False,
                                                             validation=lambda e, m: 0.0, patience=1)
+
+
+@pytest.mark.parametrize("main", [True, False])
+def test_only_the_main_process_logs_fit_at_info(planted, monkeypatch, caplog, main):
+    """In a torchrun job every rank fits; rank 0 speaks for the job (INFO), the others log at DEBUG."""
+    import logging
+
+    import recneg.models.mf as mf_mod
+
+    monkeypatch.setattr(mf_mod, "_is_main_process", lambda: main)
+    _, train, _ = planted
+    with caplog.at_level(logging.DEBUG, logger="recneg.models.mf"):
+        MatrixFactorization(factors=4, loss="bpr", epochs=3, workers=1).fit(
+            train, show_progress=False, callbacks=[lambda epoch, m: epoch == 1])
+    levels = {r.getMessage(): r.levelno for r in caplog.records if r.name == "recneg.models.mf"}
+    want = logging.INFO if main else logging.DEBUG
+    assert levels.get("stopping after epoch 1") == want

@@ -401,6 +401,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
         best_val, best_state, bad = -math.inf, None, 0
         avg: list = []  # [n, sum of U, sum of V, sum of b] over the averaged epochs
         main = _is_main_process()  # in a torchrun job only rank 0 shows progress
+        level = logging.INFO if main else logging.DEBUG  # and only rank 0 speaks for the job
         bar = tqdm(range(self.epochs), desc=f"mf-{self.loss.name}", disable=not show_progress or not main, leave=False)
         try:
             for epoch in bar:
@@ -449,7 +450,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
                     except StopTraining:
                         stop = True
                 if stop:
-                    logger.info("stopping after epoch %d", epoch)
+                    logger.log(level, "stopping after epoch %d", epoch)
                     break
         finally:  # a bar left open (Ctrl-C, a diverged epoch) would garble the next line on stderr
             bar.close()
@@ -459,7 +460,7 @@ class MatrixFactorization(metaclass=_FrontDoor):
         if avg:
             n = avg[0]
             self._U, self._V, self._b = (x / np.float32(n) for x in avg[1:])
-            logger.info("factors averaged over the last %d epochs", n)
+            logger.log(level, "factors averaged over the last %d epochs", n)
         return self
 
     def _check_processes(self) -> None:
