@@ -243,3 +243,18 @@ def test_other_samplers_train_data_parallel_with_replicated_items():
         assert np.isfinite(V0).all() and np.isfinite(U0).all() and U0.shape == (200, 8), k
         np.testing.assert_array_equal(V0, V1, err_msg=k)
         np.testing.assert_array_equal(U0, U1, err_msg=k)
+
+
+def _stop_on_rank_1(rank: int):
+    _, train, _ = _planted()
+    m = _model("shared", 128, seed=0)
+    m.fit(train, show_progress=False, callbacks=[lambda epoch, model: rank == 1 and epoch == 1])
+    return len(m.history), m.item_factors
+
+
+def test_a_stop_on_one_rank_stops_every_rank():
+    """A callback that stops rank 1 alone after epoch 2 stops rank 0 there too (before, rank 0 waited in the
+    next epoch's collectives for ever); both end with the same items."""
+    (n0, v0), (n1, v1) = run_ranks(_stop_on_rank_1, 2, timeout=120)
+    assert n0 == n1 == 2
+    np.testing.assert_array_equal(v0, v1)

@@ -21,6 +21,8 @@ Design (issue 16):
 * **Equal steps**: every rank takes ``ceil(max_r units_r / batch_size)`` steps per epoch, splitting its
   own shuffled units into that many near-equal batches (each unit once per epoch, batches of at most
   ``batch_size``), so collectives pair up and the lr schedule's global step count agrees on all ranks.
+* **Stopping agrees**: after every epoch the ranks' stop decisions (callbacks, patience) are all-reduced,
+  so a stop on any rank stops all (:meth:`DistributedTorchTrainer.agree_stop`).
 * At :meth:`sync` the user blocks are all-gathered (rank order = block order) so every rank's model
   holds the full U for ``recommend`` and evaluation.
 
@@ -91,6 +93,12 @@ class DistributedTorchTrainer(TorchTrainer):
         log.log(logging.INFO if di.is_main else logging.DEBUG,  # rank 0 speaks for the job
                 "rank %d/%d: users [%d, %d), %d training units (all ranks: %s), %d steps per epoch", di.rank,
                 di.world_size, self.start, self.stop, units, all_units, self.steps_per_epoch)
+
+    def agree_stop(self, stop: bool) -> bool:
+        """True on every rank when any rank stops after this epoch (one small all-reduce): a callback that stops
+        one rank alone would leave the others waiting in the next epoch's collectives."""
+        flag = torch.tensor([1 if stop else 0], dtype=torch.int64, device=self.dev)
+        return bool(distributed.all_reduce_sum(flag).item() > 0)
 
     def _item_params(self) -> list[torch.Tensor]:
         """The replicated parameters: item factors, item biases, SimpleX's W."""

@@ -449,6 +449,9 @@ class MatrixFactorization(metaclass=_FrontDoor):
                         callback(epoch, rec["seconds"], loss)
                     except StopTraining:
                         stop = True
+                agree = getattr(trainer, "agree_stop", None)  # data-parallel: a stop on any rank stops all
+                if agree is not None:
+                    stop = agree(stop)
                 if stop:
                     logger.log(level, "stopping after epoch %d", epoch)
                     break
@@ -853,8 +856,8 @@ class TorchMatrixFactorization(MatrixFactorization):
     data-parallel (:mod:`recneg.engine.mf_torch_dist`): each rank trains its block of users
     (:func:`recneg.distributed.user_block`), item parameters are replicated with gradients averaged every
     step, ``batch_size`` is per rank, and every rank ends with the full model. Every rank must call ``fit``
-    with the same matrix and arguments; ``validation`` and ``callbacks`` run on every rank and must agree
-    on stopping (a stop on one rank only leaves the others waiting in a collective).
+    with the same matrix and arguments; ``validation`` and ``callbacks`` run on every rank, and a stop on any
+    rank (a callback, patience) stops every rank after that epoch.
     The optimiser is Adam at ``lr``: torch's SparseAdam for pair batches, dense Adam with all-item negatives
     or ``history_weight``, and for user batches with sampled negatives dense Adam's trajectory computed on the
     rows each step reads (:class:`recneg.engine.row_adam.RowAdam`), so a step costs what its users and
