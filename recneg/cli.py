@@ -498,10 +498,9 @@ def build_model(kind: str, args: argparse.Namespace):
     from .models.factory import build_model as make
 
     check_options(kind, args)
-    ials_opts = {k: getattr(args, k, None) for k in ("unobserved_ratio", "nu")}
-    asks_ials = args.loss == "ials" or (args.loss is None and any(v is not None for v in ials_opts.values()))
-    if kind == "mf" and (getattr(args, "mf_default", False) or asks_ials):
-        given = [f for f in getattr(args, "sampled_flags", []) if f not in ("--exclude-seen", "--no-exclude-seen")]
+    ials_opts = _ials_options(args)
+    if kind == "mf" and (getattr(args, "mf_default", False) or _asks_ials(args)):
+        given = getattr(args, "sampled_flags", [])  # without the exclusion flags: iALS takes them
         if given:
             raise CLIError(f"--loss ials weighs every unseen item, without a sampler or SGD: leave out "
                            f"{', '.join(given)}")
@@ -509,13 +508,13 @@ def build_model(kind: str, args: argparse.Namespace):
         from .sampling import AllItems
 
         try:
-            loss = as_loss({"name": "ials", **{k: v for k, v in ials_opts.items() if v is not None}})
+            loss = as_loss({"name": "ials", **ials_opts})
         except (TypeError, ValueError) as e:
             raise CLIError(_one_line(str(e))) from None
         sampler = AllItems(exclude_seen=args.exclude_seen is not False)  # --no-exclude-seen: every item
         return make("mf", sampler, factors=args.factors, loss=loss, reg=args.reg, epochs=args.epochs,
                     workers=args.workers, seed=args.seed)
-    wrong = [f"--{k.replace('_', '-')}" for k, v in ials_opts.items() if v is not None]
+    wrong = [f"--{k.replace('_', '-')}" for k in ials_opts]
     if kind == "mf" and wrong:
         raise CLIError(f"{', '.join(wrong)} {'applies' if len(wrong) == 1 else 'apply'} to --loss ials, "
                        f"not {args.loss or 'bpr'}")
@@ -543,6 +542,17 @@ _SAMPLED_MF_FLAGS = ("negatives", "ns_exponent", "hard", "dns_pool", "exclude_se
                      "temperature", "margin", "negative_weight")
 
 
+def _ials_options(args: argparse.Namespace) -> dict[str, float]:
+    """iALS's own options that were given (``--unobserved-ratio``, ``--nu``), by loss-spec name."""
+    return {k: v for k in ("unobserved_ratio", "nu") if (v := getattr(args, k, None)) is not None}
+
+
+def _asks_ials(args: argparse.Namespace) -> bool:
+    """``--loss ials``, or no ``--loss`` and an iALS option (the library default's other trigger, no sampler or
+    SGD option, is ``args.mf_default``)."""
+    return args.loss == "ials" or (args.loss is None and bool(_ials_options(args)))
+
+
 def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill the options left unset. ``recneg train mf`` with no --loss, no sampler and no SGD option and a CPU
     device trains the library's default, iALS (as ``MatrixFactorization()``; ``args.mf_default``); otherwise the
@@ -551,16 +561,14 @@ def resolve_defaults(args: argparse.Namespace) -> None:
                           if getattr(args, f, None) not in (None, False)]
     if getattr(args, "exclude_seen", None) is False:  # --no-exclude-seen asks for a sampler too
         args.sampled_flags.append("--no-exclude-seen")
-    if args.loss in (None, "ials") and (getattr(args, "unobserved_ratio", None) is not None
-                                        or getattr(args, "nu", None) is not None):
-        # iALS's own options: they ask for iALS, and its exclusion (AllItems) is not a sampler
+    if _asks_ials(args):  # iALS's exclusion (AllItems(exclude_seen=...)) is not a sampler option
         args.sampled_flags = [f for f in args.sampled_flags if f not in ("--exclude-seen", "--no-exclude-seen")]
     args.mf_default = args.kind == "mf" and args.loss is None and args.device == "cpu" and not args.sampled_flags
     if args.negatives is None:
         args.negatives = 5
     if args.ns_exponent is None:
         args.ns_exponent = 0.75
-    if args.epochs is None and not (args.mf_default or (args.kind == "mf" and args.loss == "ials")):
+    if args.epochs is None and not (args.mf_default or (args.kind == "mf" and _asks_ials(args))):
         args.epochs = 20
 
 
