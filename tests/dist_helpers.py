@@ -38,6 +38,19 @@ def _entry(rank: int, world: int, port: int, out_dir: str, fn, args) -> None:
         dist.destroy_process_group()
 
 
+def value_errors(*calls) -> list:
+    """Run each call (no arguments) in turn; per call None, or the message of the ValueError it raised (to be
+    sent back from a rank and asserted on in the test)."""
+    out = []
+    for call in calls:
+        try:
+            call()
+            out.append(None)
+        except ValueError as e:
+            out.append(str(e))
+    return out
+
+
 def run_ranks(fn, world_size: int = 2, *args, timeout: float = 300.0) -> list:
     """Run ``fn(rank, *args)`` in ``world_size`` spawned gloo processes; their results in rank order."""
     with tempfile.TemporaryDirectory() as out_dir:

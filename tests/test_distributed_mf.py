@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dist_helpers import run_ranks
+from dist_helpers import run_ranks, value_errors
 from recneg import distributed
 from recneg.data import split_random
 from recneg.datasets import make_synthetic
@@ -167,14 +167,8 @@ def test_global_in_batch_negatives_span_both_ranks_with_global_log_q(planted, tw
 
 def _refusals(rank: int):
     _, train, _ = _planted()
-    out = []
-    for make in (lambda: MatrixFactorization(), lambda: NumbaMatrixFactorization(factors=4, epochs=1)):
-        try:
-            make().fit(train, show_progress=False)
-            out.append(None)
-        except ValueError as e:
-            out.append(str(e))
-    return out
+    return value_errors(lambda: MatrixFactorization().fit(train, show_progress=False),
+                        lambda: NumbaMatrixFactorization(factors=4, epochs=1).fit(train, show_progress=False))
 
 
 def test_numba_and_ials_refuse_two_ranks_naming_the_torch_backend():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dist_helpers import run_ranks
+from dist_helpers import run_ranks, value_errors
 from helpers import cluster_purity
 from recneg.datasets import make_synthetic
 from recneg.engine.skipgram import _shard_sentences
@@ -43,11 +43,7 @@ def test_two_ranks_recover_planted_clusters_with_identical_vectors():
 def _mismatch(rank):
     synth = _synth()
     m = _model(sg=1, epochs=1) if rank == 0 else _model(sg=1, epochs=2)
-    try:
-        m.fit(synth.interactions)
-    except ValueError as e:
-        return str(e)
-    return None
+    return value_errors(lambda: m.fit(synth.interactions))[0]
 
 
 def test_ranks_with_different_settings_fail_clearly():
